@@ -1,0 +1,436 @@
+"""SQLite: the catalog of memory entries and the history of decisions.
+
+`entries` and `invalid_files` are derived from the memory files and can be
+rebuilt at any time; `decisions` (and later signals, traces, dreams) are
+history and are never rebuilt. One connection per thread; WAL lets readers
+run while the single writer commits.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import ValidationError
+from .model import Decision, Entry, MemoryType, Op, RuleResult, Selector
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    scope_key     TEXT NOT NULL,
+    filename      TEXT NOT NULL,
+    id            TEXT NOT NULL,
+    type          TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    description   TEXT NOT NULL,
+    content_hash  TEXT NOT NULL,
+    body_hash     TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    mtime_ns      INTEGER NOT NULL,
+    created_at    TEXT,
+    updated_at    TEXT,
+    entity        TEXT,
+    attribute     TEXT,
+    superseded_by TEXT,
+    PRIMARY KEY (scope_key, filename)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS entries_id ON entries (id);
+CREATE INDEX IF NOT EXISTS entries_body ON entries (scope_key, body_hash);
+CREATE INDEX IF NOT EXISTS entries_slot ON entries (scope_key, entity, attribute) WHERE entity IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_newest ON entries (scope_key, mtime_ns DESC, filename);
+
+CREATE TABLE IF NOT EXISTS invalid_files (
+    path      TEXT PRIMARY KEY,
+    scope_key TEXT NOT NULL,
+    filename  TEXT NOT NULL,
+    error     TEXT NOT NULL,
+    seen_at   TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS signals (
+    memory_id        TEXT PRIMARY KEY,
+    recall_count     INTEGER NOT NULL DEFAULT 0,
+    last_recalled_at TEXT
+);
+
+CREATE TABLE IF NOT EXISTS decisions (
+    seq                INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                 TEXT NOT NULL UNIQUE,
+    idempotency_key    TEXT NOT NULL,
+    candidate_hash     TEXT NOT NULL,
+    scope_key          TEXT NOT NULL,
+    op                 TEXT NOT NULL,
+    origin             TEXT NOT NULL,
+    source             TEXT NOT NULL,
+    reason             TEXT NOT NULL,
+    confidence         REAL NOT NULL,
+    targets            TEXT NOT NULL,
+    target_filename    TEXT,
+    frontmatter        TEXT,
+    post_content       TEXT,
+    post_content_hash  TEXT,
+    prior_content      TEXT,
+    prior_content_hash TEXT,
+    rule_trace         TEXT NOT NULL,
+    llm_trace          TEXT,
+    prompt_version     TEXT,
+    decided_at         TEXT NOT NULL,
+    applied_at         TEXT,
+    -- pending: recorded, file not yet changed; applied; recorded: nothing to
+    -- apply (noop, reject); abandoned: the daemon died before applying.
+    status             TEXT NOT NULL,
+    reverts            TEXT
+);
+CREATE INDEX IF NOT EXISTS decisions_scope ON decisions (scope_key, seq);
+CREATE INDEX IF NOT EXISTS decisions_target ON decisions (scope_key, target_filename, seq);
+CREATE INDEX IF NOT EXISTS decisions_pending ON decisions (status) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS decisions_applied ON decisions (applied_at) WHERE applied_at IS NOT NULL;
+"""
+
+ENTRY_COLUMNS = (
+    "e.scope_key, e.filename, e.type, e.name, e.description, e.content_hash, e.body_hash, e.size, "
+    "e.mtime_ns, e.created_at, e.updated_at, e.entity, e.attribute, e.superseded_by, "
+    "COALESCE(s.recall_count, 0), s.last_recalled_at"
+)
+ENTRY_FROM = "entries e LEFT JOIN signals s ON s.memory_id = e.id"
+
+
+def _entry(row: Sequence[Any]) -> Entry:
+    return Entry(
+        selector=Selector.from_key(row[0]),
+        filename=row[1],
+        type=MemoryType(row[2]),
+        name=row[3],
+        description=row[4],
+        content_hash=row[5],
+        body_hash=row[6],
+        size=row[7],
+        mtime_ns=row[8],
+        created_at=row[9],
+        updated_at=row[10],
+        entity=row[11],
+        attribute=row[12],
+        superseded_by=row[13],
+        recall_count=row[14],
+        last_recalled_at=row[15],
+    )
+
+
+def encode_cursor(*values: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, arity: int) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError("cursor is not one this server issued", field="cursor") from None
+    if not isinstance(values, list) or len(values) != arity:
+        raise ValidationError("cursor is not one this server issued", field="cursor")
+    return values
+
+
+@dataclass
+class DecisionFilter:
+    scope_key: str | None = None
+    op: Op | None = None
+    since: str | None = None
+    applied_only: bool = False
+    limit: int = 50
+    cursor: str | None = None
+
+
+class Catalog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self.db.executescript(SCHEMA)
+
+    # --- connections -------------------------------------------------------
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a crash of the process loses nothing; a power
+            # cut may lose the last commits but never corrupts the database.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    def write(self) -> "_Transaction":
+        return _Transaction(self.db)
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.ProgrammingError:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+    # --- entries -----------------------------------------------------------
+
+    def upsert_entry(self, db: sqlite3.Connection, entry: Entry) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                entry.selector.key,
+                entry.filename,
+                entry.id,
+                entry.type.value,
+                entry.name,
+                entry.description,
+                entry.content_hash,
+                entry.body_hash,
+                entry.size,
+                entry.mtime_ns,
+                entry.created_at,
+                entry.updated_at,
+                entry.entity,
+                entry.attribute,
+                entry.superseded_by,
+            ),
+        )
+
+    def delete_entry(self, db: sqlite3.Connection, scope_key: str, filename: str) -> None:
+        db.execute("DELETE FROM entries WHERE scope_key = ? AND filename = ?", (scope_key, filename))
+
+    def get_entry(self, scope_key: str, filename: str) -> Entry | None:
+        row = self.db.execute(
+            f"SELECT {ENTRY_COLUMNS} FROM {ENTRY_FROM} WHERE e.scope_key = ? AND e.filename = ?",
+            (scope_key, filename),
+        ).fetchone()
+        return _entry(row) if row else None
+
+    def entries_with_body(self, scope_key: str, body_hash: str) -> list[Entry]:
+        rows = self.db.execute(
+            f"SELECT {ENTRY_COLUMNS} FROM {ENTRY_FROM} WHERE e.scope_key = ? AND e.body_hash = ? ORDER BY e.filename",
+            (scope_key, body_hash),
+        )
+        return [_entry(row) for row in rows]
+
+    def entries_in_slot(self, scope_key: str, entity: str, attribute: str | None) -> list[Entry]:
+        rows = self.db.execute(
+            f"SELECT {ENTRY_COLUMNS} FROM {ENTRY_FROM} WHERE e.scope_key = ? AND e.entity = ? "
+            "AND e.attribute IS ? ORDER BY e.filename",
+            (scope_key, entity, attribute),
+        )
+        return [_entry(row) for row in rows]
+
+    def list_entries(self, scope_key: str, *, limit: int, cursor: str | None = None) -> tuple[list[Entry], str | None]:
+        """Newest first; `cursor` continues a previous page."""
+        params: list[Any] = [scope_key]
+        where = "e.scope_key = ?"
+        if cursor:
+            mtime_ns, filename = decode_cursor(cursor, 2)
+            where += " AND (e.mtime_ns < ? OR (e.mtime_ns = ? AND e.filename > ?))"
+            params += [mtime_ns, mtime_ns, filename]
+        rows = self.db.execute(
+            f"SELECT {ENTRY_COLUMNS} FROM {ENTRY_FROM} WHERE {where} "
+            "ORDER BY e.mtime_ns DESC, e.filename LIMIT ?",
+            (*params, limit + 1),
+        ).fetchall()
+        entries = [_entry(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = entries[-1]
+            next_cursor = encode_cursor(last.mtime_ns, last.filename)
+        return entries, next_cursor
+
+    def newest_entries(self, scope_key: str, limit: int) -> list[Entry]:
+        return self.list_entries(scope_key, limit=limit)[0]
+
+    def scope_stats(self) -> dict[str, int]:
+        """Number of entries per scope key (one grouped query)."""
+        rows = self.db.execute("SELECT scope_key, COUNT(*) FROM entries GROUP BY scope_key")
+        return {key: count for key, count in rows}
+
+    def scope_files(self, scope_key: str) -> dict[str, tuple[int, int, str]]:
+        """filename → (size, mtime_ns, content_hash), for a reconcile scan."""
+        rows = self.db.execute(
+            "SELECT filename, size, mtime_ns, content_hash FROM entries WHERE scope_key = ?", (scope_key,)
+        )
+        return {name: (size, mtime, digest) for name, size, mtime, digest in rows}
+
+    def scope_keys(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT DISTINCT scope_key FROM entries")]
+
+    # --- invalid files -----------------------------------------------------
+
+    def set_invalid(self, db: sqlite3.Connection, path: str, scope_key: str, filename: str, error: str, seen_at: str) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO invalid_files VALUES (?,?,?,?,?)", (path, scope_key, filename, error, seen_at)
+        )
+
+    def clear_invalid(self, db: sqlite3.Connection, path: str) -> None:
+        db.execute("DELETE FROM invalid_files WHERE path = ?", (path,))
+
+    def invalid_files(self) -> list[dict[str, str]]:
+        rows = self.db.execute("SELECT path, error, scope_key, filename FROM invalid_files ORDER BY path")
+        return [{"path": p, "error": e, "scope_key": k, "filename": f} for p, e, k, f in rows]
+
+    # --- decisions ---------------------------------------------------------
+
+    def insert_decision(self, db: sqlite3.Connection, decision: Decision, status: str) -> None:
+        d = decision
+        db.execute(
+            "INSERT INTO decisions (id, idempotency_key, candidate_hash, scope_key, op, origin, source, reason, "
+            "confidence, targets, target_filename, frontmatter, post_content, post_content_hash, prior_content, "
+            "prior_content_hash, rule_trace, llm_trace, prompt_version, decided_at, applied_at, status, reverts) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                d.id,
+                d.idempotency_key,
+                d.candidate_hash,
+                d.selector.key,
+                d.op.value,
+                d.origin,
+                d.source,
+                d.reason,
+                d.confidence,
+                json.dumps(d.targets),
+                d.target_filename,
+                json.dumps(d.frontmatter) if d.frontmatter is not None else None,
+                d.post_content,
+                d.post_content_hash,
+                d.prior_content,
+                d.prior_content_hash,
+                json.dumps([r.to_dict() for r in d.rule_trace]),
+                json.dumps(d.llm_trace) if d.llm_trace is not None else None,
+                d.prompt_version,
+                d.decided_at,
+                d.applied_at,
+                status,
+                d.reverts,
+            ),
+        )
+
+    def mark_applied(self, db: sqlite3.Connection, decision_id: str, applied_at: str) -> None:
+        db.execute(
+            "UPDATE decisions SET status = 'applied', applied_at = ? WHERE id = ?", (applied_at, decision_id)
+        )
+
+    def mark_abandoned(self, db: sqlite3.Connection, decision_id: str, reason: str) -> None:
+        db.execute(
+            "UPDATE decisions SET status = 'abandoned', reason = reason || ' (' || ? || ')' WHERE id = ?",
+            (reason, decision_id),
+        )
+
+    _DECISION_COLUMNS = (
+        "id, idempotency_key, candidate_hash, scope_key, op, origin, source, reason, confidence, targets, "
+        "target_filename, frontmatter, post_content, post_content_hash, prior_content, prior_content_hash, "
+        "rule_trace, llm_trace, prompt_version, decided_at, applied_at, reverts, seq, status"
+    )
+
+    def _decision(self, row: Sequence[Any]) -> Decision:
+        return Decision(
+            id=row[0],
+            idempotency_key=row[1],
+            candidate_hash=row[2],
+            selector=Selector.from_key(row[3]),
+            op=Op(row[4]),
+            origin=row[5],
+            source=row[6],
+            reason=row[7],
+            confidence=row[8],
+            targets=json.loads(row[9]),
+            target_filename=row[10],
+            frontmatter=json.loads(row[11]) if row[11] else None,
+            post_content=row[12],
+            post_content_hash=row[13],
+            prior_content=row[14],
+            prior_content_hash=row[15],
+            rule_trace=[RuleResult(**r) for r in json.loads(row[16])],
+            llm_trace=json.loads(row[17]) if row[17] else None,
+            prompt_version=row[18],
+            decided_at=row[19],
+            applied_at=row[20],
+            reverts=row[21],
+        )
+
+    def get_decision(self, decision_id: str) -> Decision | None:
+        row = self.db.execute(f"SELECT {self._DECISION_COLUMNS} FROM decisions WHERE id = ?", (decision_id,)).fetchone()
+        return self._decision(row) if row else None
+
+    def decision_status(self, decision_id: str) -> str | None:
+        row = self.db.execute("SELECT status FROM decisions WHERE id = ?", (decision_id,)).fetchone()
+        return row[0] if row else None
+
+    def last_decision_for(self, scope_key: str, filename: str) -> str | None:
+        """Id of the latest applied decision that touched this file."""
+        row = self.db.execute(
+            "SELECT id FROM decisions WHERE scope_key = ? AND target_filename = ? AND status = 'applied' "
+            "ORDER BY seq DESC LIMIT 1",
+            (scope_key, filename),
+        ).fetchone()
+        return row[0] if row else None
+
+    def pending_decisions(self) -> list[Decision]:
+        rows = self.db.execute(
+            f"SELECT {self._DECISION_COLUMNS} FROM decisions WHERE status = 'pending' ORDER BY seq"
+        )
+        return [self._decision(row) for row in rows]
+
+    def list_decisions(self, filt: DecisionFilter) -> tuple[list[Decision], str | None]:
+        where: list[str] = []
+        params: list[Any] = []
+        if filt.scope_key is not None:
+            where.append("scope_key = ?")
+            params.append(filt.scope_key)
+        if filt.op is not None:
+            where.append("op = ?")
+            params.append(filt.op.value)
+        if filt.since:
+            where.append("decided_at >= ?")
+            params.append(filt.since)
+        if filt.applied_only:
+            where.append("status = 'applied'")
+        if filt.cursor:
+            (seq,) = decode_cursor(filt.cursor, 1)
+            where.append("seq < ?")
+            params.append(int(seq))
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        rows = self.db.execute(
+            f"SELECT {self._DECISION_COLUMNS} FROM decisions {clause} ORDER BY seq DESC LIMIT ?",
+            (*params, filt.limit + 1),
+        ).fetchall()
+        decisions = [self._decision(row) for row in rows[: filt.limit]]
+        next_cursor = encode_cursor(rows[filt.limit - 1][22]) if len(rows) > filt.limit else None
+        return decisions, next_cursor
+
+    def operation_stats(self) -> tuple[int, str | None]:
+        row = self.db.execute(
+            "SELECT COUNT(*), MAX(applied_at) FROM decisions WHERE status = 'applied'"
+        ).fetchone()
+        return row[0], row[1]
+
+
+class _Transaction:
+    """`with catalog.write() as db:` — one IMMEDIATE transaction."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._db.execute("BEGIN IMMEDIATE")
+        return self._db
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+

@@ -1,0 +1,407 @@
+"""Settings: embedded defaults, overlaid by `config.toml` and the environment.
+
+The TOML tables mirror `GET /api/memory/config` (DESIGN §11). An unknown key
+or a value of the wrong type stops the daemon at start with the key's path,
+rather than being silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from .errors import ConfigError
+
+DEFAULT_PORT = 7377
+DEFAULT_ORIGINS = ["http", "cli", "extractor", "dreaming", "promote", "revert", "file"]
+AUTONOMOUS_ORIGINS = frozenset({"extractor", "dreaming"})
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    token: str = ""
+    allow_origins: list[str] = field(default_factory=list)
+    allowed_hosts: list[str] = field(default_factory=list)
+    max_body_bytes: int = 1_048_576
+
+
+@dataclass
+class PolicyConfig:
+    allow_origins: list[str] = field(default_factory=lambda: list(DEFAULT_ORIGINS))
+    max_content_chars: int = 20_000
+    max_writes_per_min: int = 120
+
+
+@dataclass
+class ControllerLLMConfig:
+    enabled: bool = False
+    model: str = ""
+    prompt_version: str = "controller-v1"
+    timeout: str = "10s"
+    top_k: int = 5
+    max_tokens_out: int = 512
+
+
+@dataclass
+class ControllerConfig:
+    mode: str = "rules"
+    default_op_on_fail: str = "noop"
+    max_latency: str = "2s"
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    llm: ControllerLLMConfig = field(default_factory=ControllerLLMConfig)
+
+
+@dataclass
+class PrivacyPolicyConfig:
+    redact_patterns: list[str] = field(default_factory=list)
+    default_redaction_string: str = "[REDACTED]"
+    non_persistable_message_types: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RecallWeights:
+    bm25_unicode: float = 0.55
+    bm25_trigram: float = 0.20
+    recency: float = 0.15
+    recall_signal: float = 0.10
+
+
+@dataclass
+class RecallFreshness:
+    banner_after_days: int = 30
+
+
+@dataclass
+class RecallSignals:
+    metrics_enabled: bool = True
+    queue_capacity: int = 1024
+    worker_retry_max: int = 3
+
+
+@dataclass
+class RecallConfig:
+    top_k: int = 5
+    raw_candidates: int = 50
+    fusion: str = "weighted"
+    include_already_surfaced: bool = False
+    include_system: bool = False
+    weights: RecallWeights = field(default_factory=RecallWeights)
+    freshness: RecallFreshness = field(default_factory=RecallFreshness)
+    signals: RecallSignals = field(default_factory=RecallSignals)
+
+
+@dataclass
+class IndexConfig:
+    reconcile_interval: str = "5m"
+    debounce: str = "50ms"
+    commit_batch: int = 256
+
+
+@dataclass
+class DreamGates:
+    min_recall_count: int = 2
+    min_score: float = 0.75
+    min_unpromoted: int = 5
+    min_distinct_queries: int = 2
+
+
+@dataclass
+class DreamScoringWeights:
+    frequency: float = 0.30
+    relevance: float = 0.35
+    recency: float = 0.20
+    freshness: float = 0.15
+
+
+@dataclass
+class DreamScoring:
+    recency_half_life_days: int = 14
+    weights: DreamScoringWeights = field(default_factory=DreamScoringWeights)
+
+
+@dataclass
+class DreamConfig:
+    enabled: bool = True
+    agent: str = ""
+    check_interval: str = "30m"
+    debounce: str = "5m"
+    min_hours: float = 24.0
+    min_sessions: int = 3
+    prompt_version: str = "dream-v1"
+    max_synthesis_bytes: int = 8_000
+    gates: DreamGates = field(default_factory=DreamGates)
+    scoring: DreamScoring = field(default_factory=DreamScoring)
+
+
+@dataclass
+class ExtractorQueue:
+    capacity: int = 64
+    coalesce_max: int = 16
+
+
+@dataclass
+class ExtractorConfig:
+    enabled: bool = True
+    mode: str = "rules"
+    model: str = ""
+    deadline: str = "30s"
+    inbox_path: str = "memory/_inbox"
+    dlq_path: str = "memory/_system/extractor/failures"
+    sandbox_inbox_only: bool = True
+    throttle_turns: int = 1
+    queue: ExtractorQueue = field(default_factory=ExtractorQueue)
+
+
+@dataclass
+class SessionConfig:
+    ledger_root: str = "sessions"
+    ledger_format: str = "jsonl"
+    unbound_partition: str = "_unbound"
+    events_purge_grace: str = "24h"
+    cold_archive_days: int = 30
+    hard_delete_days: int = 0
+    max_archive_bytes: int = 268_435_456
+
+
+@dataclass
+class DailyConfig:
+    max_bytes: int = 65_536
+    max_lines: int = 500
+    rotate_format: str = "{date}.{seq}.md"
+    sweep_hour: int = 3
+    cold_archive_days: int = 30
+    hard_delete_days: int = 0
+    archive_path: str = "_system/archive"
+    max_archive_bytes: int = 67_108_864
+    dreaming_window: int = 7
+
+
+@dataclass
+class DecisionsConfig:
+    prune_after_applied_days: int = 90
+    keep_audit_summary: bool = True
+    max_post_content_bytes: int = 65_536
+
+
+@dataclass
+class FileConfig:
+    max_lines: int = 200
+    max_bytes: int = 25_600
+
+
+@dataclass
+class ProviderConfig:
+    name: str = "local"
+    base_url: str = ""
+    model: str = ""
+    api_key_env: str = "AGHMEM_LLM_API_KEY"
+    timeout: str = "10s"
+    failure_threshold: int = 3
+    cooldown: str = "60s"
+
+
+@dataclass
+class WorkspaceConfig:
+    auto_create: bool = True
+    toml_path: str = ".agh/workspace.toml"
+
+
+@dataclass
+class Config:
+    home: str = ""
+    enabled: bool = True
+    server: ServerConfig = field(default_factory=ServerConfig)
+    controller: ControllerConfig = field(default_factory=ControllerConfig)
+    privacy_policy: PrivacyPolicyConfig = field(default_factory=PrivacyPolicyConfig)
+    recall: RecallConfig = field(default_factory=RecallConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    dream: DreamConfig = field(default_factory=DreamConfig)
+    extractor: ExtractorConfig = field(default_factory=ExtractorConfig)
+    session: SessionConfig = field(default_factory=SessionConfig)
+    daily: DailyConfig = field(default_factory=DailyConfig)
+    decisions: DecisionsConfig = field(default_factory=DecisionsConfig)
+    file: FileConfig = field(default_factory=FileConfig)
+    provider: ProviderConfig = field(default_factory=ProviderConfig)
+    workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.home).expanduser()
+
+    def to_dict(self, *, mask_secrets: bool = True) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        if mask_secrets and data["server"]["token"]:
+            data["server"]["token"] = "********"
+        data["global_dir"] = str(self.home_path / "memory")
+        return data
+
+
+# Paths a running daemon cannot change (they decide where it listens and what
+# it owns); everything else is taken again by `POST /api/memory/reload`.
+LOCKED_PATHS = ["home", "server.host", "server.port", "server.token", "server.allowed_hosts"]
+
+
+def mutable_paths(config: Config) -> list[str]:
+    paths: list[str] = []
+
+    def walk(obj: Any, prefix: str) -> None:
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            path = f"{prefix}{f.name}"
+            if dataclasses.is_dataclass(value):
+                walk(value, path + ".")
+            elif path not in LOCKED_PATHS:
+                paths.append(path)
+
+    walk(config, "")
+    return paths
+
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str) -> float:
+    """'30m' → 1800.0 seconds. Accepts ms, s, m, h, d."""
+    match = _DURATION_RE.match(text)
+    if not match:
+        raise ConfigError(f"not a duration: {text!r} (use e.g. 500ms, 30s, 5m, 24h)")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def _overlay(target: Any, data: dict[str, Any], prefix: str) -> None:
+    hints = get_type_hints(type(target))
+    known = {f.name for f in dataclasses.fields(target)}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if key not in known:
+            raise ConfigError(f"unknown config key: {path}")
+        current = getattr(target, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"config key {path} must be a table")
+            _overlay(current, value, path + ".")
+            continue
+        setattr(target, key, _coerce(hints[key], value, path))
+
+
+def _coerce(hint: Any, value: Any, path: str) -> Any:
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+    elif getattr(hint, "__origin__", None) is list:
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return list(value)
+    name = getattr(hint, "__name__", str(hint))
+    raise ConfigError(f"config key {path} must be {name}, got {type(value).__name__}")
+
+
+def _validate(config: Config) -> None:
+    for path in (
+        "controller.max_latency",
+        "controller.llm.timeout",
+        "index.reconcile_interval",
+        "index.debounce",
+        "dream.check_interval",
+        "dream.debounce",
+        "extractor.deadline",
+        "session.events_purge_grace",
+        "provider.timeout",
+        "provider.cooldown",
+    ):
+        obj: Any = config
+        for part in path.split("."):
+            obj = getattr(obj, part)
+        try:
+            parse_duration(obj)
+        except ConfigError:
+            raise ConfigError(f"config key {path}: not a duration: {obj!r}") from None
+    if config.controller.mode not in ("rules", "hybrid", "llm"):
+        raise ConfigError("controller.mode must be rules, hybrid or llm")
+    if config.controller.default_op_on_fail not in ("noop", "add", "reject"):
+        raise ConfigError("controller.default_op_on_fail must be noop, add or reject")
+    if config.recall.fusion not in ("weighted", "rrf"):
+        raise ConfigError("recall.fusion must be weighted or rrf")
+    if not 0 < config.server.port < 65536 and config.server.port != 0:
+        raise ConfigError("server.port must be between 1 and 65535")
+    for pattern in config.privacy_policy.redact_patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"privacy_policy.redact_patterns: bad pattern {pattern!r}: {exc}") from None
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def default_config_path(home: Path) -> Path:
+    return home / "config.toml"
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    home: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Config:
+    """Build the effective config.
+
+    Precedence: explicit arguments (the CLI's flags) > environment > config
+    file > embedded defaults. The config file is `path`, else
+    `$AGHMEM_CONFIG`, else `HOME/config.toml` when it exists.
+    """
+    env = dict(os.environ) if env is None else env
+    config = Config()
+
+    home_value = str(home) if home else env.get("AGHMEM_HOME", "")
+    config_path = Path(path) if path else (Path(env["AGHMEM_CONFIG"]) if env.get("AGHMEM_CONFIG") else None)
+    if config_path is None:
+        guess_home = Path(home_value or "~/.aghmem").expanduser()
+        candidate = default_config_path(guess_home)
+        config_path = candidate if candidate.exists() else None
+    if config_path is not None:
+        try:
+            data = tomllib.loads(config_path.expanduser().read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {config_path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {config_path} is not valid TOML: {exc}") from None
+        _overlay(config, data, "")
+
+    if home_value:
+        config.home = home_value
+    if not config.home:
+        config.home = "~/.aghmem"
+    config.home = str(Path(config.home).expanduser().absolute())
+    if env.get("AGHMEM_PORT"):
+        try:
+            config.server.port = int(env["AGHMEM_PORT"])
+        except ValueError:
+            raise ConfigError(f"AGHMEM_PORT is not a port number: {env['AGHMEM_PORT']!r}") from None
+    if env.get("AGHMEM_TOKEN"):
+        config.server.token = env["AGHMEM_TOKEN"]
+    _validate(config)
+    return config

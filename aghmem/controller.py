@@ -1,0 +1,430 @@
+"""The one write path: candidate → rules → decision → record → apply.
+
+Every change the daemon makes to a memory file goes through `submit()` or
+`revert()`. Both hold one lock for the whole decide-record-apply sequence, so
+decisions are taken against the state they will change (If-Match, duplicate
+and slot checks cannot race). The decision row is committed before the file
+is touched; `recover()` settles rows left pending by a crash.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .catalog import Catalog
+from .config import Config
+from .errors import Conflict, NotFound, ParseError, RateLimited
+from .files import (
+    INDEX_MAX_LINES,
+    ParsedMemory,
+    atomic_write,
+    check_size,
+    content_hash,
+    fsync_dir,
+    parse_memory,
+    render_memory,
+    write_index,
+)
+from .layout import Layout
+from .model import Decision, Entry, MemoryType, Op, RuleResult, Scope, Selector, Tier
+from .rules import Candidate, Verdict, decide
+from .scan import Scanner
+
+Clock = Callable[[], dt.datetime]
+ChangeListener = Callable[[Selector, str, "Entry | None"], None]
+
+
+def default_type(selector: Selector) -> MemoryType:
+    """The type a hand-written file without one gets in this scope."""
+    if selector.scope is Scope.WORKSPACE or selector.agent_tier is Tier.WORKSPACE:
+        return MemoryType.PROJECT
+    return MemoryType.USER
+
+
+def decision_id(idempotency_key: str) -> str:
+    return "dec_" + hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:24]
+
+
+def _stamp(moment: dt.datetime, *, ms: bool) -> str:
+    moment = moment.astimezone(dt.timezone.utc)
+    if ms:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Outcome:
+    decision: Decision
+    applied: bool
+    dry_run: bool = False
+    replay: bool = False
+
+
+@dataclass
+class RecoveryReport:
+    applied: int = 0
+    abandoned: int = 0
+
+
+class Controller:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        layout: Layout,
+        catalog: Catalog,
+        clock: Clock | None = None,
+    ) -> None:
+        self.config = config
+        self.layout = layout
+        self.catalog = catalog
+        self.clock: Clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self.scanner = Scanner(
+            redact_patterns=config.privacy_policy.redact_patterns,
+            redaction=config.privacy_policy.default_redaction_string,
+        )
+        self.listeners: list[ChangeListener] = []
+        self._lock = threading.RLock()
+        self._recent_writes: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+
+    # --- reading the disk --------------------------------------------------
+
+    def read(self, selector: Selector, filename: str) -> ParsedMemory | None:
+        """The memory as it is on disk now (None if absent)."""
+        path = self.layout.file_path(selector, filename)
+        try:
+            raw = path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        return parse_memory(raw, filename, default_type(selector))
+
+    def _read_for_write(self, selector: Selector, filename: str) -> ParsedMemory | None:
+        try:
+            return self.read(selector, filename)
+        except ParseError as exc:
+            raise Conflict(
+                f"{filename} exists but cannot be parsed ({exc.message}); fix it by hand or delete it first",
+                filename=filename,
+            ) from None
+
+    def _current_hash(self, selector: Selector, filename: str) -> str | None:
+        try:
+            return content_hash(self.layout.file_path(selector, filename).read_bytes())
+        except FileNotFoundError:
+            return None
+
+    # --- submit ------------------------------------------------------------
+
+    def submit(self, candidate: Candidate) -> Outcome:
+        with self._lock:
+            if candidate.idempotency_key:
+                replay = self._replay(decision_id(candidate.idempotency_key))
+                if replay is not None:
+                    return Outcome(replay, applied=False, dry_run=candidate.dry_run, replay=True)
+            self._check_preconditions(candidate)
+            verdict = decide(
+                candidate,
+                config=self.config,
+                scanner=self.scanner,
+                catalog=self.catalog,
+                read_file=lambda name: self._read_for_write(candidate.selector, name),
+                file_exists=lambda name: self.layout.file_path(candidate.selector, name).exists(),
+            )
+            now = self.clock()
+            decision = self._decision_for(candidate, verdict, now)
+            replay = self._replay(decision.id)
+            if replay is not None:
+                return Outcome(replay, applied=False, dry_run=candidate.dry_run, replay=True)
+            if candidate.dry_run:
+                return Outcome(decision, applied=False, dry_run=True)
+            self._count_write(candidate.origin)
+            return Outcome(decision, applied=self._record_and_apply(decision), dry_run=False)
+
+    def _replay(self, existing_id: str) -> Decision | None:
+        status = self.catalog.decision_status(existing_id)
+        if status is None:
+            return None
+        if status == "abandoned":
+            # The daemon died before applying it: let the retry run afresh.
+            with self.catalog.write() as db:
+                db.execute("DELETE FROM decisions WHERE id = ?", (existing_id,))
+            return None
+        return self.catalog.get_decision(existing_id)
+
+    def _check_preconditions(self, candidate: Candidate) -> None:
+        if candidate.filename is None:
+            return
+        if candidate.patch or candidate.if_match is not None:
+            current = self._current_hash(candidate.selector, candidate.filename)
+            if candidate.patch and current is None:
+                raise NotFound(f"no memory {candidate.filename} in this scope", filename=candidate.filename)
+            if candidate.if_match is not None and candidate.if_match != current:
+                raise Conflict(
+                    f"{candidate.filename} has changed: If-Match does not match its current content hash",
+                    filename=candidate.filename,
+                    current_hash=current,
+                    if_match=candidate.if_match,
+                )
+
+    def _count_write(self, origin: str) -> None:
+        limit = self.config.controller.policy.max_writes_per_min
+        if limit <= 0:
+            return
+        window = self._recent_writes[origin]
+        now = time.monotonic()
+        while window and window[0] <= now - 60:
+            window.popleft()
+        if len(window) >= limit:
+            retry_after = max(1, int(60 - (now - window[0])) + 1)
+            raise RateLimited(
+                f"origin {origin!r} made {limit} writes in the last minute; retry in {retry_after}s",
+                origin=origin,
+                limit=limit,
+                retry_after=retry_after,
+            )
+        window.append(now)
+
+    def _decision_for(self, candidate: Candidate, verdict: Verdict, now: dt.datetime) -> Decision:
+        candidate_hash = hashlib.sha256(
+            json.dumps(
+                {"origin": candidate.origin, "scope": candidate.selector.key, **candidate.identity()},
+                sort_keys=True,
+                default=str,
+            ).encode("utf-8")
+        ).hexdigest()
+        target = verdict.target_filename or candidate.filename
+        key = candidate.idempotency_key or self._derived_key(
+            "write", candidate.origin, candidate.selector, candidate_hash, target
+        )
+        decision = Decision(
+            id=decision_id(key),
+            idempotency_key=key,
+            candidate_hash=candidate_hash,
+            selector=candidate.selector,
+            op=verdict.op,
+            origin=candidate.origin,
+            reason=verdict.reason,
+            confidence=verdict.confidence,
+            targets=verdict.targets,
+            target_filename=verdict.target_filename,
+            rule_trace=verdict.trace,
+            decided_at=_stamp(now, ms=True),
+        )
+        if verdict.op in (Op.ADD, Op.UPDATE):
+            assert verdict.target_filename
+            current = self._read_for_write(candidate.selector, verdict.target_filename)
+            meta = self._post_meta(candidate, verdict, current, now)
+            raw = render_memory(meta, verdict.fields.get("body") or "")
+            check_size(raw, max_bytes=self.config.file.max_bytes, max_lines=self.config.file.max_lines)
+            decision.post_content = raw.decode("utf-8")
+            decision.post_content_hash = content_hash(raw)
+            decision.frontmatter = self._frontmatter_view(candidate.selector, verdict.target_filename, meta)
+            if current is not None:
+                decision.prior_content = current.raw.decode("utf-8")
+                decision.prior_content_hash = current.content_hash
+        elif verdict.op is Op.DELETE:
+            assert verdict.target_filename
+            path = self.layout.file_path(candidate.selector, verdict.target_filename)
+            prior = path.read_bytes()
+            decision.prior_content = prior.decode("utf-8", errors="replace")
+            decision.prior_content_hash = content_hash(prior)
+        return decision
+
+    def _derived_key(self, kind: str, origin: str, selector: Selector, candidate_hash: str, filename: str | None) -> str:
+        """A key that names this candidate against the target's current state:
+        the same request twice in a row is one decision, but the same content
+        after the memory changed (say, deleted) is a new one."""
+        last = self.catalog.last_decision_for(selector.key, filename) if filename else None
+        parts = [kind, origin, selector.key, candidate_hash, filename or "", last or ""]
+        return "derived:" + hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+    def _post_meta(
+        self, candidate: Candidate, verdict: Verdict, current: ParsedMemory | None, now: dt.datetime
+    ) -> dict[str, Any]:
+        meta: dict[str, Any] = dict(current.meta) if current else {}
+        for key in ("name", "description", "type", "entity", "attribute", "tags", "metadata"):
+            value = verdict.fields.get(key)
+            if isinstance(value, MemoryType):
+                value = value.value
+            if value is None:
+                continue
+            if value in ("", [], {}):
+                meta.pop(key, None)
+            else:
+                meta[key] = value
+        provenance = dict(meta.get("provenance") or {})
+        given = candidate.provenance or {}
+        provenance["source_actor"] = candidate.origin
+        sessions = list(provenance.get("source_sessions") or [])
+        for session in given.get("source_sessions") or []:
+            if session not in sessions:
+                sessions.append(session)
+        if sessions:
+            provenance["source_sessions"] = sessions
+        if given.get("confidence") is not None:
+            provenance["confidence"] = given["confidence"]
+        stamp = _stamp(now, ms=False)
+        provenance.setdefault("created_at", stamp)
+        provenance["updated_at"] = stamp
+        meta["provenance"] = provenance
+        return meta
+
+    def _frontmatter_view(self, selector: Selector, filename: str, meta: dict[str, Any]) -> dict[str, Any]:
+        """The decision's `frontmatter`, in seed 004's shape."""
+        provenance = meta.get("provenance") or {}
+        return {
+            **selector.to_dict(),
+            "filename": filename,
+            "name": meta.get("name"),
+            "description": meta.get("description") or "",
+            "type": meta.get("type"),
+            "entity": meta.get("entity"),
+            "attribute": meta.get("attribute"),
+            "tags": meta.get("tags") or [],
+            "provenance": {
+                "source_actor": provenance.get("source_actor"),
+                "source_session_ids": provenance.get("source_sessions") or [],
+                "confidence": provenance.get("confidence"),
+                "superseded_by": provenance.get("superseded_by"),
+                "created_at": provenance.get("created_at"),
+                "updated_at": provenance.get("updated_at"),
+            },
+        }
+
+    # --- record and apply --------------------------------------------------
+
+    def _record_and_apply(self, decision: Decision) -> bool:
+        changes_file = decision.op in (Op.ADD, Op.UPDATE, Op.DELETE)
+        with self.catalog.write() as db:
+            self.catalog.insert_decision(db, decision, "pending" if changes_file else "recorded")
+        if not changes_file:
+            return False
+        self._apply(decision)
+        return True
+
+    def _apply(self, decision: Decision) -> None:
+        selector = decision.selector
+        assert decision.target_filename
+        filename = decision.target_filename
+        path = self.layout.file_path(selector, filename, create_dir=decision.op is not Op.DELETE)
+        entry: Entry | None = None
+        if decision.op is Op.DELETE:
+            path.unlink(missing_ok=True)
+            fsync_dir(path.parent)
+        else:
+            assert decision.post_content is not None
+            raw = decision.post_content.encode("utf-8")
+            atomic_write(path, raw)
+            stat = path.stat()
+            parsed = parse_memory(raw, filename, default_type(selector))
+            entry = parsed.to_entry(selector, filename, stat.st_size, stat.st_mtime_ns)
+        applied_at = _stamp(self.clock(), ms=True)
+        with self.catalog.write() as db:
+            if entry is None:
+                self.catalog.delete_entry(db, selector.key, filename)
+            else:
+                self.catalog.upsert_entry(db, entry)
+            self.catalog.mark_applied(db, decision.id, applied_at)
+        decision.applied_at = applied_at
+        self.refresh_memory_index(selector)
+        for listener in self.listeners:
+            listener(selector, filename, entry)
+
+    def refresh_memory_index(self, selector: Selector) -> None:
+        directory = self.layout.scope_dir(selector)
+        if directory.is_dir():
+            write_index(directory, self.catalog.newest_entries(selector.key, INDEX_MAX_LINES * 2))
+
+    # --- revert ------------------------------------------------------------
+
+    def revert(self, original_id: str, *, dry_run: bool = False) -> Outcome:
+        """Undo an applied decision if the file is still as it left it."""
+        with self._lock:
+            original = self.catalog.get_decision(original_id)
+            if original is None:
+                raise NotFound(f"no decision {original_id}", decision_id=original_id)
+            if original.applied_at is None or original.target_filename is None:
+                raise Conflict(f"decision {original_id} was not applied ({original.op.value}); nothing to revert")
+            selector, filename = original.selector, original.target_filename
+            current = self._current_hash(selector, filename)
+            op, post, reason = self._revert_plan(original, current)
+            now = self.clock()
+            key = self._derived_key("revert", "revert", selector, original.id, filename)
+            decision = Decision(
+                id=decision_id(key),
+                idempotency_key=key,
+                candidate_hash=hashlib.sha256(f"revert:{original.id}".encode()).hexdigest(),
+                selector=selector,
+                op=op,
+                origin="revert",
+                reason=reason,
+                targets=[filename],
+                target_filename=filename,
+                rule_trace=[RuleResult("revert.hash_check", True, reason, filename)],
+                decided_at=_stamp(now, ms=True),
+                reverts=original.id,
+            )
+            if post is not None:
+                decision.post_content = post
+                decision.post_content_hash = content_hash(post.encode("utf-8"))
+                meta = parse_memory(post.encode("utf-8"), filename, default_type(selector)).meta
+                decision.frontmatter = self._frontmatter_view(selector, filename, meta)
+            if current is not None:
+                prior = self.layout.file_path(selector, filename).read_bytes()
+                decision.prior_content = prior.decode("utf-8", errors="replace")
+                decision.prior_content_hash = current
+            if dry_run:
+                return Outcome(decision, applied=False, dry_run=True)
+            self._record_and_apply(decision)
+            return Outcome(decision, applied=True)
+
+    def _revert_plan(self, original: Decision, current: str | None) -> tuple[Op, str | None, str]:
+        name = original.target_filename
+        if original.op is Op.ADD:
+            if current is None or current != original.post_content_hash:
+                raise Conflict(f"{name} has changed since {original.id} added it; not reverted", current_hash=current)
+            return Op.DELETE, None, f"reverts {original.id}: removes the memory it added"
+        if original.op is Op.UPDATE:
+            if current is None or current != original.post_content_hash:
+                raise Conflict(f"{name} has changed since {original.id} updated it; not reverted", current_hash=current)
+            if original.prior_content is None:
+                return Op.DELETE, None, f"reverts {original.id}: the file did not exist before"
+            return Op.UPDATE, original.prior_content, f"reverts {original.id}: restores the prior content"
+        if original.op is Op.DELETE:
+            if current is not None:
+                raise Conflict(f"{name} exists again since {original.id} deleted it; not reverted", current_hash=current)
+            if original.prior_content is None:
+                raise Conflict(f"{original.id} kept no prior content to restore")
+            return Op.ADD, original.prior_content, f"reverts {original.id}: restores the deleted memory"
+        raise Conflict(f"decision {original.id} ({original.op.value}) changed nothing; nothing to revert")
+
+    # --- crash recovery ----------------------------------------------------
+
+    def recover(self) -> RecoveryReport:
+        """Settle decisions recorded but not applied when the daemon died:
+        applied if the disk shows their result, abandoned otherwise."""
+        report = RecoveryReport()
+        with self._lock:
+            for decision in self.catalog.pending_decisions():
+                assert decision.target_filename
+                try:
+                    current = self._current_hash(decision.selector, decision.target_filename)
+                except Exception:  # noqa: BLE001 - a scope that vanished cannot be settled
+                    current = "unreachable"
+                done = current is None if decision.op is Op.DELETE else current == decision.post_content_hash
+                with self.catalog.write() as db:
+                    if done:
+                        self.catalog.mark_applied(db, decision.id, decision.decided_at)
+                        report.applied += 1
+                    else:
+                        self.catalog.mark_abandoned(db, decision.id, "daemon stopped before applying")
+                        report.abandoned += 1
+        return report
+

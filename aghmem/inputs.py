@@ -1,0 +1,234 @@
+"""Strict validation of write payloads (from HTTP, the CLI, or a library user).
+
+Hand-written files are parsed tolerantly; API writes are not: an unknown
+field, a wrong type or a missing required value is a ValidationError that
+names the field.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .errors import ValidationError
+from .files import check_filename
+from .model import SELECTOR_FIELDS, MemoryType, Selector, has_selector_fields, parse_type, resolve_selector
+from .rules import Candidate
+
+MEMORY_FIELDS = frozenset(
+    {
+        *SELECTOR_FIELDS,
+        "type",
+        "name",
+        "description",
+        "content",
+        "filename",
+        "entity",
+        "attribute",
+        "tags",
+        "provenance",
+        "metadata",
+        "origin",
+        "idempotency_key",
+        "dry_run",
+    }
+)
+PATCH_FIELDS = MEMORY_FIELDS - {"filename"}
+DELETE_FIELDS = frozenset({*SELECTOR_FIELDS, "origin", "idempotency_key", "dry_run"})
+AD_HOC_FIELDS = frozenset({*SELECTOR_FIELDS, "content", "type", "origin", "idempotency_key", "dry_run"})
+PROVENANCE_FIELDS = frozenset({"source_sessions", "source_session_ids", "confidence", "source_actor"})
+
+MAX_NAME = 200
+MAX_DESCRIPTION = 1_000
+MAX_KEY = 200
+
+
+def check_fields(body: Mapping[str, Any], allowed: frozenset[str]) -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ValidationError(
+            f"unknown field(s): {', '.join(unknown)}", unknown=unknown, allowed=sorted(allowed)
+        )
+
+
+def _text(body: Mapping[str, Any], key: str, *, limit: int | None = None, one_line: bool = False) -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{key} must be a string", field=key)
+    if limit is not None and len(value) > limit:
+        raise ValidationError(f"{key} is longer than {limit} characters", field=key)
+    if one_line and ("\n" in value or "\r" in value):
+        raise ValidationError(f"{key} must be a single line", field=key)
+    if "\x00" in value:
+        raise ValidationError(f"{key} contains a NUL byte", field=key)
+    return value
+
+
+def _flag(body: Mapping[str, Any], key: str) -> bool:
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise ValidationError(f"{key} must be true or false", field=key)
+    return value
+
+
+def _tags(body: Mapping[str, Any]) -> list[str] | None:
+    value = body.get("tags")
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(t, str) and t and len(t) <= 64 for t in value):
+        raise ValidationError("tags must be a list of non-empty strings (≤ 64 characters each)", field="tags")
+    return list(dict.fromkeys(value))
+
+
+def _provenance(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    value = body.get("provenance")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValidationError("provenance must be an object", field="provenance")
+    check_fields(value, PROVENANCE_FIELDS)
+    sessions = value.get("source_sessions", value.get("source_session_ids"))
+    if sessions is not None and (not isinstance(sessions, list) or not all(isinstance(s, str) for s in sessions)):
+        raise ValidationError("provenance.source_sessions must be a list of strings", field="provenance")
+    confidence = value.get("confidence")
+    if confidence is not None and not isinstance(confidence, (str, int, float)):
+        raise ValidationError("provenance.confidence must be a string or a number", field="provenance")
+    return {"source_sessions": sessions or [], "confidence": confidence}
+
+
+def _metadata(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    value = body.get("metadata")
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ValidationError("metadata must be an object", field="metadata")
+    return value
+
+
+def _origin(body: Mapping[str, Any], default: str) -> str:
+    return _text(body, "origin", limit=32, one_line=True) or default
+
+
+def _common(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "name": _text(body, "name", limit=MAX_NAME, one_line=True),
+        "description": _text(body, "description", limit=MAX_DESCRIPTION),
+        "body": _text(body, "content"),
+        "entity": _text(body, "entity", limit=MAX_KEY, one_line=True),
+        "attribute": _text(body, "attribute", limit=MAX_KEY, one_line=True),
+        "tags": _tags(body),
+        "provenance": _provenance(body),
+        "metadata": _metadata(body),
+        "idempotency_key": _text(body, "idempotency_key", limit=MAX_KEY, one_line=True),
+        "dry_run": _flag(body, "dry_run"),
+    }
+
+
+def write_candidate(body: Mapping[str, Any], *, default_origin: str = "http") -> Candidate:
+    """`POST /api/memory`: create a memory, or update the one it names."""
+    check_fields(body, MEMORY_FIELDS)
+    if body.get("type") is None:
+        raise ValidationError("type is required (user, feedback, project or reference)", field="type")
+    memory_type = parse_type(body["type"])
+    fields = _common(body)
+    if not fields["body"] or not fields["body"].strip():
+        raise ValidationError("content is required and must not be blank", field="content")
+    selector = resolve_selector(body, memory_type if not has_selector_fields(body) else None)
+    filename = check_filename(body["filename"]) if body.get("filename") is not None else None
+    return Candidate(
+        selector=selector,
+        origin=_origin(body, default_origin),
+        filename=filename,
+        type=memory_type,
+        **fields,
+    )
+
+
+def patch_candidate(
+    filename: str,
+    body: Mapping[str, Any],
+    query: Mapping[str, Any],
+    *,
+    if_match: str | None,
+    default_origin: str = "http",
+) -> Candidate:
+    """`PATCH /api/memory/{filename}`: change some fields of one memory."""
+    check_fields(body, PATCH_FIELDS)
+    fields = _common(body)
+    if fields["body"] is not None and not fields["body"].strip():
+        raise ValidationError("content must not be blank", field="content")
+    changes = [k for k in ("type", "name", "description", "content", "entity", "attribute", "tags", "metadata") if k in body]
+    if not changes:
+        raise ValidationError("nothing to change: give at least one of content, name, description, type, entity, attribute, tags, metadata")
+    memory_type: MemoryType | None = parse_type(body["type"]) if body.get("type") is not None else None
+    return Candidate(
+        selector=selector_from(body, query),
+        origin=_origin(body, default_origin),
+        filename=check_filename(filename),
+        type=memory_type,
+        if_match=if_match,
+        patch=True,
+        **fields,
+    )
+
+
+def delete_candidate(
+    filename: str,
+    body: Mapping[str, Any],
+    query: Mapping[str, Any],
+    *,
+    if_match: str | None,
+    default_origin: str = "http",
+) -> Candidate:
+    check_fields(body, DELETE_FIELDS)
+    return Candidate(
+        selector=selector_from(body, query),
+        origin=_origin(body, default_origin),
+        delete=True,
+        filename=check_filename(filename),
+        idempotency_key=_text(body, "idempotency_key", limit=MAX_KEY, one_line=True),
+        dry_run=_flag(body, "dry_run") or _query_flag(query, "dry_run"),
+        if_match=if_match,
+    )
+
+
+def ad_hoc_candidate(body: Mapping[str, Any], *, default_origin: str = "http") -> Candidate:
+    """`POST /api/memory/ad-hoc`: a quick note; name and type are inferred."""
+    check_fields(body, AD_HOC_FIELDS)
+    content = _text(body, "content")
+    if not content or not content.strip():
+        raise ValidationError("content is required and must not be blank", field="content")
+    selector = resolve_selector(body)
+    if body.get("type") is not None:
+        memory_type = parse_type(body["type"])
+    elif selector.workspace_id:
+        memory_type = MemoryType.PROJECT
+    else:
+        memory_type = MemoryType.USER
+    first_line = next((line.strip(" #-*") for line in content.splitlines() if line.strip()), "")
+    name = " ".join(first_line.split()[:8])[:MAX_NAME] or "Note"
+    return Candidate(
+        selector=selector,
+        origin=_origin(body, default_origin),
+        type=memory_type,
+        name=name,
+        body=content,
+        idempotency_key=_text(body, "idempotency_key", limit=MAX_KEY, one_line=True),
+        dry_run=_flag(body, "dry_run"),
+    )
+
+
+def selector_from(body: Mapping[str, Any], query: Mapping[str, Any]) -> Selector:
+    """The selector of a request that names one memory: body, else query."""
+    source = body if has_selector_fields(body) else query
+    return resolve_selector({key: source.get(key) for key in SELECTOR_FIELDS})
+
+
+def _query_flag(query: Mapping[str, Any], key: str) -> bool:
+    value = query.get(key)
+    if value in (None, "", "false", "0"):
+        return False
+    if value in ("true", "1"):
+        return True
+    raise ValidationError(f"{key} must be true or false", field=key)

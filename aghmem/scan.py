@@ -1,0 +1,131 @@
+"""Content safety rules run on every candidate before it can be written.
+
+Each rule names what it found; the controller turns a finding into a
+`reject` (confidence 1.0, trace `memory_scan.<rule>`). Secrets can instead
+be redacted when `privacy_policy.redact_patterns` is set (seed 002).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+INVISIBLE_RE = re.compile(
+    "[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]"
+)
+
+INJECTION_RE = re.compile(
+    r"(?ix)"
+    r"\b(ignore|disregard|forget|override)\s+(all\s+|any\s+|the\s+|your\s+)?(previous|prior|above|earlier|preceding|system)\s+"
+    r"(instructions?|prompts?|rules|messages|directions|guidelines)"
+    r"|\b(reveal|print|show|leak|repeat)\s+(me\s+)?(your|the)\s+(system\s+prompt|hidden\s+instructions)"
+    r"|\byou\s+are\s+now\s+(an?\s+)?(unrestricted|jailbroken|dan\b|developer\s+mode|no\s+longer)"
+    r"|\b(jailbreak|do\s+anything\s+now)\b"
+    r"|<\|?(im_start|im_end|system)\|?>"
+    r"|\bnew\s+system\s+(prompt|instructions?)\s*:"
+)
+
+EXFILTRATION_RE = re.compile(
+    r"(?ix)"
+    r"\b(curl|wget|nc|ncat|netcat|scp|rsync|ftp)\b[^\n]{0,120}"
+    r"(\.ssh/|\.aws/|\.env\b|id_rsa|id_ed25519|/etc/(passwd|shadow)|credentials|\$\((cat|env|printenv)\b|--data[^\n]{0,40}@)"
+    r"|\b(printenv|env|cat\s+[^\n|]*(\.env|credentials|id_rsa))\s*\|\s*(curl|wget|nc|base64)"
+    r"|\b(send|post|upload|exfiltrate|leak|forward|email|transmit)\w*\s+(\S+\s+){0,4}"
+    r"(api[\s_-]?keys?|secrets?|credentials|passwords?|tokens?|private\s+keys?|ssh\s+keys?)\s+to\b"
+)
+
+PERSISTENCE_RE = re.compile(
+    r"(?ix)"
+    r"(>>?\s*~?[\w./-]*(\.bashrc|\.zshrc|\.bash_profile|\.profile|authorized_keys|crontab)\b)"
+    r"|\bcrontab\s+-[elr]?\s"
+    r"|\b(curl|wget)\b[^\n|]{0,200}\|\s*(sudo\s+)?(ba|z|da)?sh\b"
+    r"|\b(add|append|write|insert|install)\w*\s+(\S+\s+){0,5}(to|into|in)\s+(\S+\s+)?"
+    r"(~/)?(\.bashrc|\.zshrc|\.profile|authorized_keys|crontab|\.git/hooks)"
+    r"|\b(in|for)\s+(every|all)\s+future\s+(sessions?|conversations?|responses?|chats?)\b"
+)
+
+SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("private_key", re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY(?: BLOCK)?-----")),
+    ("aws_access_key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("github_token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b")),
+    ("anthropic_key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}")),
+    ("openai_key", re.compile(r"\bsk-(?:proj-|live-)?[A-Za-z0-9_-]{20,}")),
+    ("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
+    ("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
+    ("stripe_key", re.compile(r"\b[rs]k_live_[0-9A-Za-z]{16,}\b")),
+    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")),
+    (
+        "assigned_secret",
+        re.compile(
+            r"(?i)\b(?:password|passwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret)\b"
+            r"\s*[:=]\s*['\"]?(?=[A-Za-z0-9_\-+/=.]*\d)(?=[A-Za-z0-9_\-+/=.]*[A-Za-z])[A-Za-z0-9_\-+/=.]{12,}"
+        ),
+    ),
+)
+
+CODE_FENCE_RE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
+TRANSCRIPT_RE = re.compile(r"^\s*(user|assistant|human|ai|system|tool)\s*:", re.IGNORECASE | re.MULTILINE)
+NEXT_STEPS_RE = re.compile(r"(?i)\bnext\s+steps?\b|\bTODO\b")
+
+
+@dataclass
+class Finding:
+    rule: str
+    reason: str
+    excerpt: str
+
+
+@dataclass
+class ScanOutcome:
+    texts: dict[str, str]
+    findings: list[Finding] = field(default_factory=list)
+    redactions: int = 0
+
+
+def _excerpt(text: str, match: re.Match[str], *, mask: bool) -> str:
+    found = match.group(0)
+    if mask:
+        found = found[:4] + "…" if len(found) > 4 else "…"
+    return found[:80]
+
+
+class Scanner:
+    def __init__(self, *, redact_patterns: list[str], redaction: str) -> None:
+        self.redaction = redaction
+        self.redact_patterns = [re.compile(p) for p in redact_patterns]
+
+    @property
+    def redacting(self) -> bool:
+        return bool(self.redact_patterns)
+
+    def scan(self, texts: dict[str, str], *, autonomous: bool) -> ScanOutcome:
+        """Check each named text (name, description, body); redact if set."""
+        outcome = ScanOutcome(texts=dict(texts))
+        if self.redacting:
+            for key, text in outcome.texts.items():
+                for pattern in [p for _, p in SECRET_PATTERNS] + self.redact_patterns:
+                    text, count = pattern.subn(self.redaction, text)
+                    outcome.redactions += count
+                outcome.texts[key] = text
+        joined = "\n".join(outcome.texts.values())
+        checks: list[tuple[str, re.Pattern[str], str, bool]] = [
+            ("invisible_unicode", INVISIBLE_RE, "invisible or bidirectional Unicode control characters", False),
+            ("prompt_injection", INJECTION_RE, "text that tries to instruct the agent (prompt injection)", False),
+            ("exfiltration", EXFILTRATION_RE, "a command or instruction that sends data off the machine", False),
+            ("persistence", PERSISTENCE_RE, "an instruction that plants itself in shell start-up or future sessions", False),
+        ]
+        checks += [("secret", pattern, f"a secret ({kind.replace('_', ' ')})", True) for kind, pattern in SECRET_PATTERNS]
+        if autonomous:
+            checks += [
+                ("not_worth_saving", CODE_FENCE_RE, "a code block: code belongs in the repository, not in memory", False),
+                ("not_worth_saving", TRANSCRIPT_RE, "transcript lines, not a distilled memory", False),
+                ("not_worth_saving", NEXT_STEPS_RE, "a task list (next steps / TODO), not a durable memory", False),
+            ]
+        for rule, pattern, reason, mask in checks:
+            match = pattern.search(joined)
+            if match:
+                excerpt = _excerpt(joined, match, mask=mask)
+                if rule == "invisible_unicode":
+                    excerpt = f"U+{ord(match.group(0)):04X}"
+                outcome.findings.append(Finding(rule=rule, reason=reason, excerpt=excerpt))
+        return outcome

@@ -1,0 +1,74 @@
+"""`aghmem serve`: run the daemon under uvicorn until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+
+import uvicorn
+
+from .api import create_app
+from .config import Config, is_loopback_host
+from .errors import ConfigError
+from .files import atomic_write, utc_now
+from .service import MemoryService
+
+log = logging.getLogger("aghmem")
+
+
+def check_bind(config: Config) -> None:
+    host = config.server.host
+    if not is_loopback_host(host) and not config.server.token:
+        raise ConfigError(
+            f"refusing to listen on {host}: it is not a loopback address and no token is set "
+            "(set server.token in the config or AGHMEM_TOKEN)"
+        )
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    address = "127.0.0.1" if host == "localhost" else host.strip("[]")
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((address, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(config: Config) -> None:
+    """Start the daemon and block until it is told to stop."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    check_bind(config)
+    sock = bind_socket(config.server.host, config.server.port)
+    port = sock.getsockname()[1]
+    host = config.server.host
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    state_file = config.home_path / "state" / "server.json"
+
+    def on_ready() -> None:
+        info = {"pid": os.getpid(), "url": url, "host": host, "port": port, "started_at": utc_now()}
+        atomic_write(state_file, json.dumps(info).encode(), durable=False)
+        log.info("aghmem ready on %s (home %s)", url, config.home_path)
+
+    service = MemoryService(config)
+    app = create_app(service, on_ready=on_ready)
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=10)
+    )
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        try:
+            if json.loads(state_file.read_text()).get("pid") == os.getpid():
+                state_file.unlink()
+        except (OSError, ValueError):
+            pass
+    log.info("aghmem stopped")

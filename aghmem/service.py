@@ -1,0 +1,346 @@
+"""MemoryService: the parts wired together, and the one API the faces use.
+
+Routes, the CLI (through HTTP) and library users call these methods; they
+take and return plain Python values and raise `aghmem.errors` exceptions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from . import __version__
+from .catalog import Catalog, DecisionFilter
+from .config import LOCKED_PATHS, Config, mutable_paths
+from .controller import Clock, Controller, Outcome, default_type
+from .errors import Conflict, NotFound, ParseError, Rejected, ValidationError
+from .files import parse_memory
+from .inputs import ad_hoc_candidate, delete_candidate, patch_candidate, write_candidate
+from .layout import Layout, WorkspaceRegistry
+from .model import Decision, Entry, Op, Selector
+from .rules import Candidate
+from .sync import Reconciler, ScanReport
+
+log = logging.getLogger("aghmem")
+
+HISTORY_OPERATIONS = {Op.ADD: "memory.write", Op.UPDATE: "memory.update", Op.DELETE: "memory.delete"}
+MAX_LIST_LIMIT = 500
+
+
+def _iso_from_ns(mtime_ns: int) -> str:
+    return dt.datetime.fromtimestamp(mtime_ns / 1e9, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class MemoryView:
+    summary: dict[str, Any]
+    content: str
+    content_hash: str
+
+
+class MemoryService:
+    def __init__(self, config: Config, *, clock: Clock | None = None) -> None:
+        self.config = config
+        home = config.home_path
+        self.registry = WorkspaceRegistry(
+            home, toml_path=config.workspace.toml_path, auto_create=config.workspace.auto_create
+        )
+        self.layout = Layout(home, self.registry)
+        self.catalog = Catalog(home / "state" / "aghmem.db")
+        self.controller = Controller(config=config, layout=self.layout, catalog=self.catalog, clock=clock)
+        self.reconciler = Reconciler(self.layout, self.catalog)
+        self.last_scan: ScanReport | None = None
+        self.last_scan_at: str | None = None
+
+    @property
+    def clock(self) -> Clock:
+        return self.controller.clock
+
+    # --- lifecycle ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Settle a crash's leftovers and bring the catalog up to the disk."""
+        self.layout.global_dir.mkdir(parents=True, exist_ok=True)
+        recovery = self.controller.recover()
+        if recovery.applied or recovery.abandoned:
+            log.info("recovered pending decisions: %d applied, %d abandoned", recovery.applied, recovery.abandoned)
+        self.rescan()
+
+    def rescan(self) -> ScanReport:
+        report = self.reconciler.scan_all()
+        for selector, _ in self.layout.scope_dirs():
+            self.controller.refresh_memory_index(selector)
+        self.last_scan, self.last_scan_at = report, self._now()
+        return report
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def _now(self) -> str:
+        return self.clock().astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    # --- selectors and scopes ----------------------------------------------
+
+    def check_selector(self, selector: Selector) -> Selector:
+        """Fail early (404) for a workspace that is not registered."""
+        if selector.workspace_id:
+            self.registry.get(selector.workspace_id)
+        return selector
+
+    def scope_show(self, selector: Selector) -> dict[str, Any]:
+        self.check_selector(selector)
+        visible = selector.visible_scopes()
+        return {
+            "selector": selector.to_dict(),
+            "precedence": [s.to_dict() for s in sorted(visible, key=lambda s: -s.depth)],
+            "roots": self.layout.roots(selector),
+        }
+
+    # --- memories ----------------------------------------------------------
+
+    def summary(self, entry: Entry) -> dict[str, Any]:
+        banner = None
+        age_days = (self.clock().timestamp() - entry.mtime_ns / 1e9) / 86400
+        after = self.config.recall.freshness.banner_after_days
+        if after > 0 and age_days > after:
+            banner = f"This memory is {int(age_days)} days old; check that it still holds before relying on it."
+        return {
+            "id": entry.id,
+            **entry.selector.to_dict(),
+            "filename": entry.filename,
+            "name": entry.name,
+            "description": entry.description,
+            "type": entry.type.value,
+            "content_hash": entry.content_hash,
+            "created_at": entry.created_at,
+            "updated_at": entry.updated_at,
+            "mod_time": _iso_from_ns(entry.mtime_ns),
+            "entity": entry.entity,
+            "attribute": entry.attribute,
+            "superseded_by": entry.superseded_by,
+            "system_managed": entry.system_managed,
+            "injection": not entry.system_managed and not entry.superseded_by,
+            "recall_count": entry.recall_count,
+            "last_recalled_at": entry.last_recalled_at,
+            "staleness_banner": banner,
+        }
+
+    def list_memories(self, selector: Selector, *, limit: int = 100, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        self.check_selector(selector)
+        limit = _limit(limit, MAX_LIST_LIMIT)
+        entries, next_cursor = self.catalog.list_entries(selector.key, limit=limit, cursor=cursor)
+        return [self.summary(e) for e in entries], next_cursor
+
+    def get_memory(self, selector: Selector, filename: str) -> MemoryView:
+        """One memory as it is on disk now (the files are the truth)."""
+        self.check_selector(selector)
+        path = self.layout.file_path(selector, filename)
+        try:
+            raw = path.read_bytes()
+            stat = os.stat(path)
+        except (FileNotFoundError, IsADirectoryError):
+            raise NotFound(f"no memory {filename} in this scope", filename=filename, **selector.to_dict()) from None
+        try:
+            parsed = parse_memory(raw, filename, default_type(selector))
+        except ParseError as exc:
+            raise Conflict(f"{filename} cannot be parsed: {exc.message}", filename=filename) from None
+        entry = parsed.to_entry(selector, filename, len(raw), stat.st_mtime_ns)
+        known = self.catalog.get_entry(selector.key, filename)
+        if known is not None:
+            entry.recall_count, entry.last_recalled_at = known.recall_count, known.last_recalled_at
+        return MemoryView(self.summary(entry), parsed.body, parsed.content_hash)
+
+    def _submit(self, candidate: Candidate) -> Outcome:
+        self.check_selector(candidate.selector)
+        outcome = self.controller.submit(candidate)
+        if outcome.decision.op is Op.REJECT and not outcome.replay:
+            raise Rejected(outcome.decision.reason, decision=outcome.decision.to_dict())
+        return outcome
+
+    def write_memory(self, body: Mapping[str, Any], *, default_origin: str = "http") -> Outcome:
+        return self._submit(write_candidate(body, default_origin=default_origin))
+
+    def patch_memory(
+        self, filename: str, body: Mapping[str, Any], query: Mapping[str, Any], *, if_match: str | None = None
+    ) -> Outcome:
+        return self._submit(patch_candidate(filename, body, query, if_match=if_match))
+
+    def delete_memory(
+        self, filename: str, body: Mapping[str, Any], query: Mapping[str, Any], *, if_match: str | None = None
+    ) -> Outcome:
+        return self._submit(delete_candidate(filename, body, query, if_match=if_match))
+
+    def ad_hoc(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        candidate = ad_hoc_candidate(body)
+        outcome = self._submit(candidate)
+        decision = outcome.decision
+        path = None
+        if decision.target_filename:
+            path = str(self.layout.scope_dir(candidate.selector) / decision.target_filename)
+        return {
+            "accepted": decision.op in (Op.ADD, Op.UPDATE, Op.NOOP),
+            "applied": outcome.applied,
+            "created_at": decision.applied_at or decision.decided_at,
+            "path": path,
+            "decision": decision.to_dict(),
+        }
+
+    # --- decisions and history ---------------------------------------------
+
+    def list_decisions(
+        self,
+        selector: Selector | None,
+        *,
+        op: str | None = None,
+        since: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        applied_only: bool = False,
+    ) -> tuple[list[Decision], str | None]:
+        if selector is not None:
+            self.check_selector(selector)
+        filt = DecisionFilter(
+            scope_key=selector.key if selector else None,
+            op=_op(op) if op else None,
+            since=_timestamp(since, "since") if since else None,
+            limit=_limit(limit, MAX_LIST_LIMIT),
+            cursor=cursor,
+            applied_only=applied_only,
+        )
+        return self.catalog.list_decisions(filt)
+
+    def get_decision(self, decision_id: str) -> Decision:
+        decision = self.catalog.get_decision(decision_id)
+        if decision is None:
+            raise NotFound(f"no decision {decision_id}", decision_id=decision_id)
+        return decision
+
+    def revert(self, decision_id: str, *, dry_run: bool = False) -> Outcome:
+        return self.controller.revert(decision_id, dry_run=dry_run)
+
+    def history(
+        self,
+        selector: Selector | None,
+        *,
+        operation: str | None = None,
+        since: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        op = None
+        if operation:
+            by_name = {name: op for op, name in HISTORY_OPERATIONS.items()}
+            if operation not in by_name:
+                raise ValidationError(f"operation must be one of: {', '.join(by_name)}", field="operation")
+            op = by_name[operation].value
+        decisions, next_cursor = self.list_decisions(
+            selector, op=op, since=since, limit=limit, cursor=cursor, applied_only=True
+        )
+        operations = []
+        for d in decisions:
+            operations.append(
+                {
+                    "id": d.id,
+                    **d.selector.to_dict(),
+                    "filename": d.target_filename,
+                    "operation": HISTORY_OPERATIONS[d.op],
+                    "summary": d.reason,
+                    "origin": d.origin,
+                    "timestamp": d.applied_at,
+                }
+            )
+        return operations, next_cursor
+
+    # --- workspaces --------------------------------------------------------
+
+    def add_workspace(self, path: Any) -> tuple[dict[str, Any], bool]:
+        workspace, created = self.registry.register(path)
+        selector = Selector.from_key(f"ws:{workspace.id}")
+        self.reconciler.scan_scope(selector, self.layout.scope_dir(selector), ScanReport())
+        for agent_selector, directory in self.layout.scope_dirs():
+            if agent_selector.workspace_id == workspace.id and agent_selector != selector:
+                self.reconciler.scan_scope(agent_selector, directory, ScanReport())
+        return workspace.to_dict(), created
+
+    def list_workspaces(self) -> list[dict[str, Any]]:
+        return [ws.to_dict() for ws in self.registry.list()]
+
+    # --- status ------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        per_scope = self.catalog.scope_stats()
+        operation_count, last_operation_at = self.catalog.operation_stats()
+        invalid = [{"path": f["path"], "error": f["error"]} for f in self.catalog.invalid_files()]
+        dream = self.config.dream
+        return {
+            "status": "degraded" if invalid else "ok",
+            "reason": f"{len(invalid)} memory file(s) cannot be parsed" if invalid else "",
+            "version": __version__,
+            "configured": True,
+            "enabled": self.config.enabled,
+            "home": str(self.config.home_path),
+            "global_dir": str(self.layout.global_dir),
+            "global_files": per_scope.get("global", 0),
+            "workspace_count": len(self.registry.list()),
+            "workspace_files": sum(n for key, n in per_scope.items() if key.startswith("ws:")),
+            "agent_files": sum(n for key, n in per_scope.items() if key.startswith("agent:")),
+            "indexed_files": sum(per_scope.values()),
+            "orphaned_files": 0,
+            "invalid_files": invalid,
+            "operation_count": operation_count,
+            "last_operation_at": last_operation_at,
+            "last_reindex": self.last_scan_at,
+            "last_consolidation": None,
+            "dream_enabled": dream.enabled,
+            "dream_agent": dream.agent,
+            "dream_check_interval": dream.check_interval,
+            "dream_min_hours": dream.min_hours,
+            "dream_min_sessions": dream.min_sessions,
+        }
+
+    def config_view(self) -> dict[str, Any]:
+        return {
+            "config": self.config.to_dict(),
+            "mutable_paths": mutable_paths(self.config),
+            "locked_paths": list(LOCKED_PATHS),
+            "providers": [
+                {
+                    "name": "local",
+                    "builtin": True,
+                    "active": self.config.provider.name == "local",
+                    "status": "active",
+                    "failure_count": 0,
+                    "cooldown_until": None,
+                    "last_error_code": None,
+                    "tools": ["controller", "extractor"],
+                }
+            ],
+        }
+
+
+def _limit(value: Any, maximum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValidationError(f"limit must be a whole number from 1 to {maximum}", field="limit")
+    return min(value, maximum)
+
+
+def _op(value: str) -> Op:
+    try:
+        return Op(value)
+    except ValueError:
+        raise ValidationError(f"op must be one of: {', '.join(o.value for o in Op)}", field="op") from None
+
+
+def _timestamp(value: str, name: str) -> str:
+    """Normalise an ISO 8601 time to the form decisions are stored in."""
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(f"{name} must be an ISO 8601 date-time, e.g. 2026-04-21T00:00:00Z", field=name) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    moment = moment.astimezone(dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
