@@ -328,7 +328,7 @@ class Catalog:
 
     def mark_abandoned(self, db: sqlite3.Connection, decision_id: str, reason: str) -> None:
         db.execute(
-            "UPDATE decisions SET status = 'abandoned', reason = reason || ' (' || ? || ')' WHERE id = ?",
+            "UPDATE decisions SET status = 'abandoned', reason = reason || ' (abandoned: ' || ? || ')' WHERE id = ?",
             (reason, decision_id),
         )
 
@@ -362,6 +362,7 @@ class Catalog:
             decided_at=row[19],
             applied_at=row[20],
             reverts=row[21],
+            status=row[23],
         )
 
     def get_decision(self, decision_id: str) -> Decision | None:

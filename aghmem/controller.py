@@ -143,6 +143,7 @@ class Controller:
             if replay is not None:
                 return Outcome(replay, applied=False, dry_run=candidate.dry_run, replay=True)
             if candidate.dry_run:
+                decision.status = "dry_run"
                 return Outcome(decision, applied=False, dry_run=True)
             self._count_write(candidate.origin)
             return Outcome(decision, applied=self._record_and_apply(decision), dry_run=False)
@@ -302,8 +303,9 @@ class Controller:
 
     def _record_and_apply(self, decision: Decision) -> bool:
         changes_file = decision.op in (Op.ADD, Op.UPDATE, Op.DELETE)
+        decision.status = "pending" if changes_file else "recorded"
         with self.catalog.write() as db:
-            self.catalog.insert_decision(db, decision, "pending" if changes_file else "recorded")
+            self.catalog.insert_decision(db, decision, decision.status)
         if not changes_file:
             return False
         self._apply(decision)
@@ -332,7 +334,7 @@ class Controller:
             else:
                 self.catalog.upsert_entry(db, entry)
             self.catalog.mark_applied(db, decision.id, applied_at)
-        decision.applied_at = applied_at
+        decision.applied_at, decision.status = applied_at, "applied"
         self.refresh_memory_index(selector)
         for listener in self.listeners:
             listener(selector, filename, entry)
@@ -381,6 +383,7 @@ class Controller:
                 decision.prior_content = prior.decode("utf-8", errors="replace")
                 decision.prior_content_hash = current
             if dry_run:
+                decision.status = "dry_run"
                 return Outcome(decision, applied=False, dry_run=True)
             self._record_and_apply(decision)
             return Outcome(decision, applied=True)

@@ -291,6 +291,8 @@ class Decision:
     decided_at: str = ""
     applied_at: str | None = None
     reverts: str | None = None
+    # pending | applied | recorded (noop, reject) | abandoned (see catalog)
+    status: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -315,4 +317,5 @@ class Decision:
             "decided_at": self.decided_at,
             "applied_at": self.applied_at,
             "reverts": self.reverts,
+            "status": self.status,
         }

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 import sys
+from types import FrameType
 
 import uvicorn
 
@@ -42,6 +44,10 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    log.info("stopping on signal %d", signum)
+
+
 def serve(config: Config) -> None:
     """Start the daemon and block until it is told to stop."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -62,6 +68,11 @@ def serve(config: Config) -> None:
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=10)
     )
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then restores the
+    # handlers it found and re-raises the signal. With these in place the
+    # re-raised signal is a no-op, so cleanup below runs and we exit 0.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stopped)
     try:
         server.run(sockets=[sock])
     finally:
