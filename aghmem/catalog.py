@@ -218,20 +218,25 @@ class Catalog:
         ).fetchone()
         return _entry(row) if row else None
 
+    # Left to itself (no ANALYZE statistics) SQLite walks the covering primary
+    # key through the whole scope for these; INDEXED BY makes them one probe.
+    # They return a row or two, sorted here. tests/test_catalog.py pins it.
+    BODY_QUERY = (
+        f"SELECT {ENTRY_COLUMNS} FROM entries e INDEXED BY entries_body LEFT JOIN signals s ON s.memory_id = e.id "
+        "WHERE e.scope_key = ? AND e.body_hash = ?"
+    )
+    SLOT_QUERY = (
+        f"SELECT {ENTRY_COLUMNS} FROM entries e INDEXED BY entries_slot LEFT JOIN signals s ON s.memory_id = e.id "
+        "WHERE e.scope_key = ? AND e.entity = ? AND e.attribute IS ? AND e.entity IS NOT NULL"
+    )
+
     def entries_with_body(self, scope_key: str, body_hash: str) -> list[Entry]:
-        rows = self.db.execute(
-            f"SELECT {ENTRY_COLUMNS} FROM {ENTRY_FROM} WHERE e.scope_key = ? AND e.body_hash = ? ORDER BY e.filename",
-            (scope_key, body_hash),
-        )
-        return [_entry(row) for row in rows]
+        rows = self.db.execute(self.BODY_QUERY, (scope_key, body_hash))
+        return sorted((_entry(row) for row in rows), key=lambda e: e.filename)
 
     def entries_in_slot(self, scope_key: str, entity: str, attribute: str | None) -> list[Entry]:
-        rows = self.db.execute(
-            f"SELECT {ENTRY_COLUMNS} FROM {ENTRY_FROM} WHERE e.scope_key = ? AND e.entity = ? "
-            "AND e.attribute IS ? ORDER BY e.filename",
-            (scope_key, entity, attribute),
-        )
-        return [_entry(row) for row in rows]
+        rows = self.db.execute(self.SLOT_QUERY, (scope_key, entity, attribute))
+        return sorted((_entry(row) for row in rows), key=lambda e: e.filename)
 
     def list_entries(self, scope_key: str, *, limit: int, cursor: str | None = None) -> tuple[list[Entry], str | None]:
         """Newest first; `cursor` continues a previous page."""
@@ -253,8 +258,14 @@ class Catalog:
             next_cursor = encode_cursor(last.mtime_ns, last.filename)
         return entries, next_cursor
 
-    def newest_entries(self, scope_key: str, limit: int) -> list[Entry]:
-        return self.list_entries(scope_key, limit=limit)[0]
+    def index_rows(self, scope_key: str, limit: int) -> list[tuple[str, str, str]]:
+        """(filename, name, description) newest first, system files left out:
+        just what MEMORY.md needs, so regenerating it after a write is cheap."""
+        return self.db.execute(
+            "SELECT filename, name, description FROM entries WHERE scope_key = ? "
+            "AND filename NOT LIKE '\\_system%' ESCAPE '\\' ORDER BY mtime_ns DESC, filename LIMIT ?",
+            (scope_key, limit),
+        ).fetchall()
 
     def scope_stats(self) -> dict[str, int]:
         """Number of entries per scope key (one grouped query)."""

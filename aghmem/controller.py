@@ -22,7 +22,6 @@ from .catalog import Catalog
 from .config import Config
 from .errors import Conflict, NotFound, ParseError, RateLimited
 from .files import (
-    INDEX_MAX_LINES,
     ParsedMemory,
     atomic_write,
     check_size,
@@ -30,15 +29,16 @@ from .files import (
     fsync_dir,
     parse_memory,
     render_memory,
-    write_index,
 )
 from .layout import Layout
+from .memory_index import INDEX_MAX_LINES, IndexRefresher
 from .model import Decision, Entry, MemoryType, Op, RuleResult, Scope, Selector, Tier
 from .rules import Candidate, Verdict, decide
 from .scan import Scanner
 
 Clock = Callable[[], dt.datetime]
-ChangeListener = Callable[[Selector, str, "Entry | None"], None]
+# Told (scope, filename) after each applied change, outside the write lock.
+ChangeListener = Callable[[Selector, str], None]
 
 
 def default_type(selector: Selector) -> MemoryType:
@@ -46,6 +46,15 @@ def default_type(selector: Selector) -> MemoryType:
     if selector.scope is Scope.WORKSPACE or selector.agent_tier is Tier.WORKSPACE:
         return MemoryType.PROJECT
     return MemoryType.USER
+
+
+def verdict_parsed(decision: Decision, verdict: Verdict) -> ParsedMemory | None:
+    """The post state as parsed data, so applying need not re-parse bytes we
+    just rendered."""
+    if decision.post_content is None:
+        return None
+    meta = verdict.post_meta
+    return ParsedMemory(meta=meta, body=(verdict.fields.get("body") or "").strip("\n"), raw=decision.post_content.encode("utf-8"))
 
 
 def decision_id(idempotency_key: str) -> str:
@@ -91,6 +100,7 @@ class Controller:
             redaction=config.privacy_policy.default_redaction_string,
         )
         self.listeners: list[ChangeListener] = []
+        self.memory_index = IndexRefresher(lambda key: catalog.index_rows(key, INDEX_MAX_LINES))
         self._lock = threading.RLock()
         self._recent_writes: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
 
@@ -146,7 +156,10 @@ class Controller:
                 decision.status = "dry_run"
                 return Outcome(decision, applied=False, dry_run=True)
             self._count_write(candidate.origin)
-            return Outcome(decision, applied=self._record_and_apply(decision), dry_run=False)
+            applied = self._record_and_apply(decision, verdict_parsed(decision, verdict))
+        if applied:
+            self._after_apply(decision)
+        return Outcome(decision, applied=applied, dry_run=False)
 
     def _replay(self, existing_id: str) -> Decision | None:
         status = self.catalog.decision_status(existing_id)
@@ -220,8 +233,9 @@ class Controller:
         )
         if verdict.op in (Op.ADD, Op.UPDATE):
             assert verdict.target_filename
-            current = self._read_for_write(candidate.selector, verdict.target_filename)
+            current = verdict.current
             meta = self._post_meta(candidate, verdict, current, now)
+            verdict.post_meta = meta
             raw = render_memory(meta, verdict.fields.get("body") or "")
             check_size(raw, max_bytes=self.config.file.max_bytes, max_lines=self.config.file.max_lines)
             decision.post_content = raw.decode("utf-8")
@@ -301,17 +315,17 @@ class Controller:
 
     # --- record and apply --------------------------------------------------
 
-    def _record_and_apply(self, decision: Decision) -> bool:
+    def _record_and_apply(self, decision: Decision, parsed: ParsedMemory | None = None) -> bool:
         changes_file = decision.op in (Op.ADD, Op.UPDATE, Op.DELETE)
         decision.status = "pending" if changes_file else "recorded"
         with self.catalog.write() as db:
             self.catalog.insert_decision(db, decision, decision.status)
         if not changes_file:
             return False
-        self._apply(decision)
+        self._apply(decision, parsed)
         return True
 
-    def _apply(self, decision: Decision) -> None:
+    def _apply(self, decision: Decision, parsed: ParsedMemory | None) -> None:
         selector = decision.selector
         assert decision.target_filename
         filename = decision.target_filename
@@ -325,7 +339,8 @@ class Controller:
             raw = decision.post_content.encode("utf-8")
             atomic_write(path, raw)
             stat = path.stat()
-            parsed = parse_memory(raw, filename, default_type(selector))
+            if parsed is None:
+                parsed = parse_memory(raw, filename, default_type(selector))
             entry = parsed.to_entry(selector, filename, stat.st_size, stat.st_mtime_ns)
         applied_at = _stamp(self.clock(), ms=True)
         with self.catalog.write() as db:
@@ -335,14 +350,17 @@ class Controller:
                 self.catalog.upsert_entry(db, entry)
             self.catalog.mark_applied(db, decision.id, applied_at)
         decision.applied_at, decision.status = applied_at, "applied"
-        self.refresh_memory_index(selector)
+
+    def _after_apply(self, decision: Decision) -> None:
+        """Derived views of an applied change, outside the write lock so that
+        concurrent writers can share the work."""
+        assert decision.target_filename
+        self.refresh_memory_index(decision.selector)
         for listener in self.listeners:
-            listener(selector, filename, entry)
+            listener(decision.selector, decision.target_filename)
 
     def refresh_memory_index(self, selector: Selector) -> None:
-        directory = self.layout.scope_dir(selector)
-        if directory.is_dir():
-            write_index(directory, self.catalog.newest_entries(selector.key, INDEX_MAX_LINES * 2))
+        self.memory_index.refresh(self.layout.scope_dir(selector), selector.key)
 
     # --- revert ------------------------------------------------------------
 
@@ -386,7 +404,8 @@ class Controller:
                 decision.status = "dry_run"
                 return Outcome(decision, applied=False, dry_run=True)
             self._record_and_apply(decision)
-            return Outcome(decision, applied=True)
+        self._after_apply(decision)
+        return Outcome(decision, applied=True)
 
     def _revert_plan(self, original: Decision, current: str | None) -> tuple[Op, str | None, str]:
         name = original.target_filename

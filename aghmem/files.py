@@ -14,7 +14,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 from frontmatter.default_handlers import YAMLHandler
@@ -23,8 +23,6 @@ from .errors import ParseError, ValidationError
 from .model import Entry, MemoryType, Selector
 
 INDEX_FILENAME = "MEMORY.md"
-INDEX_MAX_LINES = 200
-INDEX_MAX_BYTES = 25_000
 
 FILENAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.md$")
 
@@ -247,7 +245,7 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 # --- rendering -------------------------------------------------------------
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     """Writes ISO timestamps plain (`created_at: 2026-04-21T00:00:00Z`)."""
 
 
@@ -364,47 +362,3 @@ def remove_stale_temp_files(directory: Path) -> int:
             (directory / name).unlink(missing_ok=True)
             removed += 1
     return removed
-
-
-# --- MEMORY.md -------------------------------------------------------------
-
-
-def _index_line(entry: Entry) -> str:
-    name = " ".join(entry.name.split()).replace("[", "(").replace("]", ")")
-    line = f"- [{name}]({entry.filename})"
-    description = " ".join(entry.description.split())
-    return f"{line} - {description}" if description else line
-
-
-def render_index(entries: Iterable[Entry]) -> str:
-    """One line per memory, newest first, cut at 200 lines / 25,000 bytes.
-
-    `entries` must already be newest first; system-managed files are left out.
-    """
-    lines: list[str] = []
-    size = 0
-    for entry in entries:
-        if entry.system_managed:
-            continue
-        line = _index_line(entry) + "\n"
-        encoded = len(line.encode("utf-8"))
-        if len(lines) >= INDEX_MAX_LINES or size + encoded > INDEX_MAX_BYTES:
-            break
-        lines.append(line)
-        size += encoded
-    return "".join(lines)
-
-
-def write_index(directory: Path, entries: Iterable[Entry]) -> bool:
-    """Regenerate `MEMORY.md`; returns whether its bytes changed."""
-    data = render_index(entries).encode("utf-8")
-    path = directory / INDEX_FILENAME
-    try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        if not data:
-            return False
-    # Derived and rebuilt at every start, so a rename without fsync is enough.
-    atomic_write(path, data, durable=False)
-    return True

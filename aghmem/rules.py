@@ -67,6 +67,11 @@ class Verdict:
     trace: list[RuleResult] = field(default_factory=list)
     # name / description / body after redaction, and the merged fields.
     fields: dict[str, Any] = field(default_factory=dict)
+    # The target file as `decide` read it (None for an add), so the
+    # controller does not read and parse it a second time.
+    current: ParsedMemory | None = None
+    # Set by the controller: the frontmatter it will write.
+    post_meta: dict[str, Any] = field(default_factory=dict)
 
 
 ReadFile = Callable[[str], ParsedMemory | None]
@@ -184,11 +189,13 @@ def decide(
         ]
     if current is not None and not slot:
         verdict.targets = [filename]
+        verdict.current = current
         return _stop(verdict, Op.UPDATE, f"updates {filename}", "same_filename", target=filename)
     if current is None and len(slot) == 1:
         slot_file = read_file(slot[0])
         if slot_file is not None and _unchanged(slot_file, fields, ignore_name=True):
             return _stop(verdict, Op.NOOP, f"slot already holds this value in {slot[0]}", "same_slot", target=slot[0])
+        verdict.current = slot_file
         return _stop(
             verdict,
             Op.UPDATE,
@@ -209,6 +216,7 @@ def decide(
     if fallback is Op.ADD and current is not None:
         fallback = Op.UPDATE
     changes = fallback in (Op.ADD, Op.UPDATE)
+    verdict.current = current
     return _stop(verdict, fallback, reason, "ambiguous", target=filename if changes else None)
 
 

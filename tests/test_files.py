@@ -14,11 +14,10 @@ from aghmem.files import (
     make_filename,
     parse_memory,
     remove_stale_temp_files,
-    render_index,
     render_memory,
-    write_index,
 )
-from aghmem.model import GLOBAL, Entry, MemoryType
+from aghmem.memory_index import render_index, write_index
+from aghmem.model import MemoryType
 
 DESIGN_EXAMPLE = b"""---
 name: Prefers concise answers
@@ -100,11 +99,8 @@ def test_stale_temp_files_are_removed(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["user_x.md"]
 
 
-def _entry(i: int, name: str = "", description: str = "") -> Entry:
-    return Entry(
-        selector=GLOBAL, filename=f"user_{i}.md", type=MemoryType.USER, name=name or f"Memory {i}",
-        description=description, content_hash="h", body_hash="b", size=1, mtime_ns=i,
-    )
+def _entry(i: int, name: str = "", description: str = "") -> tuple[str, str, str]:
+    return (f"user_{i}.md", name or f"Memory {i}", description)
 
 
 def test_memory_index_lines_and_limits(tmp_path: Path) -> None:

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Write throughput and latency of aghmem over HTTP.
+
+Starts a real daemon on a loopback port in a fresh HOME, then for 1 and 8
+concurrent clients sends N adds (new memories) followed by N updates (new
+content for the same memories), each through the full controller path
+(decision recorded, temp file + fsync + rename, catalog, MEMORY.md).
+
+    python scripts/bench_write.py [--writes 2000] [--clients 1,8] [--json out.json]
+
+The load comes from stdlib `http.client` connections with keep-alive: on a
+2-core machine the client shares the CPU with the daemon, and a heavier
+client library would measure itself. `daemon_cpu_ms` is the daemon's own
+CPU time per write (from /proc), independent of the client.
+
+Prints progress on stderr, a table and a JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_daemon(home: Path) -> tuple[subprocess.Popen[bytes], str]:
+    config = home / "config.toml"
+    config.write_text("[controller.policy]\nmax_writes_per_min = 0\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGHMEM_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aghmem", "serve", "--home", str(home), "--port", "0", "--config", str(config)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    state = home / "state" / "server.json"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            info = json.loads(state.read_text())
+            if info["pid"] == proc.pid:
+                return proc, info["url"]
+        except (OSError, ValueError, KeyError):
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("daemon did not start")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+class Progress:
+    def __init__(self, label: str, total: int) -> None:
+        self.label, self.total, self.done = label, total, 0
+        self.lock = threading.Lock()
+
+    def tick(self) -> None:
+        with self.lock:
+            self.done += 1
+            if self.done % max(1, self.total // 20) == 0 or self.done == self.total:
+                print(f"\r  {self.label}: {self.done}/{self.total}", end="", file=sys.stderr, flush=True)
+                if self.done == self.total:
+                    print(file=sys.stderr)
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_phase(url: str, pid: int, clients: int, writes: int, run_id: str, phase: str) -> dict[str, float]:
+    """`writes` requests split over `clients` threads; returns the stats."""
+    progress = Progress(f"{clients} client(s) {phase}", writes)
+    latencies: list[float] = []
+    lock = threading.Lock()
+    errors = 0
+
+    def worker(client_no: int) -> None:
+        nonlocal errors
+        mine: list[float] = []
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            for i in range(client_no, writes, clients):
+                body = {
+                    "type": "user",
+                    "name": f"Bench {run_id} {i}",
+                    "description": "benchmark memory",
+                    "content": (
+                        f"Memory {i} of run {run_id} ({phase}): the team deploys service {i % 97} "
+                        f"with blue-green releases and keeps rollback scripts under ops/rollback/{i % 13}."
+                    ),
+                }
+                payload = json.dumps(body)
+                start = time.perf_counter()
+                conn.request("POST", "/api/memory", payload, {"Content-Type": "application/json"})
+                response = conn.getresponse()
+                data = response.read()
+                mine.append(time.perf_counter() - start)
+                expected = "add" if phase == "add" else "update"
+                if response.status != 200 or json.loads(data)["decision"]["op"] != expected:
+                    with lock:
+                        errors += 1
+                progress.tick()
+        finally:
+            conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    cpu_before = process_cpu(pid)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(worker, range(clients)))
+    elapsed = time.perf_counter() - started
+    daemon_cpu = process_cpu(pid) - cpu_before
+    return {
+        "clients": clients,
+        "phase": phase,
+        "writes": writes,
+        "errors": errors,
+        "writes_per_s": round(writes / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+        "max_ms": round(max(latencies) * 1000, 2),
+        "daemon_cpu_ms": round(daemon_cpu * 1000 / writes, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--writes", type=int, default=2000, help="writes per phase (default 2000)")
+    parser.add_argument("--clients", default="1,8", help="client counts to run (default 1,8)")
+    parser.add_argument("--json", help="also write the JSON result to this file")
+    args = parser.parse_args()
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="aghmem-bench-") as tmp:
+        proc, url = start_daemon(Path(tmp))
+        try:
+            httpx.get(url + "/healthz").raise_for_status()
+            for clients in (int(c) for c in args.clients.split(",")):
+                run_id = f"c{clients}"
+                for phase in ("add", "update"):
+                    results.append(run_phase(url, proc.pid, clients, args.writes, run_id, phase))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+    document = {
+        "benchmark": "write",
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "writes_per_phase": args.writes,
+        "results": results,
+    }
+    header = (
+        f"{'clients':>7}  {'op':<6}  {'writes':>6}  {'writes/s':>8}  {'p50 ms':>7}  {'p99 ms':>7}  "
+        f"{'max ms':>7}  {'cpu ms':>6}  {'errors':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r['clients']:>7}  {r['phase']:<6}  {r['writes']:>6}  {r['writes_per_s']:>8}  "
+            f"{r['p50_ms']:>7}  {r['p99_ms']:>7}  {r['max_ms']:>7}  {r['daemon_cpu_ms']:>6}  {r['errors']:>6}"
+        )
+    print(json.dumps(document, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(document, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""The catalog answers the controller's questions with index probes, not scans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aghmem.catalog import Catalog
+
+
+def plan(catalog: Catalog, sql: str) -> str:
+    params = (None,) * sql.count("?")
+    return " | ".join(row[3] for row in catalog.db.execute("EXPLAIN QUERY PLAN " + sql, params))
+
+
+@pytest.mark.parametrize("analyzed", [False, True])
+def test_write_path_lookups_use_their_indexes(tmp_path: Path, analyzed: bool) -> None:
+    catalog = Catalog(tmp_path / "aghmem.db")
+    # 2,000 rows in one scope so the planner has something to choose between.
+    with catalog.write() as db:
+        db.executemany(
+            "INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [("global", f"user_{i}.md", f"mem_{i}", "user", f"n{i}", "", f"h{i}", f"b{i}", 1, i, None, None,
+              f"e{i % 50}" if i % 3 == 0 else None, None, None) for i in range(2000)],
+        )
+        if analyzed:
+            db.execute("ANALYZE")
+    assert "USING INDEX entries_body (scope_key=? AND body_hash=?)" in plan(catalog, Catalog.BODY_QUERY)
+    assert "USING INDEX entries_slot (scope_key=? AND entity=? AND attribute=?)" in plan(catalog, Catalog.SLOT_QUERY)
+    last = "SELECT id FROM decisions WHERE scope_key = ? AND target_filename = ? AND status = 'applied' ORDER BY seq DESC LIMIT 1"
+    assert "USING INDEX decisions_target" in plan(catalog, last)
