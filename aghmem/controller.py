@@ -179,7 +179,9 @@ class Controller:
             current = self._current_hash(candidate.selector, candidate.filename)
             if candidate.patch and current is None:
                 raise NotFound(f"no memory {candidate.filename} in this scope", filename=candidate.filename)
-            if candidate.if_match is not None and candidate.if_match != current:
+            # `*` matches any current version, but not a missing file (RFC 9110).
+            wildcard = candidate.if_match == "*" and current is not None
+            if candidate.if_match is not None and not wildcard and candidate.if_match != current:
                 raise Conflict(
                     f"{candidate.filename} has changed: If-Match does not match its current content hash",
                     filename=candidate.filename,

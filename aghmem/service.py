@@ -156,7 +156,8 @@ class MemoryService:
     def _submit(self, candidate: Candidate) -> Outcome:
         self.check_selector(candidate.selector)
         outcome = self.controller.submit(candidate)
-        if outcome.decision.op is Op.REJECT and not outcome.replay:
+        # A replay of a rejected request is rejected again: same answer, same status.
+        if outcome.decision.op is Op.REJECT:
             raise Rejected(outcome.decision.reason, decision=outcome.decision.to_dict())
         return outcome
 

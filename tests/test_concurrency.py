@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from aghmem.files import parse_memory
 from aghmem.model import MemoryType
@@ -130,14 +131,15 @@ def test_kill_9_in_a_write_burst_leaves_consistent_state(daemon: Daemon) -> None
     assert daemon.write(type="user", name="After crash", content="still here")["applied"]
 
 
-def test_sigterm_stops_cleanly_mid_burst(daemon: Daemon) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_cleanly_mid_burst(daemon: Daemon, sig: int) -> None:
     stop = threading.Event()
     counts = [0] * 4
     threads = [threading.Thread(target=_burst, args=(daemon, stop, w, counts)) for w in range(4)]
     for t in threads:
         t.start()
     time.sleep(1.0)
-    assert daemon.stop(signal.SIGTERM) == 0
+    assert daemon.stop(sig) == 0
     stop.set()
     for t in threads:
         t.join(timeout=15)

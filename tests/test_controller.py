@@ -151,8 +151,10 @@ def test_scan_rejects_and_writes_nothing(shared_daemon: Daemon, agent: dict[str,
     failed = [r for r in d["rule_trace"] if not r["passed"]]
     assert failed[0]["name"] == rule
     assert memory_files(agent_dir(shared_daemon, agent)) == {}
-    # The rejection is on the record.
+    # The rejection is on the record, once; the same request again gets the same answer.
     assert decisions(shared_daemon, **agent, op="reject")[0]["id"] == d["id"]
+    assert _rejected(shared_daemon, {**agent, "type": "user", "name": "Bad", "content": content})["id"] == d["id"]
+    assert len(decisions(shared_daemon, **agent)) == 1
 
 
 def test_secret_in_the_name_is_caught_too(shared_daemon: Daemon, agent: dict[str, str]) -> None:
@@ -329,8 +331,13 @@ def test_if_match_guards_patch_and_delete(shared_daemon: Daemon, agent: dict[str
     ok = shared_daemon.patch("/api/memory/user_os.md", {"content": "Uses BSD."}, params=agent, headers={"If-Match": etag})
     assert ok.status_code == 200 and ok.json()["applied"]
     assert ok.headers["etag"].strip('"') == ok.json()["decision"]["post_content_hash"]
+    # `*` matches whatever version exists, and nothing when the file is missing.
+    star = shared_daemon.patch("/api/memory/user_os.md", {"description": "any"}, params=agent, headers={"If-Match": "*"})
+    assert star.status_code == 200 and star.json()["applied"]
+    assert shared_daemon.patch("/api/memory/user_none.md", {"content": "x"}, params=agent, headers={"If-Match": "*"}).status_code == 404
+    assert shared_daemon.delete("/api/memory/user_none.md", params=agent, headers={"If-Match": "*"}).status_code == 409
     # Quotes are optional.
-    new_hash = ok.json()["decision"]["post_content_hash"]
+    new_hash = star.json()["decision"]["post_content_hash"]
     assert shared_daemon.delete("/api/memory/user_os.md", params=agent, headers={"If-Match": new_hash}).status_code == 200
 
 
