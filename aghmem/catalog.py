@@ -9,15 +9,22 @@ run while the single writer commits.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from .errors import ValidationError
-from .model import Decision, Entry, MemoryType, Op, RuleResult, Selector
+from .files import body_of
+from .model import Decision, Entry, MemoryType, Op, RuleResult, Selector, memory_id
+
+# Bumped when a derived table changes shape: those are dropped and rebuilt
+# from the files; history tables are only ever added to.
+SCHEMA_VERSION = 3
+DERIVED_TABLES = ("entries", "invalid_files", "index_dirty", "scanned_scopes")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -36,6 +43,7 @@ CREATE TABLE IF NOT EXISTS entries (
     entity        TEXT,
     attribute     TEXT,
     superseded_by TEXT,
+    raw           TEXT NOT NULL,
     PRIMARY KEY (scope_key, filename)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS entries_id ON entries (id);
@@ -51,11 +59,51 @@ CREATE TABLE IF NOT EXISTS invalid_files (
     seen_at   TEXT NOT NULL
 );
 
+-- Memories whose index document may differ from the catalog: marked in the
+-- same transaction as the catalog change, cleared once the index commits.
+CREATE TABLE IF NOT EXISTS index_dirty (
+    id    TEXT PRIMARY KEY,
+    stamp INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS scanned_scopes (
+    scope_key  TEXT PRIMARY KEY,
+    scanned_at TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Recall signals (history, kept across rebuilds of the derived tables).
 CREATE TABLE IF NOT EXISTS signals (
-    memory_id        TEXT PRIMARY KEY,
-    recall_count     INTEGER NOT NULL DEFAULT 0,
-    last_recalled_at TEXT
+    memory_id         TEXT PRIMARY KEY,
+    recall_count      INTEGER NOT NULL DEFAULT 0,
+    last_recalled_at  TEXT,
+    first_recalled_at TEXT,
+    recall_score      REAL NOT NULL DEFAULT 0,
+    session_count     INTEGER NOT NULL DEFAULT 0,
+    query_count       INTEGER NOT NULL DEFAULT 0,
+    promoted_at       TEXT
 );
+CREATE TABLE IF NOT EXISTS signal_queries (
+    memory_id  TEXT NOT NULL,
+    query_hash TEXT NOT NULL,
+    PRIMARY KEY (memory_id, query_hash)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS signal_sessions (
+    memory_id  TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    PRIMARY KEY (memory_id, session_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS surfaced (
+    session_id TEXT NOT NULL,
+    memory_id  TEXT NOT NULL,
+    PRIMARY KEY (session_id, memory_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS recall_traces (
+    session_id  TEXT NOT NULL,
+    turn_seq    INTEGER NOT NULL,
+    executed_at TEXT NOT NULL,
+    trace       TEXT NOT NULL,
+    PRIMARY KEY (session_id, turn_seq)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS decisions (
     seq                INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -94,7 +142,7 @@ CREATE INDEX IF NOT EXISTS decisions_applied ON decisions (applied_at) WHERE app
 ENTRY_COLUMNS = (
     "e.scope_key, e.filename, e.type, e.name, e.description, e.content_hash, e.body_hash, e.size, "
     "e.mtime_ns, e.created_at, e.updated_at, e.entity, e.attribute, e.superseded_by, "
-    "COALESCE(s.recall_count, 0), s.last_recalled_at"
+    "COALESCE(s.recall_count, 0), s.last_recalled_at, COALESCE(s.recall_score, 0)"
 )
 ENTRY_FROM = "entries e LEFT JOIN signals s ON s.memory_id = e.id"
 
@@ -117,7 +165,20 @@ def _entry(row: Sequence[Any]) -> Entry:
         superseded_by=row[13],
         recall_count=row[14],
         last_recalled_at=row[15],
+        recall_score=row[16],
     )
+
+
+class Stamps:
+    """A process-wide monotonic counter ordering catalog writes against
+    index staging: a commit may clear a dirty row only if the row was
+    written before the document was staged."""
+
+    def __init__(self, start: int = 0) -> None:
+        self._next = itertools.count(start + 1)
+
+    def __call__(self) -> int:
+        return next(self._next)
 
 
 def encode_cursor(*values: Any) -> str:
@@ -152,7 +213,14 @@ class Catalog:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            for table in DERIVED_TABLES:
+                self.db.execute(f"DROP TABLE IF EXISTS {table}")
         self.db.executescript(SCHEMA)
+        self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        top = self.db.execute("SELECT MAX(stamp) FROM index_dirty").fetchone()[0]
+        self.stamp = Stamps(top or 0)
 
     # --- connections -------------------------------------------------------
 
@@ -187,8 +255,9 @@ class Catalog:
     # --- entries -----------------------------------------------------------
 
     def upsert_entry(self, db: sqlite3.Connection, entry: Entry) -> None:
+        db.execute("INSERT OR REPLACE INTO index_dirty VALUES (?, ?)", (entry.id, self.stamp()))
         db.execute(
-            "INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 entry.selector.key,
                 entry.filename,
@@ -205,11 +274,88 @@ class Catalog:
                 entry.entity,
                 entry.attribute,
                 entry.superseded_by,
+                entry.raw,
             ),
         )
 
     def delete_entry(self, db: sqlite3.Connection, scope_key: str, filename: str) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO index_dirty VALUES (?, ?)", (memory_id(Selector.from_key(scope_key), filename), self.stamp())
+        )
         db.execute("DELETE FROM entries WHERE scope_key = ? AND filename = ?", (scope_key, filename))
+
+    def delete_scope(self, db: sqlite3.Connection, scope_key: str) -> int:
+        db.execute(
+            "INSERT OR REPLACE INTO index_dirty SELECT id, ? FROM entries WHERE scope_key = ?", (self.stamp(), scope_key)
+        )
+        return db.execute("DELETE FROM entries WHERE scope_key = ?", (scope_key,)).rowcount
+
+    # --- what the index needs ----------------------------------------------
+
+    def raw_of(self, scope_key: str, filename: str) -> str | None:
+        row = self.db.execute(
+            "SELECT raw FROM entries WHERE scope_key = ? AND filename = ?", (scope_key, filename)
+        ).fetchone()
+        return row[0] if row else None
+
+    def index_texts(self, ids: Sequence[str] | None = None) -> Iterator[tuple[str, str, str]]:
+        """(id, scope_key, text to index) for the given ids, or for all."""
+        sql = "SELECT id, scope_key, name, description, raw FROM entries"
+        rows: Iterable[Sequence[Any]]
+        if ids is None:
+            rows = self.db.execute(sql)
+        else:
+            rows = self._in_chunks(sql + " WHERE id IN ({})", list(ids))
+        for memory_id_, scope_key, name, description, raw in rows:
+            yield memory_id_, scope_key, f"{name}\n{description}\n{body_of(raw)}"
+
+    def _in_chunks(self, sql: str, values: list[Any], size: int = 500) -> Iterator[Sequence[Any]]:
+        for start in range(0, len(values), size):
+            chunk = values[start : start + size]
+            yield from self.db.execute(sql.format(",".join("?" * len(chunk))), chunk)
+
+    def dirty_ids(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT id FROM index_dirty")]
+
+    def clear_dirty(self, staged: Sequence[tuple[str, int]]) -> None:
+        """Forget rows the index has committed: (id, stamp when staged); "*"
+        stands for every id (a rebuild)."""
+        with self.write() as db:
+            for memory_id_, stamp in staged:
+                if memory_id_ == "*":
+                    db.execute("DELETE FROM index_dirty WHERE stamp <= ?", (stamp,))
+                else:
+                    db.execute("DELETE FROM index_dirty WHERE id = ? AND stamp <= ?", (memory_id_, stamp))
+
+    def entry_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+
+    def entries_by_ids(self, ids: Sequence[str]) -> dict[str, Entry]:
+        """Entries (with their text) for a handful of ids, in one query."""
+        found: dict[str, Entry] = {}
+        for row in self._in_chunks(f"SELECT {ENTRY_COLUMNS}, e.raw FROM {ENTRY_FROM} WHERE e.id IN ({{}})", list(ids)):
+            entry = _entry(row)
+            entry.raw = row[-1]
+            found[entry.id] = entry
+        return found
+
+    def entries_named(self, filenames: Sequence[str], scope_keys: Sequence[str]) -> list[tuple[str, str, str]]:
+        """(scope_key, filename, id) of these filenames in these scopes: the
+        lookup behind shadowing."""
+        if not filenames or not scope_keys:
+            return []
+        marks_f = ",".join("?" * len(filenames))
+        marks_s = ",".join("?" * len(scope_keys))
+        return self.db.execute(
+            f"SELECT scope_key, filename, id FROM entries WHERE filename IN ({marks_f}) AND scope_key IN ({marks_s})",
+            (*filenames, *scope_keys),
+        ).fetchall()
+
+    def mark_scanned(self, db: sqlite3.Connection, scope_key: str, at: str) -> None:
+        db.execute("INSERT OR REPLACE INTO scanned_scopes VALUES (?, ?)", (scope_key, at))
+
+    def was_scanned(self, scope_key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM scanned_scopes WHERE scope_key = ?", (scope_key,)).fetchone() is not None
 
     def get_entry(self, scope_key: str, filename: str) -> Entry | None:
         row = self.db.execute(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .client import Client
-from .config import load_config
+from .config import find_config_file, load_config
 from .errors import AghmemError
 
 
@@ -358,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 config.server.host = args.host
             if args.port is not None:
                 config.server.port = args.port
-            serve(config)
+            serve(config, find_config_file(args.config, home=config.home))
             return 0
         url, token = daemon_url(args)
         with Client(url, token=token) as client:

@@ -361,6 +361,23 @@ def default_config_path(home: Path) -> Path:
     return home / "config.toml"
 
 
+def find_config_file(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    home: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Path | None:
+    """`path`, else `$AGHMEM_CONFIG`, else `HOME/config.toml` if it exists."""
+    env = dict(os.environ) if env is None else env
+    if path:
+        return Path(path)
+    if env.get("AGHMEM_CONFIG"):
+        return Path(env["AGHMEM_CONFIG"])
+    home_value = str(home) if home else env.get("AGHMEM_HOME", "")
+    candidate = default_config_path(Path(home_value or "~/.aghmem").expanduser())
+    return candidate if candidate.exists() else None
+
+
 def load_config(
     path: str | os.PathLike[str] | None = None,
     *,
@@ -377,11 +394,7 @@ def load_config(
     config = Config()
 
     home_value = str(home) if home else env.get("AGHMEM_HOME", "")
-    config_path = Path(path) if path else (Path(env["AGHMEM_CONFIG"]) if env.get("AGHMEM_CONFIG") else None)
-    if config_path is None:
-        guess_home = Path(home_value or "~/.aghmem").expanduser()
-        candidate = default_config_path(guess_home)
-        config_path = candidate if candidate.exists() else None
+    config_path = find_config_file(path, home=home, env=env)
     if config_path is not None:
         try:
             data = tomllib.loads(config_path.expanduser().read_text(encoding="utf-8"))

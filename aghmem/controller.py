@@ -37,8 +37,9 @@ from .rules import Candidate, Verdict, decide
 from .scan import Scanner
 
 Clock = Callable[[], dt.datetime]
-# Told (scope, filename) after each applied change, outside the write lock.
-ChangeListener = Callable[[Selector, str], None]
+# Told (scope, filename, entry or None when removed) after each applied
+# change, outside the write lock.
+ChangeListener = Callable[[Selector, str, "Entry | None"], None]
 
 
 def default_type(selector: Selector) -> MemoryType:
@@ -104,6 +105,13 @@ class Controller:
         self._lock = threading.RLock()
         self._recent_writes: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
 
+    def reconfigure(self) -> None:
+        """Pick up a reloaded config (the scanner compiles its patterns)."""
+        self.scanner = Scanner(
+            redact_patterns=self.config.privacy_policy.redact_patterns,
+            redaction=self.config.privacy_policy.default_redaction_string,
+        )
+
     # --- reading the disk --------------------------------------------------
 
     def read(self, selector: Selector, filename: str) -> ParsedMemory | None:
@@ -156,9 +164,10 @@ class Controller:
                 decision.status = "dry_run"
                 return Outcome(decision, applied=False, dry_run=True)
             self._count_write(candidate.origin)
-            applied = self._record_and_apply(decision, verdict_parsed(decision, verdict))
+            entry = self._record_and_apply(decision, verdict_parsed(decision, verdict))
+        applied = decision.status == "applied"
         if applied:
-            self._after_apply(decision)
+            self._after_apply(decision.selector, decision.target_filename, entry)
         return Outcome(decision, applied=applied, dry_run=False)
 
     def _replay(self, existing_id: str) -> Decision | None:
@@ -317,17 +326,18 @@ class Controller:
 
     # --- record and apply --------------------------------------------------
 
-    def _record_and_apply(self, decision: Decision, parsed: ParsedMemory | None = None) -> bool:
+    def _record_and_apply(self, decision: Decision, parsed: ParsedMemory | None = None) -> Entry | None:
+        """Record the decision, then change the file; returns the new entry
+        (None for a delete, or when nothing was to be applied)."""
         changes_file = decision.op in (Op.ADD, Op.UPDATE, Op.DELETE)
         decision.status = "pending" if changes_file else "recorded"
         with self.catalog.write() as db:
             self.catalog.insert_decision(db, decision, decision.status)
         if not changes_file:
-            return False
-        self._apply(decision, parsed)
-        return True
+            return None
+        return self._apply(decision, parsed)
 
-    def _apply(self, decision: Decision, parsed: ParsedMemory | None) -> None:
+    def _apply(self, decision: Decision, parsed: ParsedMemory | None) -> Entry | None:
         selector = decision.selector
         assert decision.target_filename
         filename = decision.target_filename
@@ -352,14 +362,15 @@ class Controller:
                 self.catalog.upsert_entry(db, entry)
             self.catalog.mark_applied(db, decision.id, applied_at)
         decision.applied_at, decision.status = applied_at, "applied"
+        return entry
 
-    def _after_apply(self, decision: Decision) -> None:
+    def _after_apply(self, selector: Selector, filename: str | None, entry: Entry | None) -> None:
         """Derived views of an applied change, outside the write lock so that
         concurrent writers can share the work."""
-        assert decision.target_filename
-        self.refresh_memory_index(decision.selector)
+        assert filename
+        self.refresh_memory_index(selector)
         for listener in self.listeners:
-            listener(decision.selector, decision.target_filename)
+            listener(selector, filename, entry)
 
     def refresh_memory_index(self, selector: Selector) -> None:
         self.memory_index.refresh(self.layout.scope_dir(selector), selector.key)
@@ -405,8 +416,8 @@ class Controller:
             if dry_run:
                 decision.status = "dry_run"
                 return Outcome(decision, applied=False, dry_run=True)
-            self._record_and_apply(decision)
-        self._after_apply(decision)
+            entry = self._record_and_apply(decision)
+        self._after_apply(selector, filename, entry)
         return Outcome(decision, applied=True)
 
     def _revert_plan(self, original: Decision, current: str | None) -> tuple[Op, str | None, str]:
@@ -428,6 +439,95 @@ class Controller:
                 raise Conflict(f"{original.id} kept no prior content to restore")
             return Op.ADD, original.prior_content, f"reverts {original.id}: restores the deleted memory"
         raise Conflict(f"decision {original.id} ({original.op.value}) changed nothing; nothing to revert")
+
+    # --- hand edits --------------------------------------------------------
+
+    def observe(self, selector: Selector, filename: str, *, record: bool = True) -> Decision | None:
+        """Bring the catalog in line with the file as it is on disk now.
+
+        A real change (created, edited, deleted by a person or another tool)
+        becomes an applied decision with origin `file` and source
+        `observed`, keeping the prior text so it can be reverted. A file that
+        cannot be parsed leaves the catalog (and so recall) and is reported
+        until it is fixed. `record=False` takes files in silently: the first
+        scan of a scope is a baseline, not a history of changes.
+        """
+        with self._lock:
+            path = self.layout.file_path(selector, filename)
+            known = self.catalog.get_entry(selector.key, filename)
+            try:
+                raw = path.read_bytes()
+                stat = path.stat()
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                raw = None
+            if raw is None:
+                with self.catalog.write() as db:
+                    self.catalog.clear_invalid(db, str(path))
+                if known is None:
+                    return None
+                decision = self._observed(selector, filename, Op.DELETE, None, known) if record else None
+                with self.catalog.write() as db:
+                    self.catalog.delete_entry(db, selector.key, filename)
+                entry = None
+            else:
+                digest = content_hash(raw)
+                if known is not None and known.content_hash == digest:
+                    if (known.size, known.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
+                        known.size, known.mtime_ns = stat.st_size, stat.st_mtime_ns
+                        known.raw = raw.decode("utf-8")
+                        with self.catalog.write() as db:
+                            self.catalog.upsert_entry(db, known)
+                    return None
+                try:
+                    parsed = parse_memory(raw, filename, default_type(selector))
+                except ParseError as exc:
+                    with self.catalog.write() as db:
+                        if known is not None:
+                            self.catalog.delete_entry(db, selector.key, filename)
+                        self.catalog.set_invalid(db, str(path), selector.key, filename, exc.message, _stamp(self.clock(), ms=False))
+                    entry = None
+                    decision = None
+                else:
+                    entry = parsed.to_entry(selector, filename, stat.st_size, stat.st_mtime_ns)
+                    op = Op.UPDATE if known is not None else Op.ADD
+                    decision = self._observed(selector, filename, op, raw, known) if record else None
+                    with self.catalog.write() as db:
+                        self.catalog.clear_invalid(db, str(path))
+                        self.catalog.upsert_entry(db, entry)
+        self._after_apply(selector, filename, entry)
+        return decision
+
+    def _observed(self, selector: Selector, filename: str, op: Op, raw: bytes | None, known: Entry | None) -> Decision | None:
+        post_hash = content_hash(raw) if raw is not None else None
+        key = self._derived_key("observed", "file", selector, post_hash or "deleted", filename)
+        if self.catalog.decision_status(decision_id(key)) is not None:
+            return None  # this very change was already recorded (watcher and scan both saw it)
+        prior = self.catalog.raw_of(selector.key, filename) if known is not None else None
+        now = _stamp(self.clock(), ms=True)
+        verb = {Op.ADD: "created", Op.UPDATE: "edited", Op.DELETE: "deleted"}[op]
+        decision = Decision(
+            id=decision_id(key),
+            idempotency_key=key,
+            candidate_hash=post_hash or hashlib.sha256(f"delete:{selector.key}/{filename}".encode()).hexdigest(),
+            selector=selector,
+            op=op,
+            origin="file",
+            source="observed",
+            reason=f"{filename} {verb} on disk",
+            targets=[filename],
+            target_filename=filename,
+            post_content=raw.decode("utf-8", errors="replace") if raw is not None else None,
+            post_content_hash=post_hash,
+            prior_content=prior,
+            prior_content_hash=known.content_hash if known is not None else None,
+            rule_trace=[RuleResult("observed", True, f"{verb} outside the daemon", filename)],
+            decided_at=now,
+            applied_at=now,
+            status="applied",
+        )
+        with self.catalog.write() as db:
+            self.catalog.insert_decision(db, decision, "applied")
+        return decision
 
     # --- crash recovery ----------------------------------------------------
 

@@ -71,6 +71,18 @@ def format_time(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def body_of(raw: str) -> str:
+    """The markdown body of a file's text, without parsing the YAML."""
+    if raw.startswith("\ufeff"):
+        raw = raw[1:]
+    if raw.startswith("---"):
+        end = raw.find("\n---", 3)
+        if end != -1:
+            after = raw.find("\n", end + 4)
+            return raw[after + 1 :].strip("\n") if after != -1 else ""
+    return raw.strip("\n")
+
+
 def is_memory_filename(name: str) -> bool:
     """Whether a directory entry is a memory file that scans should read."""
     return (
@@ -156,6 +168,7 @@ class ParsedMemory:
             entity=_opt_str(self.meta.get("entity")),
             attribute=_opt_str(self.meta.get("attribute")),
             superseded_by=_opt_str(self.meta.get("superseded_by") or provenance.get("superseded_by")),
+            raw=self.raw.decode("utf-8"),
         )
 
 

@@ -7,12 +7,15 @@ names the field.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .errors import ValidationError
 from .files import check_filename
 from .model import SELECTOR_FIELDS, MemoryType, Selector, has_selector_fields, parse_type, resolve_selector
 from .rules import Candidate
+
+if TYPE_CHECKING:
+    from .recall import SearchRequest
 
 MEMORY_FIELDS = frozenset(
     {
@@ -232,3 +235,70 @@ def _query_flag(query: Mapping[str, Any], key: str) -> bool:
     if value in ("true", "1"):
         return True
     raise ValidationError(f"{key} must be true or false", field=key)
+
+
+SEARCH_FIELDS = frozenset(
+    {
+        *SELECTOR_FIELDS,
+        "query_text",
+        "query",
+        "context_hint",
+        "session_id",
+        "turn_seq",
+        "top_k",
+        "raw_candidates",
+        "allow_trivial_query",
+        "already_surfaced",
+        "include_already_surfaced",
+        "include_system",
+        "explicit",
+    }
+)
+MAX_TOP_K = 20
+MAX_EXPLICIT_TOP_K = 50
+MAX_RAW_CANDIDATES = 200
+
+
+def _bounded_int(body: Mapping[str, Any], key: str, default: int, maximum: int) -> int:
+    value = body.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValidationError(f"{key} must be a whole number from 1 to {maximum}", field=key)
+    if value > maximum:
+        raise ValidationError(f"{key} must be at most {maximum}", field=key)
+    return value
+
+
+def search_request(body: Mapping[str, Any], recall: Any) -> "SearchRequest":
+    """`POST /api/memory/search`. `explicit: true` (a person searching, not
+    implicit recall) may ask for up to 50 results."""
+    from .recall import SearchRequest
+
+    check_fields(body, SEARCH_FIELDS)
+    query = _text(body, "query_text") if "query_text" in body else _text(body, "query")
+    if query is None or not query.strip():
+        raise ValidationError("query_text is required", field="query_text")
+    if len(query) > 4_000:
+        raise ValidationError("query_text is longer than 4000 characters", field="query_text")
+    explicit = _flag(body, "explicit")
+    turn_seq = body.get("turn_seq")
+    if turn_seq is not None and (not isinstance(turn_seq, int) or isinstance(turn_seq, bool) or turn_seq < 0):
+        raise ValidationError("turn_seq must be a whole number ≥ 0", field="turn_seq")
+    surfaced = body.get("already_surfaced") or []
+    if not isinstance(surfaced, list) or not all(isinstance(i, str) for i in surfaced):
+        raise ValidationError("already_surfaced must be a list of memory ids", field="already_surfaced")
+    selector_fields = {key: body.get(key) for key in SELECTOR_FIELDS}
+    if not selector_fields.get("scope"):
+        selector_fields["scope"] = None
+    return SearchRequest(
+        query_text=query,
+        selector=resolve_selector(selector_fields),
+        top_k=_bounded_int(body, "top_k", recall.top_k, MAX_EXPLICIT_TOP_K if explicit else MAX_TOP_K),
+        raw_candidates=_bounded_int(body, "raw_candidates", recall.raw_candidates, MAX_RAW_CANDIDATES),
+        session_id=_text(body, "session_id", limit=200, one_line=True),
+        turn_seq=turn_seq,
+        context_hint=_text(body, "context_hint", limit=4_000),
+        allow_trivial_query=_flag(body, "allow_trivial_query"),
+        already_surfaced=list(surfaced),
+        include_already_surfaced=bool(body.get("include_already_surfaced", recall.include_already_surfaced)),
+        include_system=bool(body.get("include_system", recall.include_system)),
+    )

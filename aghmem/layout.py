@@ -201,10 +201,42 @@ class Layout:
                     ws.path / ".agh" / "agents" / name / "memory",
                 )
 
+    def scope_for_dir(self, directory: Path) -> Selector | None:
+        """The scope whose memory directory this is, if any (no I/O)."""
+        if directory.name != "memory":
+            return None
+        parent = directory.parent
+        if directory == self.global_dir:
+            return GLOBAL
+        if parent.parent == self.home / "agents":
+            return _agent_selector(parent.name, None)
+        for ws in self.registry.list():
+            agh = ws.path / ".agh"
+            if parent == agh:
+                return Selector(Scope.WORKSPACE, workspace_id=ws.id)
+            if parent.parent == agh / "agents":
+                return _agent_selector(parent.name, ws.id)
+        return None
+
+    def watch_roots(self) -> list[Path]:
+        """Directories a watcher covers (recursively) to see every scope,
+        including agents and scopes created later."""
+        return [self.global_dir, self.home / "agents", *(ws.path / ".agh" for ws in self.registry.list())]
+
     def roots(self, selector: Selector) -> dict[str, str]:
         """The directories a reader with `selector` sees, by scope label."""
         labels = {0: "global", 1: "workspace", 2: "agent_global", 3: "agent_workspace"}
         return {labels[s.depth]: str(self.scope_dir(s)) for s in selector.visible_scopes()}
+
+
+def _agent_selector(name: str, workspace_id: str | None) -> Selector | None:
+    try:
+        _AGENT_DIR_OK(name)
+    except ValidationError:
+        return None
+    if workspace_id is None:
+        return Selector(Scope.AGENT, agent_name=name, agent_tier=Tier.GLOBAL)
+    return Selector(Scope.AGENT, workspace_id=workspace_id, agent_name=name, agent_tier=Tier.WORKSPACE)
 
 
 def _agent_names(agents_dir: Path) -> list[str]:

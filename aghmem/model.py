@@ -5,6 +5,7 @@ Nothing here touches the disk or the network.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import hashlib
 import re
@@ -235,6 +236,10 @@ class Entry:
     superseded_by: str | None = None
     recall_count: int = 0
     last_recalled_at: str | None = None
+    # The file's text as last seen: the prior content of a hand edit, and
+    # what the index and recall read, so neither re-reads files.
+    raw: str = ""
+    recall_score: float = 0.0
 
     @property
     def id(self) -> str:
@@ -243,6 +248,42 @@ class Entry:
     @property
     def system_managed(self) -> bool:
         return self.filename.startswith("_system")
+
+    @property
+    def mod_time(self) -> str:
+        return dt.datetime.fromtimestamp(self.mtime_ns / 1e9, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def age_days(self, now: dt.datetime) -> float:
+        return max(0.0, (now.timestamp() - self.mtime_ns / 1e9) / 86400)
+
+    def staleness_banner(self, now: dt.datetime, after_days: int) -> str | None:
+        age = self.age_days(now)
+        if after_days > 0 and age > after_days:
+            return f"Written {int(age)} days ago; check that it still holds before relying on it."
+        return None
+
+    def summary(self, staleness_banner: str | None = None) -> dict[str, Any]:
+        """The memory summary of seed 004."""
+        return {
+            "id": self.id,
+            **self.selector.to_dict(),
+            "filename": self.filename,
+            "name": self.name,
+            "description": self.description,
+            "type": self.type.value,
+            "content_hash": self.content_hash,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "mod_time": self.mod_time,
+            "entity": self.entity,
+            "attribute": self.attribute,
+            "superseded_by": self.superseded_by,
+            "system_managed": self.system_managed,
+            "injection": not self.system_managed and not self.superseded_by,
+            "recall_count": self.recall_count,
+            "last_recalled_at": self.last_recalled_at,
+            "staleness_banner": staleness_banner,
+        }
 
 
 @dataclass

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
@@ -51,7 +52,7 @@ def _stopped(signum: int, frame: FrameType | None) -> None:
     log.info("stopping on signal %d", signum)
 
 
-def serve(config: Config) -> None:
+def serve(config: Config, config_path: Path | None = None) -> None:
     """Start the daemon and block until it is told to stop."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     check_bind(config)
@@ -66,7 +67,7 @@ def serve(config: Config) -> None:
         atomic_write(state_file, json.dumps(info).encode(), durable=False)
         log.info("aghmem ready on %s (home %s)", url, config.home_path)
 
-    service = MemoryService(config)
+    service = MemoryService(config, config_path=config_path)
     app = create_app(service, on_ready=on_ready)
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=10)

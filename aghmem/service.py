@@ -7,31 +7,33 @@ take and return plain Python values and raise `aghmem.errors` exceptions.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
-from dataclasses import dataclass
-from typing import Any, Mapping
+import threading
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, Mapping
 
 from . import __version__
-from .catalog import Catalog, DecisionFilter
-from .config import LOCKED_PATHS, Config, mutable_paths
+from .catalog import DERIVED_TABLES, Catalog, DecisionFilter
+from .config import LOCKED_PATHS, Config, load_config, mutable_paths, parse_duration
 from .controller import Clock, Controller, Outcome, default_type
 from .errors import Conflict, NotFound, ParseError, Rejected, ValidationError
 from .files import parse_memory
-from .inputs import ad_hoc_candidate, delete_candidate, patch_candidate, write_candidate
+from .inputs import ad_hoc_candidate, check_fields, delete_candidate, patch_candidate, search_request, write_candidate
 from .layout import Layout, WorkspaceRegistry
-from .model import Decision, Entry, Op, Selector
+from .model import GLOBAL, Decision, Entry, Op, Selector
 from .rules import Candidate
-from .sync import Reconciler, ScanReport
+from .sync import Reconciler, ScanReport, Watcher
+from .indexing import Indexing
+from .recall import Recall
+from .signals import Signals
 
 log = logging.getLogger("aghmem")
 
 HISTORY_OPERATIONS = {Op.ADD: "memory.write", Op.UPDATE: "memory.update", Op.DELETE: "memory.delete"}
 MAX_LIST_LIMIT = 500
-
-
-def _iso_from_ns(mtime_ns: int) -> str:
-    return dt.datetime.fromtimestamp(mtime_ns / 1e9, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -42,8 +44,9 @@ class MemoryView:
 
 
 class MemoryService:
-    def __init__(self, config: Config, *, clock: Clock | None = None) -> None:
+    def __init__(self, config: Config, *, clock: Clock | None = None, config_path: Path | None = None) -> None:
         self.config = config
+        self.config_path = config_path
         home = config.home_path
         self.registry = WorkspaceRegistry(
             home, toml_path=config.workspace.toml_path, auto_create=config.workspace.auto_create
@@ -51,9 +54,25 @@ class MemoryService:
         self.layout = Layout(home, self.registry)
         self.catalog = Catalog(home / "state" / "aghmem.db")
         self.controller = Controller(config=config, layout=self.layout, catalog=self.catalog, clock=clock)
-        self.reconciler = Reconciler(self.layout, self.catalog)
+        self.reconciler = Reconciler(self.layout, self.catalog, self.controller)
+        self.indexing = Indexing(self.catalog, home / "state" / "index", commit_delay=parse_duration(config.index.debounce))
+        self.controller.listeners.append(self.indexing.on_change)
+        signals = config.recall.signals
+        self.signals = Signals(
+            self.catalog, capacity=signals.queue_capacity, retries=signals.worker_retry_max, enabled=signals.metrics_enabled
+        )
+        self.recall = Recall(config, self.catalog, self.indexing.index, self.signals)
+        self.watcher = Watcher(
+            self.layout,
+            self.controller,
+            debounce=parse_duration(config.index.debounce),
+            rescan=self.rescan,
+            scan_scope=lambda selector: self._scan_scope(selector),
+        )
         self.last_scan: ScanReport | None = None
         self.last_scan_at: str | None = None
+        self._stop = threading.Event()
+        self._reconcile_loop = threading.Thread(target=self._reconcile_forever, name="aghmem-reconcile", daemon=True)
 
     @property
     def clock(self) -> Clock:
@@ -61,22 +80,58 @@ class MemoryService:
 
     # --- lifecycle ---------------------------------------------------------
 
-    def start(self) -> None:
-        """Settle a crash's leftovers and bring the catalog up to the disk."""
+    def start(self, *, watch: bool = True) -> None:
+        """Settle a crash's leftovers, bring the catalog and the index up to
+        the disk, then keep them there (watcher, periodic reconcile)."""
         self.layout.global_dir.mkdir(parents=True, exist_ok=True)
         recovery = self.controller.recover()
         if recovery.applied or recovery.abandoned:
             log.info("recovered pending decisions: %d applied, %d abandoned", recovery.applied, recovery.abandoned)
+        if watch:
+            self.watcher.start()  # before the scan: nothing edited meanwhile is missed
         self.rescan()
+        self.indexing.catch_up()
+        if watch:
+            self._reconcile_loop.start()
 
     def rescan(self) -> ScanReport:
-        report = self.reconciler.scan_all()
-        for selector, _ in self.layout.scope_dirs():
-            self.controller.refresh_memory_index(selector)
-        self.last_scan, self.last_scan_at = report, self._now()
+        """Compare every scope with the disk; changes become decisions."""
+        report = self.reconciler.scan_all(progress=self._scan_progress)
+        self._after_scan(report, all_scopes=self.last_scan is None)
         return report
 
+    def _scan_scope(self, selector: Selector) -> None:
+        report = self.reconciler.scan_scope(selector, self.layout.scope_dir(selector))
+        self._after_scan(report, all_scopes=False)
+
+    def _after_scan(self, report: ScanReport, *, all_scopes: bool) -> None:
+        scopes = [s for s, _ in self.layout.scope_dirs()] if all_scopes else report.changed_scopes
+        for selector in scopes:
+            self.controller.refresh_memory_index(selector)
+        # Baseline scans write the catalog in bulk, without listeners.
+        if report.changed_scopes and not self.indexing.index.needs_rebuild:
+            self.indexing.restage(self.catalog.dirty_ids())
+        self.last_scan, self.last_scan_at = report, self._now()
+
+    def _scan_progress(self, done: int, total: int) -> None:
+        if total >= 1000:
+            log.info("scan: %d/%d files", done, total)
+
+    def _reconcile_forever(self) -> None:
+        interval = parse_duration(self.config.index.reconcile_interval)
+        while not self._stop.wait(interval):
+            try:
+                self.rescan()
+            except Exception:  # noqa: BLE001 - try again next interval
+                log.exception("periodic reconcile failed")
+
     def close(self) -> None:
+        self._stop.set()
+        self.watcher.stop()
+        if self._reconcile_loop.is_alive():
+            self._reconcile_loop.join(timeout=10)
+        self.signals.close()
+        self.indexing.close()
         self.catalog.close()
 
     def _now(self) -> str:
@@ -102,31 +157,7 @@ class MemoryService:
     # --- memories ----------------------------------------------------------
 
     def summary(self, entry: Entry) -> dict[str, Any]:
-        banner = None
-        age_days = (self.clock().timestamp() - entry.mtime_ns / 1e9) / 86400
-        after = self.config.recall.freshness.banner_after_days
-        if after > 0 and age_days > after:
-            banner = f"This memory is {int(age_days)} days old; check that it still holds before relying on it."
-        return {
-            "id": entry.id,
-            **entry.selector.to_dict(),
-            "filename": entry.filename,
-            "name": entry.name,
-            "description": entry.description,
-            "type": entry.type.value,
-            "content_hash": entry.content_hash,
-            "created_at": entry.created_at,
-            "updated_at": entry.updated_at,
-            "mod_time": _iso_from_ns(entry.mtime_ns),
-            "entity": entry.entity,
-            "attribute": entry.attribute,
-            "superseded_by": entry.superseded_by,
-            "system_managed": entry.system_managed,
-            "injection": not entry.system_managed and not entry.superseded_by,
-            "recall_count": entry.recall_count,
-            "last_recalled_at": entry.last_recalled_at,
-            "staleness_banner": banner,
-        }
+        return entry.summary(entry.staleness_banner(self.clock(), self.config.recall.freshness.banner_after_days))
 
     def list_memories(self, selector: Selector, *, limit: int = 100, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
         self.check_selector(selector)
@@ -259,20 +290,77 @@ class MemoryService:
 
     def add_workspace(self, path: Any) -> tuple[dict[str, Any], bool]:
         workspace, created = self.registry.register(path)
-        selector = Selector.from_key(f"ws:{workspace.id}")
-        self.reconciler.scan_scope(selector, self.layout.scope_dir(selector), ScanReport())
-        for agent_selector, directory in self.layout.scope_dirs():
-            if agent_selector.workspace_id == workspace.id and agent_selector != selector:
-                self.reconciler.scan_scope(agent_selector, directory, ScanReport())
+        if self.watcher.running:
+            self.watcher.watch(workspace.path / ".agh")
+        for selector, _ in self.layout.scope_dirs():
+            if selector.workspace_id == workspace.id:
+                self._scan_scope(selector)
         return workspace.to_dict(), created
 
     def list_workspaces(self) -> list[dict[str, Any]]:
         return [ws.to_dict() for ws in self.registry.list()]
 
+    # --- search ------------------------------------------------------------
+
+    def search(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        request = search_request(body, self.config.recall)
+        self.check_selector(request.selector)
+        return self.recall.search(request, self.clock())
+
+    def recall_trace(self, session_id: str, turn_seq: int) -> dict[str, Any]:
+        self.signals.flush()
+        row = self.catalog.db.execute(
+            "SELECT trace FROM recall_traces WHERE session_id = ? AND turn_seq = ?", (session_id, turn_seq)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no recall trace for session {session_id!r} turn {turn_seq}", session_id=session_id, turn_seq=turn_seq)
+        return json.loads(row[0])
+
+    def reindex(self, selector: Selector | None, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        """Scan the files again and rebuild the index documents of a scope
+        (its visible scopes), or of everything."""
+        if selector is None:
+            self.rescan()
+            count = self.indexing.rebuild(progress)
+        else:
+            self.check_selector(selector)
+            for scope in selector.visible_scopes():
+                self._scan_scope(scope)
+            count = self.indexing.reindex([s.key for s in selector.visible_scopes()])
+        return {**(selector or GLOBAL).to_dict(), "indexed_files": count, "completed_at": self._now()}
+
+    def reset(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Drop the derived state (catalog entries, index) and rebuild it from
+        the files. Memory files and history (decisions, signals) stay."""
+        check_fields(body, frozenset({"confirm", "derived_only"}))
+        if body.get("confirm") is not True or body.get("derived_only") is not True:
+            raise ValidationError("reset needs confirm: true and derived_only: true (only derived state can be reset)")
+        with self.catalog.write() as db:
+            rows = sum(db.execute(f"DELETE FROM {table}").rowcount for table in DERIVED_TABLES)
+        self.last_scan = None
+        self.rescan()
+        files = self.indexing.reset()
+        return {"derived_only": True, "deleted_rows": rows, "deleted_files": files, "reset_at": self._now()}
+
+    def reload(self) -> dict[str, Any]:
+        """Take the config file again; settings a running daemon cannot
+        change (locked_paths) keep their value."""
+        fresh = load_config(self.config_path, home=self.config.home) if self.config_path else self.config
+        for section in fields(fresh):
+            if section.name in ("home", "server"):
+                continue
+            setattr(self.config, section.name, getattr(fresh, section.name))
+        self.controller.reconfigure()
+        self.indexing.index.flush()
+        return {"generation": self.indexing.index.generation, "reloaded_at": self._now()}
+
     # --- status ------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
         per_scope = self.catalog.scope_stats()
+        self.indexing.index.flush()  # report what a search would see
+        indexed = self.indexing.index.num_docs()
+        dirty = len(self.catalog.dirty_ids())
         operation_count, last_operation_at = self.catalog.operation_stats()
         invalid = [{"path": f["path"], "error": f["error"]} for f in self.catalog.invalid_files()]
         dream = self.config.dream
@@ -288,12 +376,18 @@ class MemoryService:
             "workspace_count": len(self.registry.list()),
             "workspace_files": sum(n for key, n in per_scope.items() if key.startswith("ws:")),
             "agent_files": sum(n for key, n in per_scope.items() if key.startswith("agent:")),
-            "indexed_files": sum(per_scope.values()),
-            "orphaned_files": 0,
+            "catalog_files": sum(per_scope.values()),
+            "indexed_files": indexed,
+            # Index documents without a catalog entry, or the reverse: 0 when
+            # the two agree (the dirty rows are the part still on its way).
+            "orphaned_files": abs(indexed - sum(per_scope.values())) if not dirty else 0,
             "invalid_files": invalid,
             "operation_count": operation_count,
             "last_operation_at": last_operation_at,
-            "last_reindex": self.last_scan_at,
+            "last_scan": self.last_scan_at,
+            "last_reindex": self.indexing.last_reindex or self.last_scan_at,
+            "index": {**self.indexing.status(), "dirty": dirty},
+            "job": self.indexing.progress.to_dict() if self.indexing.progress else None,
             "last_consolidation": None,
             "dream_enabled": dream.enabled,
             "dream_agent": dream.agent,

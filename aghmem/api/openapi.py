@@ -8,7 +8,7 @@ from typing import Any, Sequence
 from starlette.routing import BaseRoute, Route
 
 from .. import __version__
-from ..inputs import MEMORY_FIELDS
+from ..inputs import MEMORY_FIELDS, SEARCH_FIELDS
 
 _PARAM_RE = re.compile(r"{(\w+)(?::\w+)?}")
 
@@ -40,6 +40,17 @@ _REQUEST_SCHEMAS = {
         "required": ["type", "content"],
         "additionalProperties": False,
         "properties": {name: {} for name in sorted(MEMORY_FIELDS)},
+    },
+    "search": {
+        "type": "object",
+        "required": ["query_text"],
+        "additionalProperties": False,
+        "properties": {name: {} for name in sorted(SEARCH_FIELDS)},
+    },
+    "reset": {
+        "type": "object",
+        "required": ["confirm", "derived_only"],
+        "properties": {"confirm": {"type": "boolean"}, "derived_only": {"type": "boolean"}},
     },
     "add_workspace": {
         "type": "object",

@@ -1,0 +1,217 @@
+"""The Tantivy index: one document per memory, three lexical views.
+
+Writes are staged into the one IndexWriter and committed by a background
+thread shortly after (many changes per commit); a search that finds staged
+changes commits them first, so a search after a write always sees it
+without every write paying for a commit. A missing, corrupt or outdated
+index is rebuilt from the catalog, never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import tantivy
+
+from . import analysis
+from .files import utc_now
+
+log = logging.getLogger("aghmem.index")
+
+SCHEMA_VERSION = 1
+VIEWS = ("words", "stems", "grams")
+WRITER_HEAP = 64_000_000
+
+
+@dataclass(frozen=True)
+class IndexDoc:
+    id: str
+    scope_key: str
+    text: str
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("scope", tokenizer_name="raw")
+    for view in VIEWS:
+        builder.add_text_field(view, tokenizer_name="aghmem_ws", index_option="freq")
+    return builder.build()
+
+
+def _analyzer() -> tantivy.TextAnalyzer:
+    # Terms arrive analysed (aghmem.analysis); the index only splits them.
+    return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
+
+
+def view_terms(text: str) -> dict[str, list[str]]:
+    words = analysis.word_terms(text)
+    return {"words": words, "stems": analysis.stems(words), "grams": analysis.trigrams(words)}
+
+
+class SearchIndex:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        stamp: Callable[[], int],
+        commit_delay: float = 0.05,
+        on_commit: Callable[[list[tuple[str, int]]], None] | None = None,
+    ) -> None:
+        self.path = path
+        self.stamp = stamp
+        self.commit_delay = commit_delay
+        self.on_commit = on_commit
+        self.schema = _schema()
+        self.needs_rebuild = False
+        self._index = self._open()
+        self._writer = self._index.writer(heap_size=WRITER_HEAP, num_threads=1)
+        self._lock = threading.Lock()  # the writer, and the staged ids
+        self._wake = threading.Condition(self._lock)
+        self._staged: list[tuple[str, int]] = []  # (id, stamp when staged)
+        self._closing = False
+        # Tantivy's commit opstamp: grows with every commit, across restarts.
+        self.generation: int = self._writer.commit_opstamp
+        self.last_sync_at: str | None = utc_now()
+        self._committer = threading.Thread(target=self._commit_loop, name="aghmem-index-commit", daemon=True)
+        self._committer.start()
+
+    # --- opening -----------------------------------------------------------
+
+    def _open(self) -> tantivy.Index:
+        marker = self.path / "aghmem.json"
+        try:
+            if json.loads(marker.read_text())["schema_version"] != SCHEMA_VERSION:
+                raise ValueError("schema version changed")
+            index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+            index.register_tokenizer("aghmem_ws", _analyzer())
+            index.searcher().num_docs  # touches the segments: a corrupt index fails here
+            return index
+        except FileNotFoundError:
+            log.info("no search index at %s: building it", self.path)
+        except Exception as exc:  # noqa: BLE001 - any damage means: rebuild
+            log.warning("search index at %s is unusable (%s): rebuilding it", self.path, exc)
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.path.mkdir(parents=True)
+        index = tantivy.Index(self.schema, path=str(self.path))
+        index.register_tokenizer("aghmem_ws", _analyzer())
+        marker.write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
+        self.needs_rebuild = True
+        return index
+
+    # --- writing -----------------------------------------------------------
+
+    def _document(self, doc: IndexDoc) -> tantivy.Document:
+        terms = view_terms(doc.text)
+        return tantivy.Document(
+            id=doc.id,
+            scope=doc.scope_key,
+            **{view: " ".join(values) for view, values in terms.items()},
+        )
+
+    def stage(self, upserts: Sequence[IndexDoc] = (), deletes: Sequence[str] = ()) -> None:
+        """Queue changes; the committer (or the next search) commits them."""
+        documents = [self._document(doc) for doc in upserts]  # analysis outside the lock
+        with self._lock:
+            for doc, document in zip(upserts, documents):
+                self._writer.delete_documents_by_term("id", doc.id)
+                self._writer.add_document(document)
+                self._staged.append((doc.id, self.stamp()))
+            for memory_id in deletes:
+                self._writer.delete_documents_by_term("id", memory_id)
+                self._staged.append((memory_id, self.stamp()))
+            self._wake.notify()
+
+    @property
+    def pending(self) -> int:
+        return len(self._staged)
+
+    def flush(self) -> None:
+        """Commit what is staged now (no-op when nothing is)."""
+        with self._lock:
+            self._commit_locked()
+
+    def _commit_locked(self) -> None:
+        if not self._staged:
+            return
+        committed = self._staged
+        self._staged = []
+        self.generation = self._writer.commit()
+        self._index.reload()
+        self.last_sync_at = utc_now()
+        if self.on_commit is not None:
+            self.on_commit(committed)
+
+    def _commit_loop(self) -> None:
+        while True:
+            with self._lock:
+                while not self._staged and not self._closing:
+                    self._wake.wait()
+                if self._closing:
+                    return
+            time.sleep(self.commit_delay)  # let a burst of changes share one commit
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - keep committing later changes
+                log.exception("index commit failed")
+
+    def rebuild(self, docs: Iterable[IndexDoc], total: int, progress: Callable[[int, int], None] | None = None) -> int:
+        """Replace the whole index with `docs`; returns how many."""
+        count = 0
+        with self._lock:
+            self._writer.delete_all_documents()
+            for doc in docs:
+                self._writer.add_document(self._document(doc))
+                count += 1
+                if progress is not None and (count % 1000 == 0 or count == total):
+                    progress(count, total)
+            self._staged.append(("*", self.stamp()))
+            self._commit_locked()
+        self.needs_rebuild = False
+        return count
+
+    def close(self) -> None:
+        with self._lock:
+            self._closing = True
+            self._wake.notify_all()
+            try:
+                self._commit_locked()
+            except Exception:  # noqa: BLE001 - the dirty table replays it at start
+                log.exception("final index commit failed")
+        self._committer.join(timeout=5)
+        self._writer.wait_merging_threads()
+
+    # --- reading -----------------------------------------------------------
+
+    def search(self, fields: dict[str, Sequence[str]], scope_keys: Sequence[str], limit: int) -> list[tuple[str, float]]:
+        """Top `limit` (id, bm25) for terms in one or more fields (one view),
+        within the given scopes."""
+        clauses = [
+            (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, field, term))
+            for field, terms in fields.items()
+            for term in dict.fromkeys(terms)
+        ]
+        if not clauses or not scope_keys:
+            return []
+        if self._staged:
+            self.flush()
+        scopes = [(tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "scope", k)) for k in scope_keys]
+        query = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, tantivy.Query.boolean_query(clauses)), (tantivy.Occur.Must, tantivy.Query.boolean_query(scopes))]
+        )
+        searcher = self._index.searcher()
+        hits = searcher.search(query, limit).hits
+        return [(searcher.doc(address)["id"][0], score) for score, address in hits]
+
+    def num_docs(self) -> int:
+        return self._index.searcher().num_docs
+
+    def status(self) -> dict[str, object]:
+        return {"generation": self.generation, "pending": self.pending, "last_sync_at": self.last_sync_at}

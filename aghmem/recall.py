@@ -1,0 +1,284 @@
+"""The recall pipeline behind `POST /api/memory/search` (DESIGN §7).
+
+gate → candidates from each lexical view → filter → fuse → order → shadow
+→ top_k → package (results, recall header and blocks) → signals (async).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import analysis
+from .catalog import Catalog
+from .config import Config
+from .files import body_of
+from .index import SearchIndex
+from .model import Entry, Selector
+from .signals import RecallEvent, Signals
+
+RRF_K = 60
+SNIPPET_CHARS = 200
+HEADER_PREFIX = "AGH memory recall v1"
+
+
+@dataclass
+class SearchRequest:
+    query_text: str
+    selector: Selector
+    top_k: int
+    raw_candidates: int
+    session_id: str | None = None
+    turn_seq: int | None = None
+    context_hint: str | None = None
+    allow_trivial_query: bool = False
+    already_surfaced: list[str] = field(default_factory=list)
+    include_already_surfaced: bool = False
+    include_system: bool = False
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "allow_trivial_query": self.allow_trivial_query,
+            "already_surfaced": self.already_surfaced,
+            "include_already_surfaced": self.include_already_surfaced,
+            "include_system": self.include_system,
+            "raw_candidates": self.raw_candidates,
+            "top_k": self.top_k,
+        }
+
+    def query(self) -> dict[str, Any]:
+        return {
+            "query_text": self.query_text,
+            "context_hint": self.context_hint,
+            "workspace_id": self.selector.workspace_id,
+            "agent_name": self.selector.agent_name,
+        }
+
+
+@dataclass
+class Candidate:
+    entry: Entry
+    ranks: dict[str, int] = field(default_factory=dict)  # view → 0-based rank
+    score: float = 0.0
+    why: list[str] = field(default_factory=list)
+    shadowed_by: str | None = None
+    already_shown: bool = False
+
+
+def snippet(body: str, terms: list[str]) -> str:
+    """A window of the body around the first query term it contains."""
+    flat = " ".join(body.split())
+    folded = analysis.strip_accents(flat).casefold()
+    start = -1
+    for term in terms:
+        start = folded.find(term)
+        if start != -1:
+            break
+    if start == -1 or len(flat) <= SNIPPET_CHARS:
+        return flat[:SNIPPET_CHARS] + ("…" if len(flat) > SNIPPET_CHARS else "")
+    begin = max(0, start - SNIPPET_CHARS // 3)
+    text = flat[begin : begin + SNIPPET_CHARS]
+    return ("…" if begin else "") + text + ("…" if begin + SNIPPET_CHARS < len(flat) else "")
+
+
+class Recall:
+    def __init__(self, config: Config, catalog: Catalog, index: SearchIndex, signals: Signals) -> None:
+        self.config = config
+        self.catalog = catalog
+        self.index = index
+        self.signals = signals
+
+    def search(self, req: SearchRequest, now: dt.datetime) -> dict[str, Any]:
+        terms = analysis.query_terms(req.query_text)
+        skipped = None
+        if not req.allow_trivial_query and analysis.is_trivial(req.query_text):
+            skipped = "trivial_query"
+        elif not terms:
+            skipped = "no_terms"
+        if skipped:
+            return self._package(req, [], now, skipped_reason=skipped, terms=terms)
+
+        visible = req.selector.visible_scopes()
+        depth = {s.key: s.depth for s in visible}
+        keys = list(depth)
+        views = {
+            "bm25_unicode": self.index.search({"words": terms, "stems": analysis.stems(terms)}, keys, req.raw_candidates),
+            "bm25_trigram": self.index.search({"grams": analysis.trigrams(terms)}, keys, req.raw_candidates),
+        }
+        ids = list(dict.fromkeys(memory_id for hits in views.values() for memory_id, _ in hits))
+        entries = self.catalog.entries_by_ids(ids)
+        candidates: dict[str, Candidate] = {}
+        for view, hits in views.items():
+            for rank, (memory_id, _) in enumerate(hits):
+                if memory_id in entries:  # an index doc a moment behind the catalog
+                    candidates.setdefault(memory_id, Candidate(entries[memory_id])).ranks[view] = rank
+
+        surfaced = self._surfaced(req)
+        kept = []
+        for cand in candidates.values():
+            if cand.entry.system_managed and not req.include_system:
+                continue
+            if cand.entry.id in surfaced:
+                if not req.include_already_surfaced:
+                    continue
+                cand.already_shown = True
+            kept.append(cand)
+
+        for cand in kept:
+            self._fuse(cand, now)
+        kept.sort(key=lambda c: (-c.score, -depth[c.entry.selector.key], -c.entry.mtime_ns, c.entry.id))
+        self._shadow(kept, depth)
+        ranked: list[Candidate] = []
+        shown = 0
+        for cand in kept:
+            if shown == req.top_k:
+                break
+            ranked.append(cand)
+            shown += cand.shadowed_by is None
+        return self._package(req, ranked, now, terms=terms)
+
+    # --- steps ---------------------------------------------------------------
+
+    def _surfaced(self, req: SearchRequest) -> set[str]:
+        surfaced = set(req.already_surfaced)
+        if req.session_id:
+            self.signals.flush()  # the session's previous turns are written
+            rows = self.catalog.db.execute("SELECT memory_id FROM surfaced WHERE session_id = ?", (req.session_id,))
+            surfaced.update(row[0] for row in rows)
+        return surfaced
+
+    def _fuse(self, cand: Candidate, now: dt.datetime) -> None:
+        weights = self.config.recall.weights
+        recency = 0.5 ** (cand.entry.age_days(now) / 14)
+        signal = min(1.0, max(0.0, cand.entry.recall_score))
+        if self.config.recall.fusion == "rrf":
+            parts = {view: 1 / (RRF_K + rank + 1) for view, rank in cand.ranks.items()}
+            cand.score = sum(parts.values())
+            cand.why = [f"{view}: rank {cand.ranks[view] + 1} (rrf +{value:.4f})" for view, value in parts.items()]
+            return
+        lexical = {
+            "bm25_unicode": weights.bm25_unicode,
+            "bm25_trigram": weights.bm25_trigram,
+        }
+        score = 0.0
+        why = []
+        for view, weight in lexical.items():
+            if view in cand.ranks:
+                value = weight / (cand.ranks[view] + 1)
+                score += value
+                why.append(f"{view}: rank {cand.ranks[view] + 1} (+{value:.3f})")
+        score += weights.recency * recency + weights.recall_signal * signal
+        why.append(f"recency: {recency:.2f} (+{weights.recency * recency:.3f})")
+        why.append(f"recall_signal: {signal:.2f} (+{weights.recall_signal * signal:.3f})")
+        cand.score = round(score, 6)
+        cand.why = why
+
+    def _shadow(self, ranked: list[Candidate], depth: dict[str, int]) -> None:
+        """Same type and slug (so the same filename) in a deeper visible scope
+        wins; the shallower one gets `shadowed_by`."""
+        filenames = list({c.entry.filename for c in ranked})
+        deepest: dict[str, tuple[int, str]] = {}
+        for scope_key, filename, memory_id in self.catalog.entries_named(filenames, list(depth)):
+            level = depth[scope_key]
+            if filename not in deepest or level > deepest[filename][0]:
+                deepest[filename] = (level, memory_id)
+        for cand in ranked:
+            level, winner = deepest.get(cand.entry.filename, (-1, cand.entry.id))
+            if level > depth[cand.entry.selector.key]:
+                cand.shadowed_by = winner
+
+    # --- the package -----------------------------------------------------------
+
+    def _package(
+        self,
+        req: SearchRequest,
+        ranked: list[Candidate],
+        now: dt.datetime,
+        *,
+        terms: list[str],
+        skipped_reason: str | None = None,
+    ) -> dict[str, Any]:
+        banner_after = self.config.recall.freshness.banner_after_days
+        results = []
+        blocks: dict[tuple[int, str, str | None], dict[str, Any]] = {}
+        hashed: list[str] = []
+        for cand in ranked:
+            entry = cand.entry
+            age = entry.age_days(now)
+            banner = entry.staleness_banner(now, banner_after)
+            body = body_of(entry.raw)
+            results.append(
+                {
+                    "memory": entry.summary(banner),
+                    "score": cand.score,
+                    "snippet": snippet(body, terms),
+                    "why_recalled": cand.why,
+                    "already_shown": cand.already_shown,
+                    "shadowed_by": cand.shadowed_by,
+                }
+            )
+            if cand.shadowed_by is not None:
+                continue
+            sel = entry.selector
+            key = (sel.depth, sel.key, sel.agent_tier.value if sel.agent_tier else None)
+            block = blocks.setdefault(
+                key,
+                {
+                    "scope": sel.scope.value,
+                    "agent_tier": key[2],
+                    "workspace_id": sel.workspace_id,
+                    "agent_name": sel.agent_name,
+                    "entries": [],
+                },
+            )
+            block["entries"].append(
+                {
+                    "id": entry.id,
+                    "filename": entry.filename,
+                    "title": entry.name,
+                    "type": entry.type.value,
+                    "body": body,
+                    "mod_time": entry.mod_time,
+                    "age_days": round(age, 2),
+                    "staleness_banner": banner,
+                    "why_recalled": cand.why,
+                    "workspace_id": sel.workspace_id,
+                }
+            )
+            hashed.append(f"{entry.id}:{entry.content_hash}")
+        content_hash = hashlib.sha256("\n".join(hashed).encode()).hexdigest()
+        recall = {
+            "header": {
+                "text": f"{HEADER_PREFIX} entries={len(hashed)} hash={content_hash}",
+                "content_hash": content_hash,
+            },
+            "blocks": [blocks[key] for key in sorted(blocks)],
+        }
+        response: dict[str, Any] = {"results": results, "recall": recall, "skipped_reason": skipped_reason}
+        self._signal(req, ranked, recall, now, skipped_reason)
+        response["index"] = self.index.status()
+        return response
+
+    def _signal(
+        self, req: SearchRequest, ranked: list[Candidate], recall: dict[str, Any], now: dt.datetime, skipped: str | None
+    ) -> None:
+        at = now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+        trace = None
+        if req.session_id and req.turn_seq is not None:
+            trace = {
+                "session_id": req.session_id,
+                "turn_seq": req.turn_seq,
+                "executed_at": at,
+                "options": req.options(),
+                "query": req.query(),
+                "recall": recall,
+                "skipped_reason": skipped,
+            }
+        recalled = [(c.entry.id, c.score) for c in ranked if c.shadowed_by is None]
+        if not recalled and trace is None:
+            return
+        query_hash = hashlib.sha256(" ".join(sorted(analysis.query_terms(req.query_text))).encode()).hexdigest()[:16]
+        self.signals.record(RecallEvent(at, query_hash, req.session_id, req.turn_seq, recalled, trace))
+
