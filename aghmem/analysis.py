@@ -35,8 +35,9 @@ _CJK_RE = re.compile(
 MAX_TOKEN = 40
 
 
-@functools.lru_cache(maxsize=65_536)
 def strip_accents(text: str) -> str:
+    if text.isascii():
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -71,8 +72,12 @@ def _cjk_terms(run: str) -> list[str]:
     return [run[i : i + 2] for i in range(len(run) - 1)]
 
 
-def _chunk_terms(chunk: str) -> list[str]:
-    """Terms of one `\\w+` chunk: identifier parts, the whole, CJK bigrams."""
+@functools.lru_cache(maxsize=262_144)
+def _chunk_terms(chunk: str) -> tuple[str, ...]:
+    """Terms of one `\\w+` chunk: identifier parts, the whole, CJK bigrams.
+    Cached: natural text repeats its words, so most chunks are seen before."""
+    if chunk.isascii() and "_" not in chunk and (chunk.islower() or chunk.isdigit() or chunk[1:].islower()):
+        return (chunk.lower(),)  # the common case: a plain word
     terms: list[str] = []
     pieces = [p for p in strip_accents(chunk).split("_") if p]
     parts: list[str] = []
@@ -88,7 +93,7 @@ def _chunk_terms(chunk: str) -> list[str]:
         whole = "".join(p.casefold() for p in pieces if not _CJK_RE.search(p))
         if whole and whole not in folded:
             terms.append(whole)
-    return terms
+    return tuple(terms)
 
 
 def word_terms(text: str, *, keep_stopwords: bool = False) -> list[str]:
@@ -104,17 +109,21 @@ def word_terms(text: str, *, keep_stopwords: bool = False) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=262_144)
+def _term_trigrams(term: str) -> tuple[str, ...]:
+    if _CJK_RE.match(term):
+        return ()  # CJK is covered by bigrams in the word view
+    padded = f"^{term}$"
+    if len(padded) <= 3:
+        return (padded,)
+    return tuple(padded[i : i + 3] for i in range(len(padded) - 2))
+
+
 def trigrams(terms: list[str]) -> list[str]:
     """Character trigrams of each term, padded so word edges count."""
     out: list[str] = []
     for term in terms:
-        if _CJK_RE.match(term):
-            continue  # CJK is covered by bigrams in the word view
-        padded = f"^{term}$"
-        if len(padded) <= 3:
-            out.append(padded)
-            continue
-        out.extend(padded[i : i + 3] for i in range(len(padded) - 2))
+        out.extend(_term_trigrams(term))
     return out
 
 

@@ -23,8 +23,8 @@ from .model import Decision, Entry, MemoryType, Op, RuleResult, Selector, memory
 
 # Bumped when a derived table changes shape: those are dropped and rebuilt
 # from the files; history tables are only ever added to.
-SCHEMA_VERSION = 3
-DERIVED_TABLES = ("entries", "invalid_files", "index_dirty", "scanned_scopes")
+SCHEMA_VERSION = 4
+DERIVED_TABLES = ("entries", "texts", "invalid_files", "index_dirty", "scanned_scopes")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -43,9 +43,13 @@ CREATE TABLE IF NOT EXISTS entries (
     entity        TEXT,
     attribute     TEXT,
     superseded_by TEXT,
-    raw           TEXT NOT NULL,
     PRIMARY KEY (scope_key, filename)
 ) WITHOUT ROWID;
+-- Each file's text as last seen, apart so that entry rows stay small.
+CREATE TABLE IF NOT EXISTS texts (
+    id  TEXT PRIMARY KEY,
+    raw TEXT NOT NULL
+);
 CREATE UNIQUE INDEX IF NOT EXISTS entries_id ON entries (id);
 CREATE INDEX IF NOT EXISTS entries_body ON entries (scope_key, body_hash);
 CREATE INDEX IF NOT EXISTS entries_slot ON entries (scope_key, entity, attribute) WHERE entity IS NOT NULL;
@@ -142,7 +146,7 @@ CREATE INDEX IF NOT EXISTS decisions_applied ON decisions (applied_at) WHERE app
 ENTRY_COLUMNS = (
     "e.scope_key, e.filename, e.type, e.name, e.description, e.content_hash, e.body_hash, e.size, "
     "e.mtime_ns, e.created_at, e.updated_at, e.entity, e.attribute, e.superseded_by, "
-    "COALESCE(s.recall_count, 0), s.last_recalled_at, COALESCE(s.recall_score, 0)"
+    "COALESCE(s.recall_count, 0), s.last_recalled_at, COALESCE(s.recall_score, 0), e.id"
 )
 ENTRY_FROM = "entries e LEFT JOIN signals s ON s.memory_id = e.id"
 
@@ -166,6 +170,7 @@ def _entry(row: Sequence[Any]) -> Entry:
         recall_count=row[14],
         last_recalled_at=row[15],
         recall_score=row[16],
+        known_id=row[17],
     )
 
 
@@ -256,8 +261,9 @@ class Catalog:
 
     def upsert_entry(self, db: sqlite3.Connection, entry: Entry) -> None:
         db.execute("INSERT OR REPLACE INTO index_dirty VALUES (?, ?)", (entry.id, self.stamp()))
+        db.execute("INSERT OR REPLACE INTO texts VALUES (?, ?)", (entry.id, entry.raw))
         db.execute(
-            "INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 entry.selector.key,
                 entry.filename,
@@ -274,38 +280,39 @@ class Catalog:
                 entry.entity,
                 entry.attribute,
                 entry.superseded_by,
-                entry.raw,
             ),
         )
 
     def delete_entry(self, db: sqlite3.Connection, scope_key: str, filename: str) -> None:
-        db.execute(
-            "INSERT OR REPLACE INTO index_dirty VALUES (?, ?)", (memory_id(Selector.from_key(scope_key), filename), self.stamp())
-        )
+        gone = memory_id(Selector.from_key(scope_key), filename)
+        db.execute("INSERT OR REPLACE INTO index_dirty VALUES (?, ?)", (gone, self.stamp()))
+        db.execute("DELETE FROM texts WHERE id = ?", (gone,))
         db.execute("DELETE FROM entries WHERE scope_key = ? AND filename = ?", (scope_key, filename))
 
     def delete_scope(self, db: sqlite3.Connection, scope_key: str) -> int:
         db.execute(
             "INSERT OR REPLACE INTO index_dirty SELECT id, ? FROM entries WHERE scope_key = ?", (self.stamp(), scope_key)
         )
+        db.execute("DELETE FROM texts WHERE id IN (SELECT id FROM entries WHERE scope_key = ?)", (scope_key,))
         return db.execute("DELETE FROM entries WHERE scope_key = ?", (scope_key,)).rowcount
 
     # --- what the index needs ----------------------------------------------
 
     def raw_of(self, scope_key: str, filename: str) -> str | None:
         row = self.db.execute(
-            "SELECT raw FROM entries WHERE scope_key = ? AND filename = ?", (scope_key, filename)
+            "SELECT t.raw FROM entries e JOIN texts t ON t.id = e.id WHERE e.scope_key = ? AND e.filename = ?",
+            (scope_key, filename),
         ).fetchone()
         return row[0] if row else None
 
     def index_texts(self, ids: Sequence[str] | None = None) -> Iterator[tuple[str, str, str]]:
         """(id, scope_key, text to index) for the given ids, or for all."""
-        sql = "SELECT id, scope_key, name, description, raw FROM entries"
+        sql = "SELECT e.id, e.scope_key, e.name, e.description, t.raw FROM entries e JOIN texts t ON t.id = e.id"
         rows: Iterable[Sequence[Any]]
         if ids is None:
             rows = self.db.execute(sql)
         else:
-            rows = self._in_chunks(sql + " WHERE id IN ({})", list(ids))
+            rows = self._in_chunks(sql + " WHERE e.id IN ({})", list(ids))
         for memory_id_, scope_key, name, description, raw in rows:
             yield memory_id_, scope_key, f"{name}\n{description}\n{body_of(raw)}"
 
@@ -331,13 +338,14 @@ class Catalog:
         return self.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
 
     def entries_by_ids(self, ids: Sequence[str]) -> dict[str, Entry]:
-        """Entries (with their text) for a handful of ids, in one query."""
-        found: dict[str, Entry] = {}
-        for row in self._in_chunks(f"SELECT {ENTRY_COLUMNS}, e.raw FROM {ENTRY_FROM} WHERE e.id IN ({{}})", list(ids)):
-            entry = _entry(row)
-            entry.raw = row[-1]
-            found[entry.id] = entry
-        return found
+        """Entries (without their text) for a handful of ids, in one query."""
+        return {entry.id: entry for entry in map(_entry, self._in_chunks(
+            f"SELECT {ENTRY_COLUMNS} FROM {ENTRY_FROM} WHERE e.id IN ({{}})", list(ids)
+        ))}
+
+    def raw_by_ids(self, ids: Sequence[str]) -> dict[str, str]:
+        """The file text of a few entries (what recall shows)."""
+        return dict(self._in_chunks("SELECT id, raw FROM texts WHERE id IN ({})", list(ids)))
 
     def entries_named(self, filenames: Sequence[str], scope_keys: Sequence[str]) -> list[tuple[str, str, str]]:
         """(scope_key, filename, id) of these filenames in these scopes: the

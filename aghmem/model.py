@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -240,10 +241,12 @@ class Entry:
     # what the index and recall read, so neither re-reads files.
     raw: str = ""
     recall_score: float = 0.0
+    # The id as stored, when read from the catalog (saves hashing again).
+    known_id: str | None = None
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
-        return memory_id(self.selector, self.filename)
+        return self.known_id or memory_id(self.selector, self.filename)
 
     @property
     def system_managed(self) -> bool:

@@ -20,9 +20,9 @@ def test_write_path_lookups_use_their_indexes(tmp_path: Path, analyzed: bool) ->
     # 2,000 rows in one scope so the planner has something to choose between.
     with catalog.write() as db:
         db.executemany(
-            "INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [("global", f"user_{i}.md", f"mem_{i}", "user", f"n{i}", "", f"h{i}", f"b{i}", 1, i, None, None,
-              f"e{i % 50}" if i % 3 == 0 else None, None, None, "raw") for i in range(2000)],
+              f"e{i % 50}" if i % 3 == 0 else None, None, None) for i in range(2000)],
         )
         if analyzed:
             db.execute("ANALYZE")

@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""Search at scale: indexing, restart, query latency, edit-to-searchable lag.
+
+Writes N generated memories of realistic length as files (half global, half
+in one workspace), then measures over HTTP against a real daemon:
+
+- cold start: process start to ready, with every file scanned and indexed;
+- warm restart with no changes;
+- search latency p50/p99 with 1 and 8 clients;
+- hand-edit-to-searchable lag: a file written by hand (temp + rename, as
+  editors save) until a search finds it, over --edits edits;
+- the daemon's peak RSS.
+
+    python scripts/bench_search.py --memories 10000 [--json out.json]
+
+Progress on stderr; a table and a JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 7
+CONFIG = "[controller.policy]\nmax_writes_per_min = 0\n[recall.signals]\nmetrics_enabled = false\n"
+
+
+def vocabulary(rng: random.Random, size: int = 6000) -> list[str]:
+    syllables = ["ka", "lo", "mi", "ten", "ra", "sul", "pre", "dor", "vin", "ex", "tal", "mon", "ser", "ga", "bli", "nor"]
+    words = set()
+    while len(words) < size:
+        words.add("".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))))
+    return sorted(words)
+
+
+class Corpus:
+    def __init__(self, seed: int = SEED) -> None:
+        self.rng = random.Random(seed)
+        self.words = vocabulary(self.rng)
+        # Zipf-like weights: a few words are everywhere, most are rare.
+        self.weights = [1 / (rank + 1) ** 1.05 for rank in range(len(self.words))]
+
+    def phrase(self, n: int) -> str:
+        return " ".join(self.rng.choices(self.words, self.weights, k=n))
+
+    def memory(self, i: int) -> str:
+        rng = self.rng
+        body = [self.phrase(rng.randint(8, 16)).capitalize() + "." for _ in range(rng.randint(3, 9))]
+        if rng.random() < 0.3:
+            a, b = rng.sample(self.words[:2000], 2)
+            body.append(f"See `{a}{b.capitalize()}()` in src/{a}/{b}_util.py.")
+        return (
+            f"---\nname: {self.phrase(rng.randint(3, 6))}\ndescription: {self.phrase(rng.randint(6, 12))}\n"
+            f"type: {'user' if i % 2 else 'project'}\n---\n" + " ".join(body) + "\n"
+        )
+
+    def query(self) -> str:
+        return self.phrase(self.rng.randint(2, 5))
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def write_corpus(n: int, global_dir: Path, ws_dir: Path) -> None:
+    corpus = Corpus()
+    global_dir.mkdir(parents=True, exist_ok=True)
+    ws_dir.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        target = global_dir if i % 2 else ws_dir
+        (target / f"{'user' if i % 2 else 'project'}_bench_{i}.md").write_text(corpus.memory(i))
+        if (i + 1) % max(1, n // 10) == 0:
+            log(f"  wrote {i + 1}/{n} memory files")
+
+
+class Daemon:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        (home / "config.toml").write_text(CONFIG)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    def start(self) -> float:
+        """Start and wait until ready; returns the seconds it took."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AGHMEM_")}
+        state = self.home / "state" / "server.json"
+        state.unlink(missing_ok=True)
+        started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "aghmem", "serve", "--home", str(self.home), "--port", "0",
+             "--config", str(self.home / "config.toml")],
+            cwd=ROOT, env=env, stdout=open(self.home / "daemon.log", "ab"), stderr=subprocess.STDOUT,
+        )
+        while True:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"daemon exited; see {self.home / 'daemon.log'}")
+            try:
+                info = json.loads(state.read_text())
+                if info["pid"] == self.proc.pid:
+                    self.port = info["port"]
+                    return time.perf_counter() - started
+            except (OSError, ValueError, KeyError):
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        assert self.proc is not None
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+
+    def peak_rss_mb(self) -> float:
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def call(self, conn: http.client.HTTPConnection, method: str, path: str, body: dict | None = None) -> dict:
+        conn.request(method, path, json.dumps(body) if body is not None else None, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        data = json.loads(response.read())
+        if response.status >= 400:
+            raise RuntimeError(f"{method} {path}: {response.status} {data}")
+        return data
+
+    def connect(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def search_load(daemon: Daemon, ws_id: str, clients: int, queries: int) -> dict[str, float]:
+    corpus = Corpus(seed=SEED + clients)
+    texts = [corpus.query() for _ in range(queries)]
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker(k: int) -> None:
+        conn = daemon.connect()
+        mine = []
+        for text in texts[k::clients]:
+            body = {"query_text": text, "workspace_id": ws_id, "allow_trivial_query": True, "top_k": 10}
+            t0 = time.perf_counter()
+            daemon.call(conn, "POST", "/api/memory/search", body)
+            mine.append(time.perf_counter() - t0)
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    return {
+        "clients": clients,
+        "queries": queries,
+        "qps": round(queries / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+    }
+
+
+def edit_lag(daemon: Daemon, global_dir: Path, edits: int) -> dict[str, float]:
+    """Write a file by hand (temp file, then rename) and poll search until
+    it finds the file's unique word."""
+    conn = daemon.connect()
+    lags = []
+    for i in range(edits):
+        word = f"zqx{i}marker{SEED}"
+        path = global_dir / f"user_hand_edit_{i}.md"
+        tmp = global_dir / f".user_hand_edit_{i}.md.swp"
+        tmp.write_text(f"---\nname: Hand edit {i}\ntype: user\n---\nA note with the word {word} in it.\n")
+        os.replace(tmp, path)
+        written = time.perf_counter()
+        while True:
+            found = daemon.call(conn, "POST", "/api/memory/search", {"query_text": word, "allow_trivial_query": True})
+            if any(r["memory"]["filename"] == path.name for r in found["results"]):
+                lags.append(time.perf_counter() - written)
+                break
+            if time.perf_counter() - written > 10:
+                raise RuntimeError(f"edit {i} not searchable after 10 s")
+            time.sleep(0.002)
+        time.sleep(0.05)
+    conn.close()
+    return {
+        "edits": edits,
+        "p50_ms": round(statistics.median(lags) * 1000, 1),
+        "p95_ms": round(percentile(lags, 0.95) * 1000, 1),
+        "max_ms": round(max(lags) * 1000, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--memories", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=2000)
+    parser.add_argument("--edits", type=int, default=25)
+    parser.add_argument("--json", help="also write the JSON result here")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="aghmem-bench-search-") as tmp:
+        home = Path(tmp) / "home"
+        ws_root = Path(tmp) / "workspace"
+        log(f"writing {args.memories} memory files…")
+        write_corpus(args.memories, home / "memory", ws_root / ".agh" / "memory")
+        (ws_root / ".agh" / "workspace.toml").write_text('id = "ws_benchsearch1"\n')
+        # Register the workspace before the first start, as a user would have.
+        (home / "workspaces.toml").write_text(
+            f'[[workspace]]\nid = "ws_benchsearch1"\npath = "{ws_root.resolve()}"\nadded_at = "2026-01-01T00:00:00Z"\n'
+        )
+
+        daemon = Daemon(home)
+        log("cold start (scan and index everything)…")
+        cold = daemon.start()
+        conn = daemon.connect()
+        health = daemon.call(conn, "GET", "/api/memory/health")
+        conn.close()
+        log(f"  ready in {cold:.1f}s with {health['indexed_files']} documents")
+        daemon.stop()
+        log("warm restart…")
+        warm = daemon.start()
+        log(f"  ready in {warm:.2f}s")
+        results = []
+        for clients in (1, 8):
+            log(f"search load, {clients} client(s)…")
+            results.append(search_load(daemon, "ws_benchsearch1", clients, args.queries))
+        log(f"edit-to-searchable lag over {args.edits} edits…")
+        lag = edit_lag(daemon, home / "memory", args.edits)
+        rss = daemon.peak_rss_mb()
+        daemon.stop()
+
+    document = {
+        "benchmark": "search",
+        "memories": args.memories,
+        "indexed_files": health["indexed_files"],
+        "cold_start_s": round(cold, 2),
+        "cold_files_per_s": round(args.memories / cold),
+        "warm_restart_s": round(warm, 2),
+        "search": results,
+        "edit_to_searchable": lag,
+        "peak_rss_mb": round(rss, 1),
+    }
+    print(f"memories              {args.memories}")
+    print(f"cold start            {document['cold_start_s']} s ({document['cold_files_per_s']} files/s)")
+    print(f"warm restart          {document['warm_restart_s']} s")
+    for r in results:
+        print(f"search, {r['clients']} client(s)    p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  ({r['qps']} queries/s)")
+    print(f"edit to searchable    p50 {lag['p50_ms']} ms  p95 {lag['p95_ms']} ms  max {lag['max_ms']} ms ({lag['edits']} edits)")
+    print(f"peak RSS              {document['peak_rss_mb']} MB")
+    print(json.dumps(document, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(document, indent=2))
+
+
+if __name__ == "__main__":
+    main()
