@@ -24,8 +24,11 @@ STOPWORDS = frozenset(
     """a an and are as at be but by for from has have he her his i if in into is it its me my of on or our
     she so than that the their them then there these they this to us was we were what when where which who
     why will with would you your do does did how can could should shall may might must been being am not no
-    yes just also about any all some such very too again ok okay hi hey hello please thanks thank""".split()
+    just also about any all some such very too again""".split()
 )
+# Filler that makes a message trivial for implicit recall, but is still
+# indexed and searchable when asked for.
+CHITCHAT = frozenset("ok okay yes yeah yep sure hi hey hello please thanks thank cool great nice lol".split())
 
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 _CHUNK_RE = re.compile(r"\w+", re.UNICODE)
@@ -145,7 +148,7 @@ def is_trivial(text: str) -> bool:
     """DESIGN §7's gate: fewer than 2 tokens of ≥2 characters outside the
     stop list, and no non-ASCII token of ≥3 characters."""
     tokens = [fold(w) for w in _WORD_RE.findall(text)]
-    meaningful = [t for t in tokens if len(t) >= 2 and t not in STOPWORDS]
+    meaningful = [t for t in tokens if len(t) >= 2 and t not in STOPWORDS and t not in CHITCHAT]
     if len(meaningful) >= 2:
         return False
     return not any(len(t) >= 3 and not t.isascii() for t in tokens)

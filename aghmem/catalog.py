@@ -305,16 +305,20 @@ class Catalog:
         ).fetchone()
         return row[0] if row else None
 
-    def index_texts(self, ids: Sequence[str] | None = None) -> Iterator[tuple[str, str, str]]:
-        """(id, scope_key, text to index) for the given ids, or for all."""
-        sql = "SELECT e.id, e.scope_key, e.name, e.description, t.raw FROM entries e JOIN texts t ON t.id = e.id"
+    def index_docs(self, ids: Sequence[str] | None = None) -> Iterator[tuple[str, str, str, int, str]]:
+        """(id, scope_key, filename, mtime_ns, text to index) for the given
+        ids, or for all."""
+        sql = (
+            "SELECT e.id, e.scope_key, e.filename, e.mtime_ns, e.name, e.description, t.raw "
+            "FROM entries e JOIN texts t ON t.id = e.id"
+        )
         rows: Iterable[Sequence[Any]]
         if ids is None:
             rows = self.db.execute(sql)
         else:
             rows = self._in_chunks(sql + " WHERE e.id IN ({})", list(ids))
-        for memory_id_, scope_key, name, description, raw in rows:
-            yield memory_id_, scope_key, f"{name}\n{description}\n{body_of(raw)}"
+        for memory_id_, scope_key, filename, mtime_ns, name, description, raw in rows:
+            yield memory_id_, scope_key, filename, mtime_ns, f"{name}\n{description}\n{body_of(raw)}"
 
     def _in_chunks(self, sql: str, values: list[Any], size: int = 500) -> Iterator[Sequence[Any]]:
         for start in range(0, len(values), size):

@@ -3,6 +3,7 @@
     aghmem serve [--home DIR] [--host H] [--port P] [--config F]
     aghmem memory list|show|write|edit|delete …
     aghmem decisions list|show|revert …
+    aghmem search QUERY | reindex | doctor
     aghmem scope-show | health | workspace add [PATH] | workspace list
 """
 
@@ -14,6 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -191,6 +193,94 @@ def cmd_decisions_revert(client: Client, args: argparse.Namespace) -> None:
     _print_decision_result(args, client.revert(args.decision_id, dry_run=args.dry_run))
 
 
+def cmd_search(client: Client, args: argparse.Namespace) -> None:
+    result = client.search(
+        " ".join(args.query),
+        top_k=args.top_k,
+        explicit=True,
+        allow_trivial_query=True,
+        include_system=args.include_system or None,
+        session_id=args.session,
+        **{k: v for k, v in _selector(args).items() if v},
+    )
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    if not result["results"]:
+        print("no memories found" + (f" ({result['skipped_reason']})" if result.get("skipped_reason") else ""))
+        return
+    for rank, item in enumerate(result["results"], 1):
+        memory = item["memory"]
+        shadow = f"  [shadowed by {item['shadowed_by']}]" if item.get("shadowed_by") else ""
+        print(f"{rank}. {memory['name']}  ({memory['type']}, {_scope_label(memory)}, {memory['filename']}){shadow}")
+        print(f"   {item['snippet']}")
+        if args.why:
+            print(f"   why: {'; '.join(item['why_recalled'])}  score {item['score']:.3f}")
+        if memory.get("staleness_banner"):
+            print(f"   ! {memory['staleness_banner']}")
+    index = result["index"]
+    print(f"\nindex generation {index['generation']}, last sync {index['last_sync_at']}")
+
+
+def _progress_bar(done: int, total: int, width: int = 30) -> str:
+    filled = int(width * done / total) if total else width
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+
+
+def cmd_reindex(client: Client, args: argparse.Namespace) -> None:
+    """Runs the reindex request; meanwhile polls health for the job's progress."""
+    outcome: dict[str, Any] = {}
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.update(client.reindex(**_selector(args)))
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, in the main thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    interactive = sys.stderr.isatty() and not args.json
+    with Client(client.url, token=args.token_value) as poller:
+        while worker.is_alive():
+            worker.join(timeout=0.2)
+            if interactive and worker.is_alive():
+                job = poller.health().get("job")
+                if job and job.get("total"):
+                    print(f"\r{job['job']} {_progress_bar(job['done'], job['total'])}", end="", file=sys.stderr, flush=True)
+    if interactive:
+        print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
+    if failure:
+        raise failure[0]
+    if args.json:
+        print(json.dumps(outcome, indent=2))
+        return
+    print(f"reindexed {outcome['indexed_files']} memories ({_scope_label(outcome)}) at {outcome['completed_at']}")
+
+
+def cmd_doctor(client: Client, args: argparse.Namespace) -> None:
+    health = client.health()
+    if args.json:
+        print(json.dumps(health, indent=2))
+        return
+    index = health["index"]
+    problems = 0
+    print(f"status {health['status']}")
+    print(f"catalog {health['catalog_files']} memories; index {health['indexed_files']} documents, "
+          f"generation {index['generation']}, pending {index['pending']}, last sync {index['last_sync_at']}")
+    if health["orphaned_files"]:
+        problems += 1
+        print(f"! {health['orphaned_files']} index documents do not match the catalog: run `aghmem reindex`")
+    if index.get("dirty"):
+        print(f"  {index['dirty']} change(s) on their way into the index")
+    for item in health["invalid_files"]:
+        problems += 1
+        print(f"! cannot parse {item['path']}: {item['error']}")
+    print("no problems found" if not problems else f"{problems} problem(s)")
+    if problems:
+        raise SystemExit(1)
+
+
 def cmd_scope_show(client: Client, args: argparse.Namespace) -> None:
     result = client.scope_show(**_selector(args))
     if args.json:
@@ -317,6 +407,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true")
     p.set_defaults(func=cmd_decisions_revert)
 
+    p = commands.add_parser("search", help="recall memories for a query")
+    p.add_argument("query", nargs="+")
+    p.add_argument("--top-k", "-k", type=int, default=10)
+    p.add_argument("--why", action="store_true", help="show each result's score terms")
+    p.add_argument("--include-system", action="store_true")
+    p.add_argument("--session", help="session id (already surfaced memories are skipped)")
+    _add_selector(p)
+    p.set_defaults(func=cmd_search)
+    p = commands.add_parser("reindex", help="scan the files and rebuild the index (a scope, or all)")
+    _add_selector(p)
+    p.set_defaults(func=cmd_reindex)
+    p = commands.add_parser("doctor", help="invalid files, orphans, index state")
+    p.set_defaults(func=cmd_doctor)
+
     p = commands.add_parser("scope-show", help="what a selector sees")
     _add_selector(p)
     p.set_defaults(func=cmd_scope_show)
@@ -361,6 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             serve(config, find_config_file(args.config, home=config.home))
             return 0
         url, token = daemon_url(args)
+        args.token_value = token
         with Client(url, token=token) as client:
             args.func(client, args)
         return 0

@@ -130,6 +130,18 @@ class Client:
     def revert(self, decision_id: str, *, dry_run: bool = False) -> dict[str, Any]:
         return self._json("POST", f"/api/memory/decisions/{decision_id}/revert", json={"dry_run": dry_run})
 
+    # --- search and the index ----------------------------------------------
+
+    def search(self, query_text: str, **options: Any) -> dict[str, Any]:
+        body = {"query_text": query_text, **{k: v for k, v in options.items() if v is not None}}
+        return self._json("POST", "/api/memory/search", json=body)
+
+    def reindex(self, **selector: str | None) -> dict[str, Any]:
+        return self._json("POST", "/api/memory/reindex", json=selector_params(**selector))
+
+    def recall_trace(self, session_id: str, turn_seq: int) -> dict[str, Any]:
+        return self._json("GET", f"/api/memory/recall-traces/{session_id}/{turn_seq}")["trace"]
+
     # --- the rest ----------------------------------------------------------
 
     def health(self) -> dict[str, Any]:

@@ -13,9 +13,11 @@ import collections
 import datetime as dt
 import hashlib
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from .catalog import Catalog
@@ -472,30 +474,46 @@ class Controller:
             else:
                 digest = content_hash(raw)
                 if known is not None and known.content_hash == digest:
-                    if (known.size, known.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
-                        known.size, known.mtime_ns = stat.st_size, stat.st_mtime_ns
-                        known.raw = raw.decode("utf-8")
-                        with self.catalog.write() as db:
-                            self.catalog.upsert_entry(db, known)
-                    return None
-                try:
-                    parsed = parse_memory(raw, filename, default_type(selector))
-                except ParseError as exc:
+                    if (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+                        return None
+                    # Touched, not changed: no decision, but a new age.
+                    known.size, known.mtime_ns = stat.st_size, stat.st_mtime_ns
+                    known.raw = raw.decode("utf-8")
                     with self.catalog.write() as db:
-                        if known is not None:
-                            self.catalog.delete_entry(db, selector.key, filename)
-                        self.catalog.set_invalid(db, str(path), selector.key, filename, exc.message, _stamp(self.clock(), ms=False))
-                    entry = None
-                    decision = None
+                        self.catalog.upsert_entry(db, known)
+                    entry, decision = known, None
                 else:
-                    entry = parsed.to_entry(selector, filename, stat.st_size, stat.st_mtime_ns)
-                    op = Op.UPDATE if known is not None else Op.ADD
-                    decision = self._observed(selector, filename, op, raw, known) if record else None
-                    with self.catalog.write() as db:
-                        self.catalog.clear_invalid(db, str(path))
-                        self.catalog.upsert_entry(db, entry)
+                    entry, decision = self._observe_change(selector, filename, path, raw, stat, known, record)
         self._after_apply(selector, filename, entry)
         return decision
+
+    def _observe_change(
+        self,
+        selector: Selector,
+        filename: str,
+        path: Path,
+        raw: bytes,
+        stat: os.stat_result,
+        known: Entry | None,
+        record: bool,
+    ) -> tuple[Entry | None, Decision | None]:
+        """A file whose content differs from the catalog's copy: take it in
+        (recording a decision), or report it if it cannot be parsed."""
+        try:
+            parsed = parse_memory(raw, filename, default_type(selector))
+        except ParseError as exc:
+            with self.catalog.write() as db:
+                if known is not None:
+                    self.catalog.delete_entry(db, selector.key, filename)
+                self.catalog.set_invalid(db, str(path), selector.key, filename, exc.message, _stamp(self.clock(), ms=False))
+            return None, None
+        entry = parsed.to_entry(selector, filename, stat.st_size, stat.st_mtime_ns)
+        op = Op.UPDATE if known is not None else Op.ADD
+        decision = self._observed(selector, filename, op, raw, known) if record else None
+        with self.catalog.write() as db:
+            self.catalog.clear_invalid(db, str(path))
+            self.catalog.upsert_entry(db, entry)
+        return entry, decision
 
     def _observed(self, selector: Selector, filename: str, op: Op, raw: bytes | None, known: Entry | None) -> Decision | None:
         post_hash = content_hash(raw) if raw is not None else None

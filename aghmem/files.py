@@ -25,6 +25,8 @@ from .model import Entry, MemoryType, Selector
 INDEX_FILENAME = "MEMORY.md"
 
 FILENAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.md$")
+# System-managed files (dreaming, daily logs…) are named `_system…`.
+SYSTEM_FILENAME_RE = re.compile(r"^_system[A-Za-z0-9._-]{0,120}\.md$")
 
 # Keys in the order they are written; unknown keys (hand-written) follow.
 KNOWN_KEYS = (
@@ -93,10 +95,12 @@ def is_memory_filename(name: str) -> bool:
     )
 
 
-def check_filename(filename: Any) -> str:
+def check_filename(filename: Any, *, system: bool = False) -> str:
+    """A memory filename, or ValidationError. `system` also admits the
+    `_system…` names of system-managed files (never chosen by clients)."""
     if (
         not isinstance(filename, str)
-        or not FILENAME_RE.match(filename)
+        or not (FILENAME_RE.match(filename) or (system and SYSTEM_FILENAME_RE.match(filename)))
         or ".." in filename
         or filename == INDEX_FILENAME
     ):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import threading
 import time
@@ -25,7 +26,10 @@ from .files import utc_now
 
 log = logging.getLogger("aghmem.index")
 
-SCHEMA_VERSION = 1
+# 2: terms carry their scope (`scope|term`), see `scoped`.
+# 3: the `stats` field (unscoped terms, for document frequencies).
+# 4: scope, filename and mtime stored, so ranking needs no catalog rows.
+SCHEMA_VERSION = 4
 VIEWS = ("words", "stems", "grams")
 WRITER_HEAP = 64_000_000
 
@@ -34,21 +38,53 @@ WRITER_HEAP = 64_000_000
 class IndexDoc:
     id: str
     scope_key: str
+    filename: str
+    mtime_ns: int
     text: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: what ranking needs, straight from the index."""
+
+    id: str
+    scope_key: str
+    filename: str
+    mtime_ns: int
+    score: float
+
+
+def scoped(scope_key: str, term: str) -> str:
+    """A term as indexed: prefixed with its document's scope. A query ORs the
+    scoped terms of the visible scopes, so it needs no filter clause (which
+    would make Tantivy score every match instead of pruning with block-max
+    WAND: 1.9 ms against 0.6 ms at 100k memories), visibility holds by
+    construction, and BM25's statistics are those of each scope."""
+    return f"{scope_key}|{term}"
 
 
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
-    builder.add_text_field("scope", tokenizer_name="raw")
+    builder.add_text_field("scope", stored=True, tokenizer_name="raw")
+    builder.add_text_field("filename", stored=True, tokenizer_name="raw")
+    builder.add_integer_field("mtime", stored=True)
     for view in VIEWS:
         builder.add_text_field(view, tokenizer_name="aghmem_ws", index_option="freq")
+    # Every term once per document, unscoped, as `view:term`: only read for
+    # document frequencies across all scopes (so docs-only, no term counts).
+    builder.add_text_field("stats", tokenizer_name="aghmem_ws", index_option="basic")
     return builder.build()
 
 
 def _analyzer() -> tantivy.TextAnalyzer:
     # Terms arrive analysed (aghmem.analysis); the index only splits them.
     return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
+
+
+def _idf(docs: int, doc_freq: int) -> float:
+    """BM25's idf, as Tantivy computes it."""
+    return math.log(1 + (docs - doc_freq + 0.5) / (doc_freq + 0.5))
 
 
 def view_terms(text: str) -> dict[str, list[str]]:
@@ -110,10 +146,15 @@ class SearchIndex:
 
     def _document(self, doc: IndexDoc) -> tantivy.Document:
         terms = view_terms(doc.text)
+        prefix = doc.scope_key + "|"
+        stats = " ".join(f"{view}:{t}" for view, values in terms.items() for t in dict.fromkeys(values))
         return tantivy.Document(
             id=doc.id,
             scope=doc.scope_key,
-            **{view: " ".join(values) for view, values in terms.items()},
+            filename=doc.filename,
+            mtime=doc.mtime_ns,
+            stats=stats,
+            **{view: " ".join(prefix + t for t in values) for view, values in terms.items()},
         )
 
     def stage(self, upserts: Sequence[IndexDoc] = (), deletes: Sequence[str] = ()) -> None:
@@ -141,10 +182,12 @@ class SearchIndex:
     def _commit_locked(self) -> None:
         if not self._staged:
             return
-        committed = self._staged
-        self._staged = []
+        # `_staged` empties only once the commit is visible: a search that
+        # reads it without the lock must not skip a commit still under way.
+        committed = list(self._staged)
         self.generation = self._writer.commit()
         self._index.reload()
+        self._staged = []
         self.last_sync_at = utc_now()
         if self.on_commit is not None:
             self.on_commit(committed)
@@ -190,25 +233,45 @@ class SearchIndex:
 
     # --- reading -----------------------------------------------------------
 
-    def search(self, fields: dict[str, Sequence[str]], scope_keys: Sequence[str], limit: int) -> list[tuple[str, float]]:
-        """Top `limit` (id, bm25) for terms in one or more fields (one view),
-        within the given scopes."""
-        clauses = [
-            (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, field, term))
-            for field, terms in fields.items()
-            for term in dict.fromkeys(terms)
-        ]
-        if not clauses or not scope_keys:
-            return []
+    def search(
+        self,
+        fields: dict[str, Sequence[str]],
+        scope_keys: Sequence[str],
+        limit: int,
+        *,
+        max_terms: int | None = None,
+    ) -> list[Hit]:
+        """Top `limit` hits (bm25 score) for terms in one or more fields (one view),
+        within the given scopes.
+
+        Tantivy weighs a scoped term by idf(all documents, the scope's
+        frequency); a boost turns that into idf(all documents, the frequency
+        across all scopes), so scores are those of one index over everything
+        (on LoCoMo: R@10 0.668 against 0.657 with per-scope statistics).
+        `max_terms` keeps a field's rarest terms: the others add little to
+        BM25 and cost the most, their posting lists being the longest.
+        """
         if self._staged:
             self.flush()
-        scopes = [(tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "scope", k)) for k in scope_keys]
-        query = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, tantivy.Query.boolean_query(clauses)), (tantivy.Occur.Must, tantivy.Query.boolean_query(scopes))]
-        )
         searcher = self._index.searcher()
-        hits = searcher.search(query, limit).hits
-        return [(searcher.doc(address)["id"][0], score) for score, address in hits]
+        total = max(searcher.num_docs, 1)
+        clauses = []
+        for field, terms in fields.items():
+            freqs = sorted((searcher.doc_freq("stats", f"{field}:{t}"), t) for t in dict.fromkeys(terms))
+            for df_all, term in [(df, t) for df, t in freqs if df > 0][: max_terms or None]:
+                wanted = _idf(total, df_all)
+                for key in scope_keys:
+                    df_scope = searcher.doc_freq(field, scoped(key, term))
+                    if df_scope:
+                        query = tantivy.Query.term_query(self.schema, field, scoped(key, term))
+                        clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(query, wanted / _idf(total, df_scope))))
+        if not clauses:
+            return []
+        hits = []
+        for score, address in searcher.search(tantivy.Query.boolean_query(clauses), limit).hits:
+            doc = searcher.doc(address)
+            hits.append(Hit(doc["id"][0], doc["scope"][0], doc["filename"][0], doc["mtime"][0], score))
+        return hits
 
     def num_docs(self) -> int:
         return self._index.searcher().num_docs

@@ -38,7 +38,13 @@ class JobProgress:
 
 
 def document(entry: Entry) -> IndexDoc:
-    return IndexDoc(entry.id, entry.selector.key, f"{entry.name}\n{entry.description}\n{body_of(entry.raw)}")
+    return IndexDoc(
+        entry.id,
+        entry.selector.key,
+        entry.filename,
+        entry.mtime_ns,
+        f"{entry.name}\n{entry.description}\n{body_of(entry.raw)}",
+    )
 
 
 class Indexing:
@@ -76,7 +82,7 @@ class Indexing:
             log.info("index: caught up with %d change(s) from the last run", len(ids))
 
     def restage(self, ids: Sequence[str]) -> None:
-        found = {memory_id_: IndexDoc(memory_id_, scope_key, text) for memory_id_, scope_key, text in self.catalog.index_texts(ids)}
+        found = {row[0]: IndexDoc(*row) for row in self.catalog.index_docs(ids)}
         self.index.stage(upserts=list(found.values()), deletes=[i for i in ids if i not in found])
 
     def rebuild(self, progress: Progress | None = None) -> int:
@@ -92,7 +98,7 @@ class Indexing:
                 if progress is not None:
                     progress(done, total)
 
-            docs = (IndexDoc(i, key, text) for i, key, text in self.catalog.index_texts())
+            docs = (IndexDoc(*row) for row in self.catalog.index_docs())
             count = self.index.rebuild(docs, total, report)
             self.progress = None
             self.last_reindex = utc_now()

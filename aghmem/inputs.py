@@ -168,7 +168,7 @@ def patch_candidate(
     return Candidate(
         selector=selector_from(body, query),
         origin=_origin(body, default_origin),
-        filename=check_filename(filename),
+        filename=check_filename(filename, system=True),
         type=memory_type,
         if_match=if_match,
         patch=True,
@@ -189,7 +189,7 @@ def delete_candidate(
         selector=selector_from(body, query),
         origin=_origin(body, default_origin),
         delete=True,
-        filename=check_filename(filename),
+        filename=check_filename(filename, system=True),
         idempotency_key=_text(body, "idempotency_key", limit=MAX_KEY, one_line=True),
         dry_run=_flag(body, "dry_run") or _query_flag(query, "dry_run"),
         if_match=if_match,

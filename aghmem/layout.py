@@ -181,7 +181,7 @@ class Layout:
 
     def file_path(self, selector: Selector, filename: str, *, create_dir: bool = False) -> Path:
         """The path of one memory file, refusing anything that leaves the scope."""
-        check_filename(filename)
+        check_filename(filename, system=True)
         directory = self.checked_scope_dir(selector, create=create_dir)
         path = directory / filename
         if path.is_symlink() and not is_inside(path, directory):

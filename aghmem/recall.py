@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,11 +18,15 @@ from . import analysis
 from .catalog import Catalog
 from .config import Config
 from .files import body_of
-from .index import SearchIndex
+from .index import Hit
+from .indexing import Indexing
 from .model import Entry, Selector
 from .signals import RecallEvent, Signals
 
 RRF_K = 60
+# The rarest trigrams of a query carry its typo-tolerance; the common ones
+# cost the most time (longest posting lists) for the least score.
+MAX_TRIGRAM_TERMS = 12
 SNIPPET_CHARS = 200
 HEADER_PREFIX = "AGH memory recall v1"
 
@@ -61,12 +66,17 @@ class SearchRequest:
 
 @dataclass
 class Candidate:
-    entry: Entry
+    hit: Hit
+    depth: int
     ranks: dict[str, int] = field(default_factory=dict)  # view → 0-based rank
     score: float = 0.0
     why: list[str] = field(default_factory=list)
     shadowed_by: str | None = None
     already_shown: bool = False
+    entry: Entry | None = None  # loaded for the results only
+
+    def age_days(self, now: dt.datetime) -> float:
+        return max(0.0, (now.timestamp() - self.hit.mtime_ns / 1e9) / 86400)
 
 
 def snippet(body: str, terms: list[str]) -> str:
@@ -86,15 +96,16 @@ def snippet(body: str, terms: list[str]) -> str:
 
 
 class Recall:
-    def __init__(self, config: Config, catalog: Catalog, index: SearchIndex, signals: Signals) -> None:
+    def __init__(self, config: Config, catalog: Catalog, indexing: Indexing, signals: Signals) -> None:
         self.config = config
         self.catalog = catalog
-        self.index = index
+        self.indexing = indexing  # its index is replaced by a reset
         self.signals = signals
         # A search is CPU-bound Python around SQLite calls that drop and take
         # the GIL; more searches at once than cores only thrash. Measured on
         # 2 cores, 8 clients: 196 queries/s unbounded, 393 with 2 slots.
         self._slots = threading.BoundedSemaphore(os.cpu_count() or 2)
+        self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="aghmem-view")
 
     def search(self, req: SearchRequest, now: dt.datetime) -> dict[str, Any]:
         with self._slots:
@@ -113,38 +124,47 @@ class Recall:
         visible = req.selector.visible_scopes()
         depth = {s.key: s.depth for s in visible}
         keys = list(depth)
+        index = self.indexing.index
+        # The two views search in parallel: Tantivy lets go of the GIL.
+        trigram_hits = self._pool.submit(
+            index.search, {"grams": analysis.trigrams(terms)}, keys, req.raw_candidates, max_terms=MAX_TRIGRAM_TERMS
+        )
         views = {
-            "bm25_unicode": self.index.search({"words": terms, "stems": analysis.stems(terms)}, keys, req.raw_candidates),
-            "bm25_trigram": self.index.search({"grams": analysis.trigrams(terms)}, keys, req.raw_candidates),
+            "bm25_unicode": index.search({"words": terms, "stems": analysis.stems(terms)}, keys, req.raw_candidates),
+            "bm25_trigram": trigram_hits.result(),
         }
-        ids = list(dict.fromkeys(memory_id for hits in views.values() for memory_id, _ in hits))
-        entries = self.catalog.entries_by_ids(ids)  # without text: most are dropped
         candidates: dict[str, Candidate] = {}
         for view, hits in views.items():
-            for rank, (memory_id, _) in enumerate(hits):
-                if memory_id in entries:  # an index doc a moment behind the catalog
-                    candidates.setdefault(memory_id, Candidate(entries[memory_id])).ranks[view] = rank
+            for rank, hit in enumerate(hits):
+                candidates.setdefault(hit.id, Candidate(hit, depth[hit.scope_key])).ranks[view] = rank
 
         surfaced = self._surfaced(req)
         kept = []
         for cand in candidates.values():
-            if cand.entry.system_managed and not req.include_system:
+            if cand.hit.filename.startswith("_system") and not req.include_system:
                 continue
-            if cand.entry.id in surfaced:
+            if cand.hit.id in surfaced:
                 if not req.include_already_surfaced:
                     continue
                 cand.already_shown = True
             kept.append(cand)
 
+        scores = self.signals.scores
         for cand in kept:
-            self._fuse(cand, now)
-        kept.sort(key=lambda c: (-c.score, -depth[c.entry.selector.key], -c.entry.mtime_ns, c.entry.id))
+            self._fuse(cand, scores.get(cand.hit.id, 0.0), now)
+        kept.sort(key=lambda c: (-c.score, -c.depth, -c.hit.mtime_ns, c.hit.id))
         ranked = self._top(kept, depth, req.top_k)
-        texts = self.catalog.raw_by_ids([c.entry.id for c in ranked])
+        entries = self.catalog.entries_by_ids([c.hit.id for c in ranked])
+        texts = self.catalog.raw_by_ids(list(entries))
+        results = []
         for cand in ranked:
-            cand.entry.raw = texts.get(cand.entry.id, "")
-            cand.why = self._why(cand, now)
-        return self._package(req, ranked, now, terms=terms)
+            cand.entry = entries.get(cand.hit.id)
+            if cand.entry is None:
+                continue  # deleted a moment ago
+            cand.entry.raw = texts.get(cand.hit.id, "")
+            cand.why = self._why(cand, scores.get(cand.hit.id, 0.0), now)
+            results.append(cand)
+        return self._package(req, results, now, terms=terms)
 
     def _top(self, ordered: list[Candidate], depth: dict[str, int], top_k: int) -> list[Candidate]:
         """The first `top_k` unshadowed candidates, with the shadowed ones
@@ -172,7 +192,7 @@ class Recall:
             surfaced.update(row[0] for row in rows)
         return surfaced
 
-    def _fuse(self, cand: Candidate, now: dt.datetime) -> None:
+    def _fuse(self, cand: Candidate, recall_score: float, now: dt.datetime) -> None:
         """The fused score; its terms, in words, only for what is returned."""
         weights = self.config.recall.weights
         if self.config.recall.fusion == "rrf":
@@ -180,11 +200,11 @@ class Recall:
             return
         lexical = weights.bm25_unicode / (cand.ranks["bm25_unicode"] + 1) if "bm25_unicode" in cand.ranks else 0.0
         lexical += weights.bm25_trigram / (cand.ranks["bm25_trigram"] + 1) if "bm25_trigram" in cand.ranks else 0.0
-        recency = 0.5 ** (cand.entry.age_days(now) / 14)
-        signal = min(1.0, max(0.0, cand.entry.recall_score))
+        recency = 0.5 ** (cand.age_days(now) / 14)
+        signal = min(1.0, max(0.0, recall_score))
         cand.score = round(lexical + weights.recency * recency + weights.recall_signal * signal, 6)
 
-    def _why(self, cand: Candidate, now: dt.datetime) -> list[str]:
+    def _why(self, cand: Candidate, recall_score: float, now: dt.datetime) -> list[str]:
         weights = self.config.recall.weights
         if self.config.recall.fusion == "rrf":
             return [f"{view}: rank {rank + 1} (rrf +{1 / (RRF_K + rank + 1):.4f})" for view, rank in cand.ranks.items()]
@@ -192,8 +212,8 @@ class Recall:
         for view, weight in (("bm25_unicode", weights.bm25_unicode), ("bm25_trigram", weights.bm25_trigram)):
             if view in cand.ranks:
                 why.append(f"{view}: rank {cand.ranks[view] + 1} (+{weight / (cand.ranks[view] + 1):.3f})")
-        recency = 0.5 ** (cand.entry.age_days(now) / 14)
-        signal = min(1.0, max(0.0, cand.entry.recall_score))
+        recency = 0.5 ** (cand.age_days(now) / 14)
+        signal = min(1.0, max(0.0, recall_score))
         why.append(f"recency: {recency:.2f} (+{weights.recency * recency:.3f})")
         why.append(f"recall_signal: {signal:.2f} (+{weights.recall_signal * signal:.3f})")
         return why
@@ -201,15 +221,15 @@ class Recall:
     def _shadow(self, ranked: list[Candidate], depth: dict[str, int]) -> None:
         """Same type and slug (so the same filename) in a deeper visible scope
         wins; the shallower one gets `shadowed_by`."""
-        filenames = list({c.entry.filename for c in ranked})
+        filenames = list({c.hit.filename for c in ranked})
         deepest: dict[str, tuple[int, str]] = {}
         for scope_key, filename, memory_id in self.catalog.entries_named(filenames, list(depth)):
             level = depth[scope_key]
             if filename not in deepest or level > deepest[filename][0]:
                 deepest[filename] = (level, memory_id)
         for cand in ranked:
-            level, winner = deepest.get(cand.entry.filename, (-1, cand.entry.id))
-            if level > depth[cand.entry.selector.key]:
+            level, winner = deepest.get(cand.hit.filename, (-1, cand.hit.id))
+            if level > cand.depth:
                 cand.shadowed_by = winner
 
     # --- the package -----------------------------------------------------------
@@ -229,6 +249,7 @@ class Recall:
         hashed: list[str] = []
         for cand in ranked:
             entry = cand.entry
+            assert entry is not None
             age = entry.age_days(now)
             banner = entry.staleness_banner(now, banner_after)
             body = body_of(entry.raw)
@@ -281,7 +302,7 @@ class Recall:
         }
         response: dict[str, Any] = {"results": results, "recall": recall, "skipped_reason": skipped_reason}
         self._signal(req, ranked, recall, now, skipped_reason)
-        response["index"] = self.index.status()
+        response["index"] = self.indexing.status()
         return response
 
     def _signal(
@@ -299,7 +320,7 @@ class Recall:
                 "recall": recall,
                 "skipped_reason": skipped,
             }
-        recalled = [(c.entry.id, c.score) for c in ranked if c.shadowed_by is None]
+        recalled = [(c.hit.id, c.score) for c in ranked if c.shadowed_by is None]
         if not recalled and trace is None:
             return
         query_hash = hashlib.sha256(" ".join(sorted(analysis.query_terms(req.query_text))).encode()).hexdigest()[:16]

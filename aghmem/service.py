@@ -61,7 +61,7 @@ class MemoryService:
         self.signals = Signals(
             self.catalog, capacity=signals.queue_capacity, retries=signals.worker_retry_max, enabled=signals.metrics_enabled
         )
-        self.recall = Recall(config, self.catalog, self.indexing.index, self.signals)
+        self.recall = Recall(config, self.catalog, self.indexing, self.signals)
         self.watcher = Watcher(
             self.layout,
             self.controller,

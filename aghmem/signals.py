@@ -37,6 +37,9 @@ class Signals:
         self.enabled = enabled
         self.retries = retries
         self.dropped = 0
+        # Each memory's smoothed recall score, mirrored in memory so ranking
+        # reads no rows; written back by the worker with the same formula.
+        self.scores: dict[str, float] = dict(catalog.db.execute("SELECT memory_id, recall_score FROM signals").fetchall())
         self._queue: queue.Queue[RecallEvent | None] = queue.Queue(maxsize=capacity)
         self._worker = threading.Thread(target=self._run, name="aghmem-signals", daemon=True)
         self._worker.start()
@@ -85,11 +88,14 @@ class Signals:
                 self._queue.task_done()
 
     def _write(self, batch: list[RecallEvent]) -> None:
+        scores = dict(self.scores)
         with self.catalog.write() as db:
             for event in batch:
                 if self.enabled:
                     for memory_id, score in event.recalled:
                         _bump(db, event, memory_id, score)
+                        old = scores.get(memory_id)
+                        scores[memory_id] = score if old is None else 0.8 * old + 0.2 * score
                 if event.session_id:
                     db.executemany(
                         "INSERT OR IGNORE INTO surfaced VALUES (?, ?)",
@@ -100,6 +106,7 @@ class Signals:
                         "INSERT OR REPLACE INTO recall_traces VALUES (?, ?, ?, ?)",
                         (event.session_id, event.turn_seq, event.at, json.dumps(event.trace)),
                     )
+        self.scores = scores  # swapped in whole: readers never see a half update
 
 
 def _bump(db: Any, event: RecallEvent, memory_id: str, score: float) -> None:

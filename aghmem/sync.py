@@ -18,7 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileAttribEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 
 from .catalog import Catalog
@@ -31,6 +43,21 @@ from .model import Selector
 log = logging.getLogger("aghmem.sync")
 
 Progress = Callable[[int, int], None]
+
+# Only what can change a memory. Without the filter inotify also reports
+# every open and close-without-write, and a scan that reads 100k files makes
+# watchdog parse 200k events it then drops (61 s → 37 s cold start).
+WATCHED_EVENTS = [
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileDeletedEvent,
+    FileMovedEvent,
+    FileClosedEvent,
+    FileAttribEvent,
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+]
 
 
 @dataclass
@@ -148,7 +175,8 @@ class _Handler(FileSystemEventHandler):
             if kind in ("created", "deleted", "moved"):
                 self.watcher.directory_changed(Path(os.fsdecode(event.src_path)), created=kind == "created")
             return
-        if kind in ("opened", "closed_no_write", "attrib"):
+        # "attrib" stays: `touch` changes only the mtime, which recency uses.
+        if kind in ("opened", "closed_no_write"):
             return
         for raw in (event.src_path, getattr(event, "dest_path", "")):
             if raw:
@@ -197,7 +225,7 @@ class Watcher:
         if root in self._watched:
             return
         root.mkdir(parents=True, exist_ok=True)
-        self._observer.schedule(self._handler, str(root), recursive=True)
+        self._observer.schedule(self._handler, str(root), recursive=True, event_filter=WATCHED_EVENTS)
         self._watched.add(root)
 
     def stop(self) -> None:

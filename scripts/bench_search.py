@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import random
@@ -49,10 +50,10 @@ class Corpus:
         self.rng = random.Random(seed)
         self.words = vocabulary(self.rng)
         # Zipf-like weights: a few words are everywhere, most are rare.
-        self.weights = [1 / (rank + 1) ** 1.05 for rank in range(len(self.words))]
+        self.cum_weights = list(itertools.accumulate(1 / (rank + 1) ** 1.05 for rank in range(len(self.words))))
 
     def phrase(self, n: int) -> str:
-        return " ".join(self.rng.choices(self.words, self.weights, k=n))
+        return " ".join(self.rng.choices(self.words, cum_weights=self.cum_weights, k=n))
 
     def memory(self, i: int) -> str:
         rng = self.rng
