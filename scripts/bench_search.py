@@ -11,7 +11,13 @@ in one workspace), then measures over HTTP against a real daemon:
   editors save) until a search finds it, over --edits edits;
 - the daemon's peak RSS.
 
-    python scripts/bench_search.py --memories 10000 [--json out.json]
+    python scripts/bench_search.py --memories 10000 [--vocabulary english] [--json out.json]
+
+Vocabulary: `english` (default) samples words with the frequencies they have
+in the LoCoMo conversations of ../shared/data (read at run time, nothing
+kept), so word and trigram statistics are those of real English; `synthetic`
+builds words from 16 syllables, a worst case for the trigram view (every
+trigram is in about half of the memories).
 
 Progress on stderr; a table and a JSON document on stdout.
 """
@@ -19,11 +25,13 @@ Progress on stderr; a table and a JSON document on stdout.
 from __future__ import annotations
 
 import argparse
+import collections
 import http.client
 import itertools
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -45,12 +53,33 @@ def vocabulary(rng: random.Random, size: int = 6000) -> list[str]:
     return sorted(words)
 
 
+DATA = ROOT.parent / "shared" / "data" / "locomo" / "locomo_dev.json"
+
+
+def english_vocabulary() -> tuple[list[str], list[float]]:
+    """Words and their counts in the LoCoMo conversations."""
+    counts: collections.Counter[str] = collections.Counter()
+    for conversation in json.loads(DATA.read_text()):
+        for key, turns in conversation["conversation"].items():
+            if key.startswith("session_") and isinstance(turns, list):
+                for turn in turns:
+                    counts.update(w.lower() for w in re.findall(r"[A-Za-z']+", turn.get("text", "")))
+    words = sorted(counts, key=lambda w: (-counts[w], w))
+    return words, [counts[w] for w in words]
+
+
 class Corpus:
+    kind = "english"
+
     def __init__(self, seed: int = SEED) -> None:
         self.rng = random.Random(seed)
-        self.words = vocabulary(self.rng)
-        # Zipf-like weights: a few words are everywhere, most are rare.
-        self.cum_weights = list(itertools.accumulate(1 / (rank + 1) ** 1.05 for rank in range(len(self.words))))
+        if Corpus.kind == "english":
+            self.words, weights = english_vocabulary()
+        else:
+            self.words = vocabulary(self.rng)
+            # Zipf-like weights: a few words are everywhere, most are rare.
+            weights = [1 / (rank + 1) ** 1.05 for rank in range(len(self.words))]
+        self.cum_weights = list(itertools.accumulate(weights))
 
     def phrase(self, n: int) -> str:
         return " ".join(self.rng.choices(self.words, cum_weights=self.cum_weights, k=n))
@@ -67,7 +96,12 @@ class Corpus:
         )
 
     def query(self) -> str:
-        return self.phrase(self.rng.randint(2, 5))
+        # Queries name things: skip the 150 most frequent words (the, you,
+        # I…), then sample by frequency like the memories themselves.
+        skip = 150 if len(self.words) > 1000 else 0
+        base = self.cum_weights[skip - 1] if skip else 0.0
+        weights = [w - base for w in self.cum_weights[skip:]]
+        return " ".join(self.rng.choices(self.words[skip:], cum_weights=weights, k=self.rng.randint(2, 5)))
 
 
 def log(message: str) -> None:
@@ -212,8 +246,10 @@ def main() -> None:
     parser.add_argument("--memories", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--edits", type=int, default=25)
+    parser.add_argument("--vocabulary", choices=["english", "synthetic"], default="english")
     parser.add_argument("--json", help="also write the JSON result here")
     args = parser.parse_args()
+    Corpus.kind = args.vocabulary
 
     with tempfile.TemporaryDirectory(prefix="aghmem-bench-search-") as tmp:
         home = Path(tmp) / "home"
@@ -249,6 +285,7 @@ def main() -> None:
     document = {
         "benchmark": "search",
         "memories": args.memories,
+        "vocabulary": args.vocabulary,
         "indexed_files": health["indexed_files"],
         "cold_start_s": round(cold, 2),
         "cold_files_per_s": round(args.memories / cold),
@@ -257,7 +294,7 @@ def main() -> None:
         "edit_to_searchable": lag,
         "peak_rss_mb": round(rss, 1),
     }
-    print(f"memories              {args.memories}")
+    print(f"memories              {args.memories} ({args.vocabulary} vocabulary)")
     print(f"cold start            {document['cold_start_s']} s ({document['cold_files_per_s']} files/s)")
     print(f"warm restart          {document['warm_restart_s']} s")
     for r in results:

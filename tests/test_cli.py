@@ -118,3 +118,23 @@ def test_errors_are_printed_not_raised(daemon: Daemon) -> None:
     assert rejected.returncode == 1 and "prompt injection" in rejected.stderr
     as_json = run(daemon, "--json", "memory", "show", "user_missing.md")
     assert json.loads(as_json.stderr)["code"] == "memory.not_found"
+
+
+def test_search_reindex_doctor(daemon: Daemon) -> None:
+    daemon.write(type="user", name="Kettle", content="Descales the kettle with citric acid every month.")
+    out = ok(run(daemon, "search", "descale", "kettle", "--why"))
+    assert out.startswith("1. Kettle  (user, global, user_kettle.md)")
+    assert "citric acid" in out and "why: bm25_unicode: rank 1" in out
+    assert "index generation" in out
+    assert ok(run(daemon, "search", "qqqq", "zzzz")).startswith("no memories found")
+    reindexed = ok(run(daemon, "reindex"))
+    assert reindexed.startswith("reindexed 1 memories (global)")
+    assert ok(run(daemon, "doctor")).splitlines()[-1] == "no problems found"
+    (daemon.home / "memory" / "user_broken.md").write_text("---\nname: [broken\n---\nx\n")
+    deadline = __import__("time").monotonic() + 10
+    while True:
+        doctor = run(daemon, "doctor")
+        if doctor.returncode == 1 or __import__("time").monotonic() > deadline:
+            break
+    assert doctor.returncode == 1
+    assert f"! cannot parse {daemon.home / 'memory' / 'user_broken.md'}" in doctor.stdout
