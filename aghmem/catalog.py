@@ -437,6 +437,12 @@ class Catalog:
         )
         return {name: (size, mtime, digest) for name, size, mtime, digest in rows}
 
+    def scope_file(self, scope_key: str, filename: str) -> tuple[int, int] | None:
+        row = self.db.execute(
+            "SELECT size, mtime_ns FROM entries WHERE scope_key = ? AND filename = ?", (scope_key, filename)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
     def scope_keys(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT DISTINCT scope_key FROM entries")]
 

@@ -93,6 +93,7 @@ class RecallConfig:
     fusion: str = "weighted"
     include_already_surfaced: bool = False
     include_system: bool = False
+    trigram_terms: int = 16
     weights: RecallWeights = field(default_factory=RecallWeights)
     freshness: RecallFreshness = field(default_factory=RecallFreshness)
     signals: RecallSignals = field(default_factory=RecallSignals)
@@ -102,6 +103,7 @@ class RecallConfig:
 class IndexConfig:
     reconcile_interval: str = "5m"
     debounce: str = "50ms"
+    commit_interval: str = "500ms"
     commit_batch: int = 256
 
 
@@ -319,6 +321,7 @@ def _validate(config: Config) -> None:
         "controller.llm.timeout",
         "index.reconcile_interval",
         "index.debounce",
+        "index.commit_interval",
         "dream.check_interval",
         "dream.debounce",
         "extractor.deadline",

@@ -351,7 +351,7 @@ class Controller:
         else:
             assert decision.post_content is not None
             raw = decision.post_content.encode("utf-8")
-            atomic_write(path, raw)
+            atomic_write(path, raw, tmp_dir=self.layout.tmp_dir(selector))
             stat = path.stat()
             if parsed is None:
                 parsed = parse_memory(raw, filename, default_type(selector))
@@ -375,7 +375,7 @@ class Controller:
             listener(selector, filename, entry)
 
     def refresh_memory_index(self, selector: Selector) -> None:
-        self.memory_index.refresh(self.layout.scope_dir(selector), selector.key)
+        self.memory_index.refresh(self.layout.scope_dir(selector), selector.key, self.layout.tmp_dir(selector))
 
     # --- revert ------------------------------------------------------------
 
@@ -443,6 +443,16 @@ class Controller:
         raise Conflict(f"decision {original.id} ({original.op.value}) changed nothing; nothing to revert")
 
     # --- hand edits --------------------------------------------------------
+
+    def unchanged(self, selector: Selector, filename: str) -> bool:
+        """Whether the file's size and mtime are the catalog's: a stat and
+        one row, no read, no lock (`observe` still decides under the lock)."""
+        known = self.catalog.scope_file(selector.key, filename)
+        try:
+            stat = self.layout.file_path(selector, filename).stat()
+        except FileNotFoundError:
+            return known is None
+        return known is not None and known == (stat.st_size, stat.st_mtime_ns)
 
     def observe(self, selector: Selector, filename: str, *, record: bool = True) -> Decision | None:
         """Bring the catalog in line with the file as it is on disk now.

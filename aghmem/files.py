@@ -8,10 +8,12 @@ memory always produces the same bytes, and so the same content hash.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import os
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -332,11 +334,17 @@ def raise_too_large(size: int, lines: int, max_bytes: int, max_lines: int) -> No
 # --- writing ---------------------------------------------------------------
 
 
-def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+def atomic_write(path: Path, data: bytes, *, durable: bool = True, tmp_dir: Path | None = None) -> None:
     """Write `data` to `path` so that readers see the old or the new file,
-    never a part of one: temp file in the same directory, fsync, rename,
-    fsync the directory. The temp name (`.name.tmp-…`) is one scans skip."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    never a part of one: temp file, fsync, rename, fsync the directory.
+
+    The temp file goes in `tmp_dir` when given (an unwatched directory on the
+    same filesystem, so a watcher sees one rename instead of a create, a
+    close and a rename), else beside `path` as `.name.tmp-…`, a name scans
+    skip. A `tmp_dir` on another filesystem falls back to the latter.
+    """
+    where = tmp_dir if tmp_dir is not None else path.parent
+    tmp = where / f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         view = memoryview(data)
@@ -352,6 +360,12 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     os.close(fd)
     try:
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno == errno.EXDEV and tmp_dir is not None:
+            atomic_write(path, data, durable=durable)
+            return
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -367,15 +381,23 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def remove_stale_temp_files(directory: Path) -> int:
-    """Delete temp files left by a crash in the middle of a write."""
+def remove_stale_temp_files(directory: Path, *, older_than: float | None = None) -> int:
+    """Delete temp files a crash left behind. `older_than` (seconds) spares
+    recent ones: outside start-up a write may be using one right now."""
     removed = 0
     try:
         names = os.listdir(directory)
     except FileNotFoundError:
         return 0
+    cutoff = time.time() - older_than if older_than is not None else None
     for name in names:
         if ".tmp-" in name and name.startswith("."):
-            (directory / name).unlink(missing_ok=True)
+            path = directory / name
+            try:
+                if cutoff is not None and path.stat().st_mtime > cutoff:
+                    continue
+                path.unlink()
+            except FileNotFoundError:
+                continue
             removed += 1
     return removed

@@ -201,6 +201,14 @@ class Layout:
                     ws.path / ".agh" / "agents" / name / "memory",
                 )
 
+    def tmp_dir(self, selector: Selector) -> Path:
+        """Where this scope's temp files are written: on the same filesystem,
+        outside what the watcher covers (created on demand)."""
+        root = self.trust_root(selector)
+        directory = self.state_dir / "tmp" if root == self.home else root / ".agh" / "tmp"
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+
     def scope_for_dir(self, directory: Path) -> Selector | None:
         """The scope whose memory directory this is, if any (no I/O)."""
         if directory.name != "memory":
@@ -221,7 +229,10 @@ class Layout:
     def watch_roots(self) -> list[Path]:
         """Directories a watcher covers (recursively) to see every scope,
         including agents and scopes created later."""
-        return [self.global_dir, self.home / "agents", *(ws.path / ".agh" for ws in self.registry.list())]
+        roots = [self.global_dir, self.home / "agents"]
+        for ws in self.registry.list():
+            roots += [ws.path / ".agh" / "memory", ws.path / ".agh" / "agents"]
+        return roots
 
     def roots(self, selector: Selector) -> dict[str, str]:
         """The directories a reader with `selector` sees, by scope label."""

@@ -24,9 +24,6 @@ from .model import Entry, Selector
 from .signals import RecallEvent, Signals
 
 RRF_K = 60
-# The rarest trigrams of a query carry its typo-tolerance; the common ones
-# cost the most time (longest posting lists) for the least score.
-MAX_TRIGRAM_TERMS = 12
 SNIPPET_CHARS = 200
 HEADER_PREFIX = "AGH memory recall v1"
 
@@ -127,7 +124,13 @@ class Recall:
         index = self.indexing.index
         # The two views search in parallel: Tantivy lets go of the GIL.
         trigram_hits = self._pool.submit(
-            index.search, {"grams": analysis.trigrams(terms)}, keys, req.raw_candidates, max_terms=MAX_TRIGRAM_TERMS
+            index.search,
+            {"grams": analysis.trigrams(terms)},
+            keys,
+            req.raw_candidates,
+            # The rarest trigrams carry the typo tolerance; the common ones cost
+            # the most (longest posting lists) for the least score.
+            max_terms=self.config.recall.trigram_terms or None,
         )
         views = {
             "bm25_unicode": index.search({"words": terms, "stems": analysis.stems(terms)}, keys, req.raw_candidates),

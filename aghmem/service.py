@@ -55,7 +55,9 @@ class MemoryService:
         self.catalog = Catalog(home / "state" / "aghmem.db")
         self.controller = Controller(config=config, layout=self.layout, catalog=self.catalog, clock=clock)
         self.reconciler = Reconciler(self.layout, self.catalog, self.controller)
-        self.indexing = Indexing(self.catalog, home / "state" / "index", commit_delay=parse_duration(config.index.debounce))
+        self.indexing = Indexing(
+            self.catalog, home / "state" / "index", commit_delay=parse_duration(config.index.commit_interval)
+        )
         self.controller.listeners.append(self.indexing.on_change)
         signals = config.recall.signals
         self.signals = Signals(
@@ -291,7 +293,8 @@ class MemoryService:
     def add_workspace(self, path: Any) -> tuple[dict[str, Any], bool]:
         workspace, created = self.registry.register(path)
         if self.watcher.running:
-            self.watcher.watch(workspace.path / ".agh")
+            for root in (workspace.path / ".agh" / "memory", workspace.path / ".agh" / "agents"):
+                self.watcher.watch(root)
         for selector, _ in self.layout.scope_dirs():
             if selector.workspace_id == workspace.id:
                 self._scan_scope(selector)

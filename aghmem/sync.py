@@ -26,7 +26,6 @@ from watchdog.events import (
     FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
-    FileModifiedEvent,
     FileMovedEvent,
     FileSystemEvent,
     FileSystemEventHandler,
@@ -46,10 +45,11 @@ Progress = Callable[[int, int], None]
 
 # Only what can change a memory. Without the filter inotify also reports
 # every open and close-without-write, and a scan that reads 100k files makes
-# watchdog parse 200k events it then drops (61 s → 37 s cold start).
+# watchdog parse 200k events it then drops (61 s → 37 s cold start). An
+# in-place save ends with a close-after-write, so the modify event of each
+# write() call is left out too.
 WATCHED_EVENTS = [
     FileCreatedEvent,
-    FileModifiedEvent,
     FileDeletedEvent,
     FileMovedEvent,
     FileClosedEvent,
@@ -71,11 +71,15 @@ class ScanReport:
     changed_scopes: list[Selector] = field(default_factory=list)
 
 
+STALE_TEMP_SECONDS = 3600.0
+
+
 class Reconciler:
     def __init__(self, layout: Layout, catalog: Catalog, controller: Controller) -> None:
         self.layout = layout
         self.catalog = catalog
         self.controller = controller
+        self.startup = True  # until the first full scan is done
         self._lock = threading.Lock()  # one scan at a time
 
     def scan_all(self, progress: Progress | None = None) -> ScanReport:
@@ -93,6 +97,7 @@ class Reconciler:
                     report.removed += self.catalog.delete_scope(db, key)
                 marks = ",".join("?" * len(seen_keys))
                 db.execute(f"DELETE FROM invalid_files WHERE scope_key NOT IN ({marks})", tuple(seen_keys))
+            self.startup = False
             return report
 
     def scan_scope(self, selector: Selector, directory: Path) -> ScanReport:
@@ -103,7 +108,11 @@ class Reconciler:
 
     def _scan_scope(self, selector: Selector, directory: Path, report: ScanReport, progress: Progress | None) -> None:
         report.scopes += 1
-        report.temp_files_removed += remove_stale_temp_files(directory)
+        # At start-up no write is under way: every temp file is a crash's.
+        # Later, one may belong to a write in progress: only old ones go.
+        older_than = None if self.startup else STALE_TEMP_SECONDS
+        for where in (directory, self.layout.tmp_dir(selector)):
+            report.temp_files_removed += remove_stale_temp_files(where, older_than=older_than)
         known = self.catalog.scope_files(selector.key)
         on_disk: dict[str, os.stat_result] = {}
         if directory.is_dir() and is_inside(directory, self.layout.trust_root(selector)):
@@ -289,6 +298,8 @@ class Watcher:
 
     def _observe(self, selector: Selector, filename: str) -> None:
         try:
+            if self.controller.unchanged(selector, filename):
+                return  # most often the daemon's own write, already taken in
             self.controller.observe(selector, filename)
         except AghmemError as exc:
             log.warning("cannot take in %s: %s", filename, exc.message)

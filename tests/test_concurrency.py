@@ -91,7 +91,7 @@ def _burst(daemon: Daemon, stop: threading.Event, worker: int, counts: list[int]
 
 def assert_disk_agrees_with_decisions(daemon: Daemon) -> None:
     directory = daemon.home / "memory"
-    leftovers = [p.name for p in directory.iterdir() if ".tmp-" in p.name]
+    leftovers = [p.name for where in (directory, daemon.home / "state" / "tmp") for p in where.iterdir() if ".tmp-" in p.name]
     assert leftovers == [], leftovers
     files = memory_files(directory)
     for name, raw in files.items():

@@ -192,3 +192,18 @@ def test_touch_updates_the_age_without_a_decision(daemon: Daemon) -> None:
                       and r[0]["memory"]["staleness_banner"] and r)
     assert "60 days" in result[0]["memory"]["staleness_banner"]
     assert len(daemon.get("/api/memory/decisions").json()["decisions"]) == count
+
+
+def test_scans_spare_temp_files_of_writes_in_progress(daemon: Daemon) -> None:
+    memory = daemon.home / "memory"
+    fresh = memory / ".user_x.md.tmp-1-abcd"
+    fresh.write_text("a write in progress")
+    old = memory / ".user_y.md.tmp-1-ef01"
+    old.write_text("left by a crash long ago")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    assert daemon.post("/api/memory/reindex", {}).status_code == 200  # a full scan, as the periodic one
+    assert fresh.exists() and not old.exists()
+    daemon.stop()
+    daemon.start()  # at start-up no write is under way: every temp file goes
+    assert not fresh.exists()
