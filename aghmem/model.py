@@ -240,7 +240,6 @@ class Entry:
     # The file's text as last seen: the prior content of a hand edit, and
     # what the index and recall read, so neither re-reads files.
     raw: str = ""
-    recall_score: float = 0.0
     # The id as stored, when read from the catalog (saves hashing again).
     known_id: str | None = None
 

@@ -195,30 +195,35 @@ class Recall:
             surfaced.update(row[0] for row in rows)
         return surfaced
 
-    def _fuse(self, cand: Candidate, recall_score: float, now: dt.datetime) -> None:
-        """The fused score; its terms, in words, only for what is returned."""
+    def _terms(self, cand: Candidate, recall_score: float, now: dt.datetime) -> dict[str, tuple[float, float]]:
+        """Each fusion term: (its value, what it adds to the score)."""
         weights = self.config.recall.weights
         if self.config.recall.fusion == "rrf":
-            cand.score = sum(1 / (RRF_K + rank + 1) for rank in cand.ranks.values())
-            return
-        lexical = weights.bm25_unicode / (cand.ranks["bm25_unicode"] + 1) if "bm25_unicode" in cand.ranks else 0.0
-        lexical += weights.bm25_trigram / (cand.ranks["bm25_trigram"] + 1) if "bm25_trigram" in cand.ranks else 0.0
-        recency = 0.5 ** (cand.age_days(now) / 14)
-        signal = min(1.0, max(0.0, recall_score))
-        cand.score = round(lexical + weights.recency * recency + weights.recall_signal * signal, 6)
-
-    def _why(self, cand: Candidate, recall_score: float, now: dt.datetime) -> list[str]:
-        weights = self.config.recall.weights
-        if self.config.recall.fusion == "rrf":
-            return [f"{view}: rank {rank + 1} (rrf +{1 / (RRF_K + rank + 1):.4f})" for view, rank in cand.ranks.items()]
-        why = []
+            return {view: (rank + 1, 1 / (RRF_K + rank + 1)) for view, rank in cand.ranks.items()}
+        terms = {}
         for view, weight in (("bm25_unicode", weights.bm25_unicode), ("bm25_trigram", weights.bm25_trigram)):
             if view in cand.ranks:
-                why.append(f"{view}: rank {cand.ranks[view] + 1} (+{weight / (cand.ranks[view] + 1):.3f})")
+                terms[view] = (cand.ranks[view] + 1, weight / (cand.ranks[view] + 1))
         recency = 0.5 ** (cand.age_days(now) / 14)
         signal = min(1.0, max(0.0, recall_score))
-        why.append(f"recency: {recency:.2f} (+{weights.recency * recency:.3f})")
-        why.append(f"recall_signal: {signal:.2f} (+{weights.recall_signal * signal:.3f})")
+        terms["recency"] = (recency, weights.recency * recency)
+        terms["recall_signal"] = (signal, weights.recall_signal * signal)
+        return terms
+
+    def _fuse(self, cand: Candidate, recall_score: float, now: dt.datetime) -> None:
+        score = sum(part for _, part in self._terms(cand, recall_score, now).values())
+        cand.score = score if self.config.recall.fusion == "rrf" else round(score, 6)
+
+    def _why(self, cand: Candidate, recall_score: float, now: dt.datetime) -> list[str]:
+        """The score's terms in words (for the returned results only)."""
+        why = []
+        for name, (value, part) in self._terms(cand, recall_score, now).items():
+            if self.config.recall.fusion == "rrf":
+                why.append(f"{name}: rank {value} (rrf +{part:.4f})")
+            elif name.startswith("bm25"):
+                why.append(f"{name}: rank {value} (+{part:.3f})")
+            else:
+                why.append(f"{name}: {value:.2f} (+{part:.3f})")
         return why
 
     def _shadow(self, ranked: list[Candidate], depth: dict[str, int]) -> None:

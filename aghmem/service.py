@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import __version__
-from .catalog import DERIVED_TABLES, Catalog, DecisionFilter
+from .catalog import Catalog, DecisionFilter
 from .config import LOCKED_PATHS, Config, load_config, mutable_paths, parse_duration
 from .controller import Clock, Controller, Outcome, default_type
 from .errors import Conflict, NotFound, ParseError, Rejected, ValidationError
@@ -25,6 +25,7 @@ from .inputs import ad_hoc_candidate, check_fields, delete_candidate, patch_cand
 from .layout import Layout, WorkspaceRegistry
 from .model import GLOBAL, Decision, Entry, Op, Selector
 from .rules import Candidate
+from .schema import DERIVED_TABLES
 from .sync import Reconciler, ScanReport, Watcher
 from .indexing import Indexing
 from .recall import Recall

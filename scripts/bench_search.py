@@ -33,14 +33,14 @@ import os
 import random
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from daemon import ROOT, Daemon
+
 SEED = 7
 CONFIG = "[controller.policy]\nmax_writes_per_min = 0\n[recall.signals]\nmetrics_enabled = false\n"
 
@@ -119,47 +119,7 @@ def write_corpus(n: int, global_dir: Path, ws_dir: Path) -> None:
             log(f"  wrote {i + 1}/{n} memory files")
 
 
-class Daemon:
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        (home / "config.toml").write_text(CONFIG)
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.port = 0
-
-    def start(self) -> float:
-        """Start and wait until ready; returns the seconds it took."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AGHMEM_")}
-        state = self.home / "state" / "server.json"
-        state.unlink(missing_ok=True)
-        started = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "aghmem", "serve", "--home", str(self.home), "--port", "0",
-             "--config", str(self.home / "config.toml")],
-            cwd=ROOT, env=env, stdout=open(self.home / "daemon.log", "ab"), stderr=subprocess.STDOUT,
-        )
-        while True:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"daemon exited; see {self.home / 'daemon.log'}")
-            try:
-                info = json.loads(state.read_text())
-                if info["pid"] == self.proc.pid:
-                    self.port = info["port"]
-                    return time.perf_counter() - started
-            except (OSError, ValueError, KeyError):
-                time.sleep(0.02)
-
-    def stop(self) -> None:
-        assert self.proc is not None
-        self.proc.terminate()
-        self.proc.wait(timeout=60)
-
-    def peak_rss_mb(self) -> float:
-        assert self.proc is not None
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
-
+class BenchDaemon(Daemon):
     def call(self, conn: http.client.HTTPConnection, method: str, path: str, body: dict | None = None) -> dict:
         conn.request(method, path, json.dumps(body) if body is not None else None, {"Content-Type": "application/json"})
         response = conn.getresponse()
@@ -177,7 +137,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def search_load(daemon: Daemon, ws_id: str, clients: int, queries: int) -> dict[str, float]:
+def search_load(daemon: BenchDaemon, ws_id: str, clients: int, queries: int) -> dict[str, float]:
     corpus = Corpus(seed=SEED + clients)
     texts = [corpus.query() for _ in range(queries)]
     latencies: list[float] = []
@@ -211,7 +171,7 @@ def search_load(daemon: Daemon, ws_id: str, clients: int, queries: int) -> dict[
     }
 
 
-def edit_lag(daemon: Daemon, global_dir: Path, edits: int) -> dict[str, float]:
+def edit_lag(daemon: BenchDaemon, global_dir: Path, edits: int) -> dict[str, float]:
     """Write a file by hand (temp file, then rename) and poll search until
     it finds the file's unique word."""
     conn = daemon.connect()
@@ -262,7 +222,7 @@ def main() -> None:
             f'[[workspace]]\nid = "ws_benchsearch1"\npath = "{ws_root.resolve()}"\nadded_at = "2026-01-01T00:00:00Z"\n'
         )
 
-        daemon = Daemon(home)
+        daemon = BenchDaemon(home, CONFIG)
         log("cold start (scan and index everything)…")
         cold = daemon.start()
         conn = daemon.connect()

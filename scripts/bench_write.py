@@ -23,7 +23,6 @@ import http.client
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,30 +30,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def start_daemon(home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    config = home / "config.toml"
-    config.write_text("[controller.policy]\nmax_writes_per_min = 0\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGHMEM_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "aghmem", "serve", "--home", str(home), "--port", "0", "--config", str(config)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    state = home / "state" / "server.json"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            info = json.loads(state.read_text())
-            if info["pid"] == proc.pid:
-                return proc, info["url"]
-        except (OSError, ValueError, KeyError):
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("daemon did not start")
+from daemon import Daemon
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -76,13 +52,7 @@ class Progress:
                     print(file=sys.stderr)
 
 
-def process_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def run_phase(url: str, pid: int, clients: int, writes: int, run_id: str, phase: str) -> dict[str, float]:
+def run_phase(daemon: Daemon, clients: int, writes: int, run_id: str, phase: str) -> dict[str, float]:
     """`writes` requests split over `clients` threads; returns the stats."""
     progress = Progress(f"{clients} client(s) {phase}", writes)
     latencies: list[float] = []
@@ -92,8 +62,7 @@ def run_phase(url: str, pid: int, clients: int, writes: int, run_id: str, phase:
     def worker(client_no: int) -> None:
         nonlocal errors
         mine: list[float] = []
-        host, port = url.removeprefix("http://").rsplit(":", 1)
-        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        conn = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=30)
         try:
             for i in range(client_no, writes, clients):
                 body = {
@@ -121,12 +90,12 @@ def run_phase(url: str, pid: int, clients: int, writes: int, run_id: str, phase:
         with lock:
             latencies.extend(mine)
 
-    cpu_before = process_cpu(pid)
+    cpu_before = daemon.cpu_seconds()
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=clients) as pool:
         list(pool.map(worker, range(clients)))
     elapsed = time.perf_counter() - started
-    daemon_cpu = process_cpu(pid) - cpu_before
+    daemon_cpu = daemon.cpu_seconds() - cpu_before
     return {
         "clients": clients,
         "phase": phase,
@@ -149,16 +118,15 @@ def main() -> None:
 
     results = []
     with tempfile.TemporaryDirectory(prefix="aghmem-bench-") as tmp:
-        proc, url = start_daemon(Path(tmp))
+        daemon = Daemon(Path(tmp), "[controller.policy]\nmax_writes_per_min = 0\n")
+        daemon.start()
         try:
-            httpx.get(url + "/healthz").raise_for_status()
             for clients in (int(c) for c in args.clients.split(",")):
                 run_id = f"c{clients}"
                 for phase in ("add", "update"):
-                    results.append(run_phase(url, proc.pid, clients, args.writes, run_id, phase))
+                    results.append(run_phase(daemon, clients, args.writes, run_id, phase))
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            daemon.stop()
 
     document = {
         "benchmark": "write",

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import httpx
+from daemon import Daemon
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -37,27 +38,6 @@ max_writes_per_min = 0
 [recall.signals]
 metrics_enabled = false
 """
-
-
-def start_daemon(home: Path, extra_config: str = "") -> tuple[subprocess.Popen[bytes], str]:
-    (home / "config.toml").write_text(CONFIG + extra_config.replace("\\n", "\n"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGHMEM_")}
-    log = open(home / "daemon.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "aghmem", "serve", "--home", str(home), "--port", "0", "--config", str(home / "config.toml")],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    state = home / "state" / "server.json"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            info = json.loads(state.read_text())
-            if info["pid"] == proc.pid:
-                return proc, info["url"]
-        except (OSError, ValueError, KeyError):
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit(f"daemon did not start; see {home / 'daemon.log'}")
 
 
 def progress(label: str, done: int, total: int) -> None:
@@ -94,11 +74,10 @@ def main() -> None:
             workspaces[conv_dir.name] = root
         files = sum(1 for root in workspaces.values() for _ in (root / ".agh" / "memory").glob("*.md"))
 
-        home = tmp / "home"
-        home.mkdir()
-        proc, url = start_daemon(home, args.extra_config)
+        daemon = Daemon(tmp / "home", CONFIG + args.extra_config.replace("\\n", "\n"))
+        daemon.start()
         try:
-            with httpx.Client(base_url=url, timeout=120) as http:
+            with httpx.Client(base_url=daemon.url, timeout=120) as http:
                 ids: dict[str, str] = {}
                 started = time.perf_counter()
                 for i, (conv, root) in enumerate(workspaces.items(), 1):
@@ -128,8 +107,7 @@ def main() -> None:
                     run.append({"qid": q["qid"], "query": q["query"], "ranked_filenames": ranked})
                     progress("queries", i, len(queries))
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            daemon.stop()
 
         run_path = tmp / "run.jsonl"
         run_path.write_text("".join(json.dumps(line) + "\n" for line in run))
