@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from .catalog import Catalog
 from .config import Config
@@ -32,9 +32,10 @@ from .files import (
     parse_memory,
     render_memory,
 )
+from .decisions import decision_id, frontmatter_view, post_meta, revert_plan, stamp, verdict_parsed
 from .layout import Layout
 from .memory_index import INDEX_MAX_LINES, IndexRefresher
-from .model import Decision, Entry, MemoryType, Op, RuleResult, Scope, Selector, Tier
+from .model import Decision, Entry, Op, RuleResult, Selector, default_type
 from .rules import Candidate, Verdict, decide
 from .scan import Scanner
 
@@ -42,33 +43,6 @@ Clock = Callable[[], dt.datetime]
 # Told (scope, filename, entry or None when removed) after each applied
 # change, outside the write lock.
 ChangeListener = Callable[[Selector, str, "Entry | None"], None]
-
-
-def default_type(selector: Selector) -> MemoryType:
-    """The type a hand-written file without one gets in this scope."""
-    if selector.scope is Scope.WORKSPACE or selector.agent_tier is Tier.WORKSPACE:
-        return MemoryType.PROJECT
-    return MemoryType.USER
-
-
-def verdict_parsed(decision: Decision, verdict: Verdict) -> ParsedMemory | None:
-    """The post state as parsed data, so applying need not re-parse bytes we
-    just rendered."""
-    if decision.post_content is None:
-        return None
-    meta = verdict.post_meta
-    return ParsedMemory(meta=meta, body=(verdict.fields.get("body") or "").strip("\n"), raw=decision.post_content.encode("utf-8"))
-
-
-def decision_id(idempotency_key: str) -> str:
-    return "dec_" + hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:24]
-
-
-def _stamp(moment: dt.datetime, *, ms: bool) -> str:
-    moment = moment.astimezone(dt.timezone.utc)
-    if ms:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -242,18 +216,18 @@ class Controller:
             targets=verdict.targets,
             target_filename=verdict.target_filename,
             rule_trace=verdict.trace,
-            decided_at=_stamp(now, ms=True),
+            decided_at=stamp(now, ms=True),
         )
         if verdict.op in (Op.ADD, Op.UPDATE):
             assert verdict.target_filename
             current = verdict.current
-            meta = self._post_meta(candidate, verdict, current, now)
+            meta = post_meta(candidate, verdict, current, now)
             verdict.post_meta = meta
             raw = render_memory(meta, verdict.fields.get("body") or "")
             check_size(raw, max_bytes=self.config.file.max_bytes, max_lines=self.config.file.max_lines)
             decision.post_content = raw.decode("utf-8")
             decision.post_content_hash = content_hash(raw)
-            decision.frontmatter = self._frontmatter_view(candidate.selector, verdict.target_filename, meta)
+            decision.frontmatter = frontmatter_view(candidate.selector, verdict.target_filename, meta)
             if current is not None:
                 decision.prior_content = current.raw.decode("utf-8")
                 decision.prior_content_hash = current.content_hash
@@ -272,59 +246,6 @@ class Controller:
         last = self.catalog.last_decision_for(selector.key, filename) if filename else None
         parts = [kind, origin, selector.key, candidate_hash, filename or "", last or ""]
         return "derived:" + hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
-
-    def _post_meta(
-        self, candidate: Candidate, verdict: Verdict, current: ParsedMemory | None, now: dt.datetime
-    ) -> dict[str, Any]:
-        meta: dict[str, Any] = dict(current.meta) if current else {}
-        for key in ("name", "description", "type", "entity", "attribute", "tags", "metadata"):
-            value = verdict.fields.get(key)
-            if isinstance(value, MemoryType):
-                value = value.value
-            if value is None:
-                continue
-            if value in ("", [], {}):
-                meta.pop(key, None)
-            else:
-                meta[key] = value
-        provenance = dict(meta.get("provenance") or {})
-        given = candidate.provenance or {}
-        provenance["source_actor"] = candidate.origin
-        sessions = list(provenance.get("source_sessions") or [])
-        for session in given.get("source_sessions") or []:
-            if session not in sessions:
-                sessions.append(session)
-        if sessions:
-            provenance["source_sessions"] = sessions
-        if given.get("confidence") is not None:
-            provenance["confidence"] = given["confidence"]
-        stamp = _stamp(now, ms=False)
-        provenance.setdefault("created_at", stamp)
-        provenance["updated_at"] = stamp
-        meta["provenance"] = provenance
-        return meta
-
-    def _frontmatter_view(self, selector: Selector, filename: str, meta: dict[str, Any]) -> dict[str, Any]:
-        """The decision's `frontmatter`, in seed 004's shape."""
-        provenance = meta.get("provenance") or {}
-        return {
-            **selector.to_dict(),
-            "filename": filename,
-            "name": meta.get("name"),
-            "description": meta.get("description") or "",
-            "type": meta.get("type"),
-            "entity": meta.get("entity"),
-            "attribute": meta.get("attribute"),
-            "tags": meta.get("tags") or [],
-            "provenance": {
-                "source_actor": provenance.get("source_actor"),
-                "source_session_ids": provenance.get("source_sessions") or [],
-                "confidence": provenance.get("confidence"),
-                "superseded_by": provenance.get("superseded_by"),
-                "created_at": provenance.get("created_at"),
-                "updated_at": provenance.get("updated_at"),
-            },
-        }
 
     # --- record and apply --------------------------------------------------
 
@@ -356,7 +277,7 @@ class Controller:
             if parsed is None:
                 parsed = parse_memory(raw, filename, default_type(selector))
             entry = parsed.to_entry(selector, filename, stat.st_size, stat.st_mtime_ns)
-        applied_at = _stamp(self.clock(), ms=True)
+        applied_at = stamp(self.clock(), ms=True)
         with self.catalog.write() as db:
             if entry is None:
                 self.catalog.delete_entry(db, selector.key, filename)
@@ -389,7 +310,7 @@ class Controller:
                 raise Conflict(f"decision {original_id} was not applied ({original.op.value}); nothing to revert")
             selector, filename = original.selector, original.target_filename
             current = self._current_hash(selector, filename)
-            op, post, reason = self._revert_plan(original, current)
+            op, post, reason = revert_plan(original, current)
             now = self.clock()
             key = self._derived_key("revert", "revert", selector, original.id, filename)
             decision = Decision(
@@ -403,14 +324,14 @@ class Controller:
                 targets=[filename],
                 target_filename=filename,
                 rule_trace=[RuleResult("revert.hash_check", True, reason, filename)],
-                decided_at=_stamp(now, ms=True),
+                decided_at=stamp(now, ms=True),
                 reverts=original.id,
             )
             if post is not None:
                 decision.post_content = post
                 decision.post_content_hash = content_hash(post.encode("utf-8"))
                 meta = parse_memory(post.encode("utf-8"), filename, default_type(selector)).meta
-                decision.frontmatter = self._frontmatter_view(selector, filename, meta)
+                decision.frontmatter = frontmatter_view(selector, filename, meta)
             if current is not None:
                 prior = self.layout.file_path(selector, filename).read_bytes()
                 decision.prior_content = prior.decode("utf-8", errors="replace")
@@ -421,26 +342,6 @@ class Controller:
             entry = self._record_and_apply(decision)
         self._after_apply(selector, filename, entry)
         return Outcome(decision, applied=True)
-
-    def _revert_plan(self, original: Decision, current: str | None) -> tuple[Op, str | None, str]:
-        name = original.target_filename
-        if original.op is Op.ADD:
-            if current is None or current != original.post_content_hash:
-                raise Conflict(f"{name} has changed since {original.id} added it; not reverted", current_hash=current)
-            return Op.DELETE, None, f"reverts {original.id}: removes the memory it added"
-        if original.op is Op.UPDATE:
-            if current is None or current != original.post_content_hash:
-                raise Conflict(f"{name} has changed since {original.id} updated it; not reverted", current_hash=current)
-            if original.prior_content is None:
-                return Op.DELETE, None, f"reverts {original.id}: the file did not exist before"
-            return Op.UPDATE, original.prior_content, f"reverts {original.id}: restores the prior content"
-        if original.op is Op.DELETE:
-            if current is not None:
-                raise Conflict(f"{name} exists again since {original.id} deleted it; not reverted", current_hash=current)
-            if original.prior_content is None:
-                raise Conflict(f"{original.id} kept no prior content to restore")
-            return Op.ADD, original.prior_content, f"reverts {original.id}: restores the deleted memory"
-        raise Conflict(f"decision {original.id} ({original.op.value}) changed nothing; nothing to revert")
 
     # --- hand edits --------------------------------------------------------
 
@@ -515,7 +416,7 @@ class Controller:
             with self.catalog.write() as db:
                 if known is not None:
                     self.catalog.delete_entry(db, selector.key, filename)
-                self.catalog.set_invalid(db, str(path), selector.key, filename, exc.message, _stamp(self.clock(), ms=False))
+                self.catalog.set_invalid(db, str(path), selector.key, filename, exc.message, stamp(self.clock(), ms=False))
             return None, None
         entry = parsed.to_entry(selector, filename, stat.st_size, stat.st_mtime_ns)
         op = Op.UPDATE if known is not None else Op.ADD
@@ -531,7 +432,7 @@ class Controller:
         if self.catalog.decision_status(decision_id(key)) is not None:
             return None  # this very change was already recorded (watcher and scan both saw it)
         prior = self.catalog.raw_of(selector.key, filename) if known is not None else None
-        now = _stamp(self.clock(), ms=True)
+        now = stamp(self.clock(), ms=True)
         verb = {Op.ADD: "created", Op.UPDATE: "edited", Op.DELETE: "deleted"}[op]
         decision = Decision(
             id=decision_id(key),

@@ -207,6 +207,13 @@ def resolve_selector(fields: Mapping[str, Any], memory_type: MemoryType | None =
     )
 
 
+def default_type(selector: Selector) -> MemoryType:
+    """The type a hand-written file without one gets in this scope."""
+    if selector.scope is Scope.WORKSPACE or selector.agent_tier is Tier.WORKSPACE:
+        return MemoryType.PROJECT
+    return MemoryType.USER
+
+
 def parse_type(value: Any) -> MemoryType:
     return _enum(MemoryType, value, "type")
 

@@ -18,12 +18,12 @@ from typing import Any, Callable, Mapping
 from . import __version__
 from .catalog import Catalog, DecisionFilter
 from .config import LOCKED_PATHS, Config, load_config, mutable_paths, parse_duration
-from .controller import Clock, Controller, Outcome, default_type
+from .controller import Clock, Controller, Outcome
 from .errors import Conflict, NotFound, ParseError, Rejected, ValidationError
 from .files import parse_memory
 from .inputs import ad_hoc_candidate, check_fields, delete_candidate, patch_candidate, search_request, write_candidate
 from .layout import Layout, WorkspaceRegistry
-from .model import GLOBAL, Decision, Entry, Op, Selector
+from .model import GLOBAL, Decision, Entry, Op, Selector, default_type
 from .rules import Candidate
 from .schema import DERIVED_TABLES
 from .sync import Reconciler, ScanReport, Watcher

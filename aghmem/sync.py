@@ -33,11 +33,11 @@ from watchdog.events import (
 from watchdog.observers import Observer
 
 from .catalog import Catalog
-from .controller import Controller, default_type
+from .controller import Controller
 from .errors import AghmemError, ParseError
 from .files import is_memory_filename, parse_memory, remove_stale_temp_files, utc_now
 from .layout import Layout, is_inside
-from .model import Selector
+from .model import Selector, default_type
 
 log = logging.getLogger("aghmem.sync")
 

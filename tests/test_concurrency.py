@@ -153,7 +153,7 @@ def test_pending_decision_from_a_crash_is_settled(daemon: Daemon, tmp_path: Path
     marked abandoned at start, and a retry with the same key applies."""
     import sqlite3
 
-    from aghmem.controller import decision_id
+    from aghmem.decisions import decision_id
 
     daemon.stop()
     db = sqlite3.connect(daemon.home / "state" / "aghmem.db")
