@@ -470,6 +470,20 @@ class Catalog:
         next_cursor = encode_cursor(rows[filt.limit - 1][22]) if len(rows) > filt.limit else None
         return decisions, next_cursor
 
+    def prune_decisions(self, applied_before: str, *, keep_summary: bool) -> int:
+        """Drop decisions applied before a time (their reverts with them);
+        with `keep_summary`, a one-line summary of each stays."""
+        with self.write() as db:
+            if keep_summary:
+                db.execute(
+                    "INSERT OR IGNORE INTO decision_summaries SELECT id, scope_key, op, origin, target_filename, "
+                    "reason, applied_at FROM decisions WHERE status = 'applied' AND applied_at < ?",
+                    (applied_before,),
+                )
+            return db.execute(
+                "DELETE FROM decisions WHERE status = 'applied' AND applied_at < ?", (applied_before,)
+            ).rowcount
+
     def operation_stats(self) -> tuple[int, str | None]:
         row = self.db.execute(
             "SELECT COUNT(*), MAX(applied_at) FROM decisions WHERE status = 'applied'"

@@ -92,6 +92,17 @@ CREATE TABLE IF NOT EXISTS recall_traces (
     PRIMARY KEY (session_id, turn_seq)
 ) WITHOUT ROWID;
 
+-- One line for each pruned decision (decisions.keep_audit_summary).
+CREATE TABLE IF NOT EXISTS decision_summaries (
+    id              TEXT PRIMARY KEY,
+    scope_key       TEXT NOT NULL,
+    op              TEXT NOT NULL,
+    origin          TEXT NOT NULL,
+    target_filename TEXT,
+    reason          TEXT NOT NULL,
+    applied_at      TEXT
+);
+
 CREATE TABLE IF NOT EXISTS decisions (
     seq                INTEGER PRIMARY KEY AUTOINCREMENT,
     id                 TEXT NOT NULL UNIQUE,

@@ -10,7 +10,6 @@ import datetime as dt
 import json
 import logging
 import os
-import threading
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -19,16 +18,18 @@ from . import __version__
 from .catalog import Catalog, DecisionFilter
 from .config import LOCKED_PATHS, Config, load_config, mutable_paths, parse_duration
 from .controller import Clock, Controller, Outcome
+from .decisions import stamp
 from .errors import Conflict, NotFound, ParseError, Rejected, ValidationError
-from .files import parse_memory
+from .files import check_filename, parse_memory
 from .inputs import ad_hoc_candidate, check_fields, delete_candidate, patch_candidate, search_request, write_candidate
 from .layout import Layout, WorkspaceRegistry
-from .model import GLOBAL, Decision, Entry, Op, Selector, default_type
+from .model import GLOBAL, SELECTOR_FIELDS, Decision, Entry, Op, Selector, default_type, resolve_selector
 from .rules import Candidate
 from .schema import DERIVED_TABLES
 from .sync import Reconciler, ScanReport, Watcher
 from .indexing import Indexing
 from .recall import Recall
+from .scheduler import Scheduler
 from .signals import Signals
 
 log = logging.getLogger("aghmem")
@@ -74,8 +75,7 @@ class MemoryService:
         )
         self.last_scan: ScanReport | None = None
         self.last_scan_at: str | None = None
-        self._stop = threading.Event()
-        self._reconcile_loop = threading.Thread(target=self._reconcile_forever, name="aghmem-reconcile", daemon=True)
+        self.scheduler = Scheduler(config, reconcile=self.rescan, prune=self.prune_decisions)
 
     @property
     def clock(self) -> Clock:
@@ -95,7 +95,7 @@ class MemoryService:
         self.rescan()
         self.indexing.catch_up()
         if watch:
-            self._reconcile_loop.start()
+            self.scheduler.start()
 
     def rescan(self) -> ScanReport:
         """Compare every scope with the disk; changes become decisions."""
@@ -120,19 +120,21 @@ class MemoryService:
         if total >= 1000:
             log.info("scan: %d/%d files", done, total)
 
-    def _reconcile_forever(self) -> None:
-        interval = parse_duration(self.config.index.reconcile_interval)
-        while not self._stop.wait(interval):
-            try:
-                self.rescan()
-            except Exception:  # noqa: BLE001 - try again next interval
-                log.exception("periodic reconcile failed")
+    def prune_decisions(self) -> int:
+        """Drop applied decisions older than decisions.prune_after_applied_days
+        (0 keeps them all)."""
+        days = self.config.decisions.prune_after_applied_days
+        if days <= 0:
+            return 0
+        cutoff = self.clock() - dt.timedelta(days=days)
+        pruned = self.catalog.prune_decisions(stamp(cutoff, ms=True), keep_summary=self.config.decisions.keep_audit_summary)
+        if pruned:
+            log.info("pruned %d decision(s) applied before %s", pruned, stamp(cutoff, ms=False))
+        return pruned
 
     def close(self) -> None:
-        self._stop.set()
+        self.scheduler.stop()
         self.watcher.stop()
-        if self._reconcile_loop.is_alive():
-            self._reconcile_loop.join(timeout=10)
         self.signals.close()
         self.indexing.close()
         self.catalog.close()
@@ -207,6 +209,46 @@ class MemoryService:
         self, filename: str, body: Mapping[str, Any], query: Mapping[str, Any], *, if_match: str | None = None
     ) -> Outcome:
         return self._submit(delete_candidate(filename, body, query, if_match=if_match))
+
+    def promote(self, body: Mapping[str, Any]) -> Outcome:
+        """Copy a memory into another scope through the controller (origin
+        `promote`); the source stays. A rejection is a Rejected error."""
+        check_fields(body, frozenset({"filename", "from", "to", "dry_run", "idempotency_key"}))
+        filename = check_filename(body.get("filename"))
+        scopes = []
+        for side in ("from", "to"):
+            fields = body.get(side)
+            if not isinstance(fields, dict):
+                raise ValidationError(f"{side} must be a selector object, e.g. {{\"scope\": \"global\"}}", field=side)
+            check_fields(fields, frozenset(SELECTOR_FIELDS))
+            scopes.append(self.check_selector(resolve_selector(fields)))
+        source_scope, target_scope = scopes
+        if source_scope == target_scope:
+            raise ValidationError("from and to name the same scope", field="to")
+        source = self.controller.read(source_scope, filename)
+        if source is None:
+            raise NotFound(f"no memory {filename} in the source scope", filename=filename, **source_scope.to_dict())
+        meta = source.meta
+        dry_run = body.get("dry_run", False)
+        if not isinstance(dry_run, bool):
+            raise ValidationError("dry_run must be true or false", field="dry_run")
+        candidate = Candidate(
+            selector=target_scope,
+            origin="promote",
+            filename=filename,
+            type=source.type,
+            name=source.name,
+            description=source.description,
+            body=source.body,
+            entity=meta.get("entity"),
+            attribute=meta.get("attribute"),
+            tags=meta.get("tags"),
+            metadata=meta.get("metadata"),
+            provenance={"source_sessions": source.provenance.get("source_sessions") or []},
+            idempotency_key=body.get("idempotency_key"),
+            dry_run=dry_run,
+        )
+        return self._submit(candidate)
 
     def ad_hoc(self, body: Mapping[str, Any]) -> dict[str, Any]:
         candidate = ad_hoc_candidate(body)

@@ -58,6 +58,12 @@ async def ad_hoc(request: Request) -> JSONResponse:
     return JSONResponse(await run_in_threadpool(_service(request).ad_hoc, body))
 
 
+async def promote(request: Request) -> JSONResponse:
+    """Copy a memory to another scope through the controller."""
+    body = await read_json(request)
+    return render_outcome(await run_in_threadpool(_service(request).promote, body))
+
+
 async def get_memory(request: Request) -> JSONResponse:
     """Read one memory; the ETag is its content hash."""
     selector = query_selector(request)
@@ -96,6 +102,7 @@ routes = [
     Route("/api/memory", list_memories, methods=["GET"]),
     Route("/api/memory", write_memory, methods=["POST"]),
     Route("/api/memory/ad-hoc", ad_hoc, methods=["POST"]),
+    Route("/api/memory/promote", promote, methods=["POST"]),
 ]
 
 # Last, and with the `path` convertor: an encoded slash (`%2f`) must reach
