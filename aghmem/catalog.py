@@ -336,6 +336,13 @@ class Catalog:
     def clear_invalid(self, db: sqlite3.Connection, path: str) -> None:
         db.execute("DELETE FROM invalid_files WHERE path = ?", (path,))
 
+    def is_invalid(self, path: str) -> bool:
+        return self.db.execute("SELECT 1 FROM invalid_files WHERE path = ?", (path,)).fetchone() is not None
+
+    def ids_in_scopes(self, scope_keys: Sequence[str]) -> list[str]:
+        marks = ",".join("?" * len(scope_keys))
+        return [row[0] for row in self.db.execute(f"SELECT id FROM entries WHERE scope_key IN ({marks})", tuple(scope_keys))]
+
     def invalid_files(self) -> list[dict[str, str]]:
         rows = self.db.execute("SELECT path, error, scope_key, filename FROM invalid_files ORDER BY path")
         return [{"path": p, "error": e, "scope_key": k, "filename": f} for p, e, k, f in rows]

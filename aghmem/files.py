@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
-from .errors import ParseError, ValidationError
+from .errors import ParseError, TooLarge, ValidationError
 from .model import Entry, MemoryType, Selector
 
 INDEX_FILENAME = "MEMORY.md"
@@ -316,19 +316,13 @@ def render_memory(meta: dict[str, Any], body: str) -> bytes:
 def check_size(raw: bytes, *, max_bytes: int, max_lines: int) -> None:
     lines = raw.count(b"\n")
     if len(raw) > max_bytes or lines > max_lines:
-        raise_too_large(len(raw), lines, max_bytes, max_lines)
-
-
-def raise_too_large(size: int, lines: int, max_bytes: int, max_lines: int) -> None:
-    from .errors import TooLarge
-
-    raise TooLarge(
-        f"memory file would be {size} bytes / {lines} lines; the limit is {max_bytes} bytes / {max_lines} lines",
-        size=size,
-        lines=lines,
-        max_bytes=max_bytes,
-        max_lines=max_lines,
-    )
+        raise TooLarge(
+            f"memory file would be {len(raw)} bytes / {lines} lines; the limit is {max_bytes} bytes / {max_lines} lines",
+            size=len(raw),
+            lines=lines,
+            max_bytes=max_bytes,
+            max_lines=max_lines,
+        )
 
 
 # --- writing ---------------------------------------------------------------

@@ -107,10 +107,7 @@ class Indexing:
     def reindex(self, scope_keys: Sequence[str]) -> int:
         """Re-index the entries of some scopes (all their documents)."""
         with self._job_lock:
-            rows = self.catalog.db.execute(
-                f"SELECT id FROM entries WHERE scope_key IN ({','.join('?' * len(scope_keys))})", tuple(scope_keys)
-            ).fetchall()
-            ids = [row[0] for row in rows]
+            ids = self.catalog.ids_in_scopes(scope_keys)
             self.progress = JobProgress("reindex", 0, len(ids))
             for start in range(0, len(ids), 1000):
                 self.restage(ids[start : start + 1000])

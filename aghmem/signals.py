@@ -88,14 +88,14 @@ class Signals:
                 self._queue.task_done()
 
     def _write(self, batch: list[RecallEvent]) -> None:
-        scores = dict(self.scores)
+        updated: dict[str, float] = {}
         with self.catalog.write() as db:
             for event in batch:
                 if self.enabled:
                     for memory_id, score in event.recalled:
                         _bump(db, event, memory_id, score)
-                        old = scores.get(memory_id)
-                        scores[memory_id] = score if old is None else 0.8 * old + 0.2 * score
+                        old = updated.get(memory_id, self.scores.get(memory_id))
+                        updated[memory_id] = score if old is None else 0.8 * old + 0.2 * score
                 if event.session_id:
                     db.executemany(
                         "INSERT OR IGNORE INTO surfaced VALUES (?, ?)",
@@ -106,7 +106,9 @@ class Signals:
                         "INSERT OR REPLACE INTO recall_traces VALUES (?, ?, ?, ?)",
                         (event.session_id, event.turn_seq, event.at, json.dumps(event.trace)),
                     )
-        self.scores = scores  # swapped in whole: readers never see a half update
+        # Only once the transaction committed, so memory never runs ahead of
+        # the database; each score is replaced whole (readers see old or new).
+        self.scores.update(updated)
 
 
 def _bump(db: Any, event: RecallEvent, memory_id: str, score: float) -> None:

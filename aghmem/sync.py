@@ -136,7 +136,7 @@ class Reconciler:
             decision = self.controller.observe(selector, name)
             report.changed += name in changed
             report.removed += name in removed
-            report.invalid += decision is None and name in changed and self._is_invalid(directory / name)
+            report.invalid += decision is None and name in changed and self.catalog.is_invalid(str(directory / name))
 
     def _baseline(
         self,
@@ -169,8 +169,6 @@ class Reconciler:
             if progress is not None and names:
                 progress(min(start + batch, len(names)), len(names))
 
-    def _is_invalid(self, path: Path) -> bool:
-        return any(item["path"] == str(path) for item in self.catalog.invalid_files())
 
 
 class _Handler(FileSystemEventHandler):
