@@ -343,6 +343,20 @@ class Catalog:
         marks = ",".join("?" * len(scope_keys))
         return [row[0] for row in self.db.execute(f"SELECT id FROM entries WHERE scope_key IN ({marks})", tuple(scope_keys))]
 
+    def recall_scores(self) -> dict[str, float]:
+        return dict(self.db.execute("SELECT memory_id, recall_score FROM signals").fetchall())
+
+    def surfaced_ids(self, session_id: str) -> set[str]:
+        """Memories a session has already been shown."""
+        rows = self.db.execute("SELECT memory_id FROM surfaced WHERE session_id = ?", (session_id,))
+        return {row[0] for row in rows}
+
+    def recall_trace(self, session_id: str, turn_seq: int) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT trace FROM recall_traces WHERE session_id = ? AND turn_seq = ?", (session_id, turn_seq)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
     def invalid_files(self) -> list[dict[str, str]]:
         rows = self.db.execute("SELECT path, error, scope_key, filename FROM invalid_files ORDER BY path")
         return [{"path": p, "error": e, "scope_key": k, "filename": f} for p, e, k, f in rows]

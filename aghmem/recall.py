@@ -104,6 +104,9 @@ class Recall:
         self._slots = threading.BoundedSemaphore(os.cpu_count() or 2)
         self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="aghmem-view")
 
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
     def search(self, req: SearchRequest, now: dt.datetime) -> dict[str, Any]:
         with self._slots:
             return self._search(req, now)
@@ -191,8 +194,7 @@ class Recall:
         surfaced = set(req.already_surfaced)
         if req.session_id:
             self.signals.flush()  # the session's previous turns are written
-            rows = self.catalog.db.execute("SELECT memory_id FROM surfaced WHERE session_id = ?", (req.session_id,))
-            surfaced.update(row[0] for row in rows)
+            surfaced |= self.catalog.surfaced_ids(req.session_id)
         return surfaced
 
     def _terms(self, cand: Candidate, recall_score: float, now: dt.datetime) -> dict[str, tuple[float, float]]:

@@ -7,7 +7,6 @@ take and return plain Python values and raise `aghmem.errors` exceptions.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 from dataclasses import dataclass, fields
@@ -135,6 +134,7 @@ class MemoryService:
     def close(self) -> None:
         self.scheduler.stop()
         self.watcher.stop()
+        self.recall.close()
         self.signals.close()
         self.indexing.close()
         self.catalog.close()
@@ -355,12 +355,10 @@ class MemoryService:
 
     def recall_trace(self, session_id: str, turn_seq: int) -> dict[str, Any]:
         self.signals.flush()
-        row = self.catalog.db.execute(
-            "SELECT trace FROM recall_traces WHERE session_id = ? AND turn_seq = ?", (session_id, turn_seq)
-        ).fetchone()
-        if row is None:
+        trace = self.catalog.recall_trace(session_id, turn_seq)
+        if trace is None:
             raise NotFound(f"no recall trace for session {session_id!r} turn {turn_seq}", session_id=session_id, turn_seq=turn_seq)
-        return json.loads(row[0])
+        return trace
 
     def reindex(self, selector: Selector | None, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
         """Scan the files again and rebuild the index documents of a scope

@@ -39,7 +39,7 @@ class Signals:
         self.dropped = 0
         # Each memory's smoothed recall score, mirrored in memory so ranking
         # reads no rows; written back by the worker with the same formula.
-        self.scores: dict[str, float] = dict(catalog.db.execute("SELECT memory_id, recall_score FROM signals").fetchall())
+        self.scores: dict[str, float] = catalog.recall_scores()
         self._queue: queue.Queue[RecallEvent | None] = queue.Queue(maxsize=capacity)
         self._worker = threading.Thread(target=self._run, name="aghmem-signals", daemon=True)
         self._worker.start()
