@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import httpx
 import pytest
@@ -111,19 +112,29 @@ def assert_disk_agrees_with_decisions(daemon: Daemon) -> None:
     assert {m["filename"]: m["content_hash"] for m in listed} == actual
 
 
-def test_kill_9_in_a_write_burst_leaves_consistent_state(daemon: Daemon) -> None:
+@contextlib.contextmanager
+def write_burst(daemon: Daemon, workers: int, seconds: float) -> Iterator[list[int]]:
+    """Writers hammer the daemon for `seconds`; the body then interrupts it.
+    On exit the writers stop; yields their request counts."""
     stop = threading.Event()
-    counts = [0] * 6
-    threads = [threading.Thread(target=_burst, args=(daemon, stop, w, counts)) for w in range(6)]
+    counts = [0] * workers
+    threads = [threading.Thread(target=_burst, args=(daemon, stop, w, counts)) for w in range(workers)]
     for t in threads:
         t.start()
-    time.sleep(1.5)
-    assert daemon.proc is not None
-    daemon.proc.send_signal(signal.SIGKILL)
-    daemon.proc.wait(timeout=10)
-    stop.set()
-    for t in threads:
-        t.join(timeout=15)
+    time.sleep(seconds)
+    try:
+        yield counts
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=15)
+
+
+def test_kill_9_in_a_write_burst_leaves_consistent_state(daemon: Daemon) -> None:
+    with write_burst(daemon, workers=6, seconds=1.5) as counts:
+        assert daemon.proc is not None
+        daemon.proc.send_signal(signal.SIGKILL)
+        daemon.proc.wait(timeout=10)
     assert sum(counts) > 50, counts  # the burst really was under way
     daemon.start()
     assert_disk_agrees_with_decisions(daemon)
@@ -133,16 +144,8 @@ def test_kill_9_in_a_write_burst_leaves_consistent_state(daemon: Daemon) -> None
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_stops_cleanly_mid_burst(daemon: Daemon, sig: int) -> None:
-    stop = threading.Event()
-    counts = [0] * 4
-    threads = [threading.Thread(target=_burst, args=(daemon, stop, w, counts)) for w in range(4)]
-    for t in threads:
-        t.start()
-    time.sleep(1.0)
-    assert daemon.stop(sig) == 0
-    stop.set()
-    for t in threads:
-        t.join(timeout=15)
+    with write_burst(daemon, workers=4, seconds=1.0):
+        assert daemon.stop(sig) == 0
     assert not (daemon.home / "state" / "server.json").exists()
     daemon.start()
     assert_disk_agrees_with_decisions(daemon)
