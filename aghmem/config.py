@@ -139,6 +139,7 @@ class DreamConfig:
     min_sessions: int = 3
     prompt_version: str = "dream-v1"
     max_synthesis_bytes: int = 8_000
+    lock_ttl: str = "10m"
     gates: DreamGates = field(default_factory=DreamGates)
     scoring: DreamScoring = field(default_factory=DreamScoring)
 

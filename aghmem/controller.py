@@ -43,6 +43,9 @@ Clock = Callable[[], dt.datetime]
 # Told (scope, filename, entry or None when removed) after each applied
 # change, outside the write lock.
 ChangeListener = Callable[[Selector, str, "Entry | None"], None]
+# Told each applied decision (submitted, reverted or observed), after the
+# change listeners.
+DecisionListener = Callable[[Decision], None]
 
 
 @dataclass
@@ -77,6 +80,7 @@ class Controller:
             redaction=config.privacy_policy.default_redaction_string,
         )
         self.listeners: list[ChangeListener] = []
+        self.decision_listeners: list[DecisionListener] = []
         self.memory_index = IndexRefresher(lambda key: catalog.index_rows(key, INDEX_MAX_LINES))
         self._lock = threading.RLock()
         self._recent_writes: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
@@ -143,7 +147,7 @@ class Controller:
             entry = self._record_and_apply(decision, verdict_parsed(decision, verdict))
         applied = decision.status == "applied"
         if applied:
-            self._after_apply(decision.selector, decision.target_filename, entry)
+            self._after_apply(decision.selector, decision.target_filename, entry, decision)
         return Outcome(decision, applied=applied, dry_run=False)
 
     def _replay(self, existing_id: str) -> Decision | None:
@@ -287,13 +291,18 @@ class Controller:
         decision.applied_at, decision.status = applied_at, "applied"
         return entry
 
-    def _after_apply(self, selector: Selector, filename: str | None, entry: Entry | None) -> None:
+    def _after_apply(
+        self, selector: Selector, filename: str | None, entry: Entry | None, decision: Decision | None
+    ) -> None:
         """Derived views of an applied change, outside the write lock so that
         concurrent writers can share the work."""
         assert filename
         self.refresh_memory_index(selector)
         for listener in self.listeners:
             listener(selector, filename, entry)
+        if decision is not None and decision.status == "applied":
+            for decision_listener in self.decision_listeners:
+                decision_listener(decision)
 
     def refresh_memory_index(self, selector: Selector) -> None:
         self.memory_index.refresh(self.layout.scope_dir(selector), selector.key, self.layout.tmp_dir(selector))
@@ -340,7 +349,7 @@ class Controller:
                 decision.status = "dry_run"
                 return Outcome(decision, applied=False, dry_run=True)
             entry = self._record_and_apply(decision)
-        self._after_apply(selector, filename, entry)
+        self._after_apply(selector, filename, entry, decision)
         return Outcome(decision, applied=True)
 
     # --- hand edits --------------------------------------------------------
@@ -395,7 +404,7 @@ class Controller:
                     entry, decision = known, None
                 else:
                     entry, decision = self._observe_change(selector, filename, path, raw, stat, known, record)
-        self._after_apply(selector, filename, entry)
+        self._after_apply(selector, filename, entry, decision)
         return decision
 
     def _observe_change(

@@ -302,3 +302,23 @@ def search_request(body: Mapping[str, Any], recall: Any) -> "SearchRequest":
         include_already_surfaced=bool(body.get("include_already_surfaced", recall.include_already_surfaced)),
         include_system=bool(body.get("include_system", recall.include_system)),
     )
+
+
+DREAM_TRIGGER_FIELDS = frozenset({*SELECTOR_FIELDS, "selector", "force", "dry_run"})
+
+
+def dream_trigger(body: Mapping[str, Any]) -> tuple[Selector, bool, bool]:
+    """(scope, force, dry_run) of a dream trigger. The scope is given as
+    top-level selector fields or as a `selector` object; none is global."""
+    check_fields(body, DREAM_TRIGGER_FIELDS)
+    fields: Mapping[str, Any] = body
+    nested = body.get("selector")
+    if nested is not None:
+        if not isinstance(nested, dict):
+            raise ValidationError('selector must be an object, e.g. {"workspace_id": "ws_…"}', field="selector")
+        if has_selector_fields(body):
+            raise ValidationError("give the scope as `selector` or as top-level fields, not both", field="selector")
+        check_fields(nested, frozenset(SELECTOR_FIELDS))
+        fields = nested
+    selector = resolve_selector({key: fields.get(key) for key in SELECTOR_FIELDS})
+    return selector, _flag(body, "force"), _flag(body, "dry_run")

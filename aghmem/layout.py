@@ -82,6 +82,9 @@ class WorkspaceRegistry:
     def list(self) -> list[Workspace]:
         return sorted(self._by_id.values(), key=lambda ws: (ws.added_at, ws.id))
 
+    def __contains__(self, workspace_id: object) -> bool:
+        return workspace_id in self._by_id
+
     def get(self, workspace_id: str) -> Workspace:
         try:
             return self._by_id[workspace_id]

@@ -1,8 +1,9 @@
-"""Background jobs on APScheduler: reconcile scans, decision pruning.
+"""Background jobs on APScheduler (the service registers them: reconcile
+scans, the dream check, the daily sweep, decision pruning).
 
 Each job runs at most once at a time (a run still going when the next is
 due makes the next one wait, coalesced), and `stop()` waits for a running
-job before the daemon exits. Issue 4 adds dreaming and the daily sweep here.
+job before the daemon exits.
 """
 
 from __future__ import annotations
@@ -14,27 +15,26 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .config import Config, parse_duration
+from .config import parse_duration
 
 log = logging.getLogger("aghmem.scheduler")
 
 
 class Scheduler:
-    def __init__(self, config: Config, *, reconcile: Callable[[], object], prune: Callable[[], object]) -> None:
+    def __init__(self) -> None:
+        # No timezone: APScheduler takes the machine's, so daily jobs run at a
+        # local hour (daily.sweep_hour = 3 means 03:00 where the user is).
         self._scheduler = BackgroundScheduler(
-            timezone="UTC",
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         )
-        self._scheduler.add_job(
-            _logged("reconcile", reconcile),
-            IntervalTrigger(seconds=parse_duration(config.index.reconcile_interval)),
-            id="reconcile",
-        )
-        self._scheduler.add_job(
-            _logged("prune decisions", prune),
-            CronTrigger(hour=config.daily.sweep_hour, minute=15, timezone="UTC"),
-            id="prune_decisions",
-        )
+
+    def every(self, job_id: str, interval: str, job: Callable[[], object]) -> None:
+        """Run `job` every `interval` (a duration such as "30m")."""
+        self._scheduler.add_job(_logged(job_id, job), IntervalTrigger(seconds=parse_duration(interval)), id=job_id)
+
+    def daily(self, job_id: str, hour: int, minute: int, job: Callable[[], object]) -> None:
+        """Run `job` once a day at hour:minute, local time."""
+        self._scheduler.add_job(_logged(job_id, job), CronTrigger(hour=hour, minute=minute), id=job_id)
 
     def start(self) -> None:
         self._scheduler.start()
@@ -59,7 +59,7 @@ def _logged(name: str, job: Callable[[], object]) -> Callable[[], None]:
         try:
             job()
         except Exception:  # noqa: BLE001 - the next run tries again
-            log.exception("%s failed", name)
+            log.exception("job %s failed", name)
 
-    run.__name__ = name.replace(" ", "_")
+    run.__name__ = name
     return run

@@ -103,6 +103,42 @@ CREATE TABLE IF NOT EXISTS decision_summaries (
     applied_at      TEXT
 );
 
+-- Dream runs (DESIGN §8). A run that completed (promoted or skipped) sets
+-- the time gate's clock; a failed one does not.
+CREATE TABLE IF NOT EXISTS dreams (
+    id              TEXT PRIMARY KEY,
+    scope_key       TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    trigger         TEXT NOT NULL,
+    forced          INTEGER NOT NULL,
+    candidate_count INTEGER NOT NULL DEFAULT 0,
+    promoted_count  INTEGER NOT NULL DEFAULT 0,
+    started_at      TEXT NOT NULL,
+    completed_at    TEXT,
+    lock_until      TEXT,
+    artifact_paths  TEXT NOT NULL DEFAULT '[]',
+    decision_id     TEXT,
+    reason          TEXT,
+    failure_reason  TEXT,
+    failure_path    TEXT,
+    pid             INTEGER
+);
+CREATE INDEX IF NOT EXISTS dreams_scope ON dreams (scope_key, started_at);
+CREATE INDEX IF NOT EXISTS dreams_started ON dreams (started_at);
+
+-- Sessions as their ledgers' meta.json describe them ('' = unbound): what
+-- the dream gate counts without reading the ledgers.
+CREATE TABLE IF NOT EXISTS sessions (
+    workspace_id  TEXT NOT NULL,
+    session_id    TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    stopped_at    TEXT,
+    last_sequence INTEGER NOT NULL DEFAULT 0,
+    event_count   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (workspace_id, session_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sessions_stopped ON sessions (stopped_at) WHERE stopped_at IS NOT NULL;
+
 CREATE TABLE IF NOT EXISTS decisions (
     seq                INTEGER PRIMARY KEY AUTOINCREMENT,
     id                 TEXT NOT NULL UNIQUE,

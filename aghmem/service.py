@@ -20,12 +20,23 @@ from .controller import Clock, Controller, Outcome
 from .decisions import stamp
 from .errors import Conflict, NotFound, ParseError, Rejected, ValidationError
 from .files import check_filename, parse_memory
-from .inputs import ad_hoc_candidate, check_fields, delete_candidate, patch_candidate, search_request, write_candidate
+from .inputs import (
+    ad_hoc_candidate,
+    check_fields,
+    delete_candidate,
+    dream_trigger,
+    patch_candidate,
+    search_request,
+    write_candidate,
+)
 from .layout import Layout, WorkspaceRegistry
 from .model import GLOBAL, SELECTOR_FIELDS, Decision, Entry, Op, Selector, default_type, resolve_selector
 from .rules import Candidate
 from .schema import DERIVED_TABLES
 from .sync import Reconciler, ScanReport, Watcher
+from .daily import DailyLog
+from .dream_store import DreamStore
+from .dreaming import Dreaming
 from .indexing import Indexing
 from .recall import Recall
 from .scheduler import Scheduler
@@ -74,7 +85,16 @@ class MemoryService:
         )
         self.last_scan: ScanReport | None = None
         self.last_scan_at: str | None = None
-        self.scheduler = Scheduler(config, reconcile=self.rescan, prune=self.prune_decisions)
+        self.daily = DailyLog(self.layout, lambda: self.config.daily)
+        self.controller.decision_listeners.append(self.daily.record)
+        self.dreaming = Dreaming(
+            config=config, layout=self.layout, controller=self.controller, signals=self.signals, store=DreamStore(self.catalog)
+        )
+        self.scheduler = Scheduler()
+        self.scheduler.every("reconcile", config.index.reconcile_interval, self.rescan)
+        self.scheduler.every("dream_check", config.dream.check_interval, self.dreaming.check)
+        self.scheduler.daily("daily_sweep", config.daily.sweep_hour, 0, self.sweep_daily)
+        self.scheduler.daily("prune_decisions", config.daily.sweep_hour, 15, self.prune_decisions)
 
     @property
     def clock(self) -> Clock:
@@ -89,6 +109,7 @@ class MemoryService:
         recovery = self.controller.recover()
         if recovery.applied or recovery.abandoned:
             log.info("recovered pending decisions: %d applied, %d abandoned", recovery.applied, recovery.abandoned)
+        self.dreaming.recover()
         if watch:
             self.watcher.start()  # before the scan: nothing edited meanwhile is missed
         self.rescan()
@@ -130,6 +151,13 @@ class MemoryService:
         if pruned:
             log.info("pruned %d decision(s) applied before %s", pruned, stamp(cutoff, ms=False))
         return pruned
+
+    def sweep_daily(self) -> dict[str, int]:
+        """Archive and delete old daily logs (daily.cold_archive_days, hard_delete_days)."""
+        report = self.daily.sweep(self.clock().date())
+        if report.archived or report.deleted:
+            log.info("daily sweep: %d log(s) archived, %d deleted", report.archived, report.deleted)
+        return report.to_dict()
 
     def close(self) -> None:
         self.scheduler.stop()
@@ -360,6 +388,37 @@ class MemoryService:
             raise NotFound(f"no recall trace for session {session_id!r} turn {turn_seq}", session_id=session_id, turn_seq=turn_seq)
         return trace
 
+    # --- dreaming and daily logs ---------------------------------------------
+
+    def trigger_dream(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        selector, force, dry_run = dream_trigger(body)
+        self.check_selector(selector)
+        return self.dreaming.trigger(selector, force=force, dry_run=dry_run).to_dict()
+
+    def retry_dream(self, dream_id: str) -> dict[str, Any]:
+        result = self.dreaming.retry(dream_id)
+        return {**result.to_dict(), "retried": result.triggered}
+
+    def get_dream(self, dream_id: str) -> dict[str, Any]:
+        return self.dreaming.get(dream_id).to_dict()
+
+    def list_dreams(self, selector: Selector | None, *, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        if selector is not None:
+            self.check_selector(selector)
+        return [d.to_dict() for d in self.dreaming.list(selector, status=status, limit=_limit(limit, MAX_LIST_LIMIT))]
+
+    def dream_status(self, selector: Selector | None) -> list[dict[str, Any]]:
+        if selector is not None:
+            self.check_selector(selector)
+        return self.dreaming.status(selector)
+
+    def daily_logs(self, selector: Selector | None, *, date: str | None = None, limit: int = 30) -> list[dict[str, Any]]:
+        """Daily logs of one scope, or of every scope."""
+        if selector is not None:
+            self.check_selector(selector)
+        scopes = [selector] if selector else [s for s, _ in self.layout.scope_dirs()]
+        return self.daily.list(scopes, date=date, limit=_limit(limit, MAX_LIST_LIMIT))
+
     def reindex(self, selector: Selector | None, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
         """Scan the files again and rebuild the index documents of a scope
         (its visible scopes), or of everything."""
@@ -432,7 +491,7 @@ class MemoryService:
             "last_reindex": self.indexing.last_reindex or self.last_scan_at,
             "index": {**self.indexing.status(), "dirty": dirty},
             "job": self.indexing.progress.to_dict() if self.indexing.progress else None,
-            "last_consolidation": None,
+            "last_consolidation": self.dreaming.store.last_completed_at(None),
             "dream_enabled": dream.enabled,
             "dream_agent": dream.agent,
             "dream_check_interval": dream.check_interval,

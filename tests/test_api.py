@@ -136,7 +136,9 @@ def test_openapi_describes_every_route(daemon: Daemon) -> None:
         ("/api/memory/health", "get"), ("/api/memory/history", "get"), ("/api/memory/scope-show", "get"),
         ("/api/memory/search", "post"), ("/api/memory/recall-traces/{session_id}/{turn_seq}", "get"),
         ("/api/memory/reindex", "post"), ("/api/memory/reset", "post"), ("/api/memory/reload", "post"),
-        ("/api/memory/promote", "post"),
+        ("/api/memory/promote", "post"), ("/api/memory/dreams", "get"), ("/api/memory/dreams/status", "get"),
+        ("/api/memory/dreams/trigger", "post"), ("/api/memory/dreams/{dream_id}", "get"),
+        ("/api/memory/dreams/{dream_id}/retry", "post"), ("/api/memory/daily", "get"),
     }
     described = {(path, method) for path, item in doc["paths"].items() for method in item}
     assert described == expected

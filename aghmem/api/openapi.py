@@ -22,9 +22,18 @@ _LIST_PARAMS = [
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
     {"name": "cursor", "in": "query", "schema": {"type": "string"}},
 ]
-_SELECTOR_ROUTES = {"list_memories", "get_memory", "patch_memory", "delete_memory", "scope_show", "list_decisions", "history"}
+_SELECTOR_ROUTES = {
+    "list_memories", "get_memory", "patch_memory", "delete_memory", "scope_show", "list_decisions", "history",
+    "list_dreams", "dream_status", "daily_logs",
+}
 _LIST_ROUTES = {"list_memories", "list_decisions", "history"}
+_LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}}
 _EXTRA_QUERY = {
+    "list_dreams": [
+        {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["idle", "running", "promoted", "skipped", "failed"]}},
+        _LIMIT,
+    ],
+    "daily_logs": [{"name": "date", "in": "query", "schema": {"type": "string", "format": "date"}}, _LIMIT],
     "list_decisions": [
         {"name": "op", "in": "query", "schema": {"type": "string", "enum": ["noop", "add", "update", "delete", "reject"]}},
         {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
@@ -46,6 +55,16 @@ _REQUEST_SCHEMAS = {
         "required": ["query_text"],
         "additionalProperties": False,
         "properties": {name: {} for name in sorted(SEARCH_FIELDS)},
+    },
+    "trigger_dream": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "selector": {"type": "object"},
+            **{name: {"type": "string"} for name in ("scope", "workspace_id", "agent_name", "agent_tier")},
+            "force": {"type": "boolean"},
+            "dry_run": {"type": "boolean"},
+        },
     },
     "reset": {
         "type": "object",

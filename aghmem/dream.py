@@ -1,0 +1,199 @@
+"""What a dream would promote: each candidate's score, its terms, the quality
+gates, and the synthesis text (DESIGN §8). Reads nothing and writes nothing:
+`dreaming.py` feeds it rows and acts on the review.
+
+score = w.frequency·min(1, count/2) + w.relevance·recall_score
+      + w.recency·decay(since last recall) + w.freshness·decay(since first)
+decay = 0.5^(hours / (24·half_life_days))
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import DreamConfig
+from .files import body_of
+from .scan import Scanner
+
+SYNTHESIS_PREFIX = "project_dreaming_"
+SUMMARY_CHARS = 160
+
+
+@dataclass
+class RecallSignal:
+    """An unpromoted memory's recall signals, with what the synthesis shows of it."""
+
+    memory_id: str
+    filename: str
+    name: str
+    description: str
+    recall_count: int
+    query_count: int
+    session_count: int
+    first_recalled_at: str
+    last_recalled_at: str
+    recall_score: float
+    superseded_by: str | None = None
+
+
+@dataclass
+class Term:
+    value: float
+    weight: float
+
+    @property
+    def contribution(self) -> float:
+        return self.value * self.weight
+
+    def to_dict(self) -> dict[str, float]:
+        return {"value": round(self.value, 4), "weight": self.weight, "contribution": round(self.contribution, 4)}
+
+
+@dataclass
+class DreamCandidate:
+    signal: RecallSignal
+    terms: dict[str, Term]
+    keep: bool = False
+    reason: str = ""
+    line: str | None = None  # what the synthesis gains (None: nothing new)
+
+    @property
+    def score(self) -> float:
+        return sum(term.contribution for term in self.terms.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.signal
+        return {
+            "memory_id": s.memory_id,
+            "filename": s.filename,
+            "name": s.name,
+            "recall_count": s.recall_count,
+            "query_count": s.query_count,
+            "session_count": s.session_count,
+            "first_recalled_at": s.first_recalled_at,
+            "last_recalled_at": s.last_recalled_at,
+            "score": round(self.score, 4),
+            "terms": {name: term.to_dict() for name, term in self.terms.items()},
+            "keep": self.keep,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class Review:
+    candidates: list[DreamCandidate]
+    eligible: int  # count and score gates passed: what the signal gate counts
+    synthesis_body: str
+    new_lines: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def kept(self) -> list[DreamCandidate]:
+        return [c for c in self.candidates if c.keep]
+
+
+def decay(hours: float, half_life_days: float) -> float:
+    if half_life_days <= 0:
+        return 0.0
+    return 0.5 ** (max(0.0, hours) / (24 * half_life_days))
+
+
+def _hours_since(stamp: str, now: dt.datetime) -> float:
+    moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return (now - moment).total_seconds() / 3600
+
+
+def score_terms(signal: RecallSignal, now: dt.datetime, config: DreamConfig) -> dict[str, Term]:
+    weights = config.scoring.weights
+    half_life = config.scoring.recency_half_life_days
+    return {
+        "frequency": Term(min(1.0, signal.recall_count / 2), weights.frequency),
+        "relevance": Term(min(1.0, max(0.0, signal.recall_score)), weights.relevance),
+        "recency": Term(decay(_hours_since(signal.last_recalled_at, now), half_life), weights.recency),
+        "freshness": Term(decay(_hours_since(signal.first_recalled_at, now), half_life), weights.freshness),
+    }
+
+
+def synthesis_line(signal: RecallSignal, raw: str) -> str:
+    """One line: the memory's link and what it says (its description, else
+    the start of its body)."""
+    summary = " ".join(signal.description.split())
+    if not summary:
+        summary = " ".join(body_of(raw).split())
+        summary = summary if len(summary) <= SUMMARY_CHARS else summary[: SUMMARY_CHARS - 1].rstrip() + "…"
+    return (
+        f"- [{signal.name}]({signal.filename}) — {summary} "
+        f"(recalled {signal.recall_count}× by {signal.query_count} queries)"
+    )
+
+
+def linked_filenames(body: str) -> set[str]:
+    """The memories an existing synthesis already lists."""
+    names = set()
+    for line in body.splitlines():
+        start = line.find("](")
+        end = line.find(")", start + 2)
+        if line.startswith("- [") and start > 0 and end > start:
+            names.add(line[start + 2 : end])
+    return names
+
+
+def review(
+    signals: list[RecallSignal],
+    raw_texts: dict[str, str],
+    *,
+    now: dt.datetime,
+    config: DreamConfig,
+    scanner: Scanner,
+    existing_body: str = "",
+) -> Review:
+    """Score every candidate, apply the gates in order, and compose the
+    synthesis (today's existing lines first, then the new ones by score)."""
+    gates = config.gates
+    candidates = sorted(
+        (DreamCandidate(s, score_terms(s, now, config)) for s in signals),
+        key=lambda c: (-c.score, c.signal.filename),
+    )
+    already = linked_filenames(existing_body)
+    lines = [line for line in existing_body.splitlines() if line.strip()]
+    size = sum(len(line.encode("utf-8")) + 1 for line in lines)
+    eligible = 0
+    new_lines = 0
+    for cand in candidates:
+        s = cand.signal
+        if s.filename.startswith("_system") or s.filename.startswith(SYNTHESIS_PREFIX):
+            cand.reason = "system-managed memory: never promoted"
+            continue
+        if s.superseded_by:
+            cand.reason = f"superseded by {s.superseded_by}"
+            continue
+        if cand.score < gates.min_score:
+            cand.reason = f"score {cand.score:.3f} is below min_score {gates.min_score}"
+            continue
+        eligible += 1
+        if s.query_count < gates.min_distinct_queries:
+            cand.reason = f"recalled by {s.query_count} distinct quer{'y' if s.query_count == 1 else 'ies'}; needs {gates.min_distinct_queries}"
+            continue
+        findings = scanner.scan({"memory": raw_texts.get(s.memory_id, "")}, autonomous=False).findings
+        if findings:
+            cand.reason = f"flagged by the safety scan: {findings[0].reason}"
+            continue
+        line = synthesis_line(s, raw_texts.get(s.memory_id, ""))
+        line_findings = scanner.scan({"line": line}, autonomous=True).findings
+        if line_findings:
+            cand.reason = f"its synthesis line is flagged: {line_findings[0].reason}"
+            continue
+        if s.filename in already:
+            cand.keep, cand.reason = True, "already in this synthesis"
+            continue
+        cost = len(line.encode("utf-8")) + 1
+        if size + cost > config.max_synthesis_bytes:
+            cand.reason = f"over the synthesis size budget ({config.max_synthesis_bytes} bytes)"
+            continue
+        size += cost
+        lines.append(line)
+        new_lines += 1
+        cand.keep, cand.reason, cand.line = True, f"score {cand.score:.3f} ≥ {gates.min_score}", line
+    return Review(candidates, eligible, "\n".join(lines) + "\n" if lines else "", new_lines)

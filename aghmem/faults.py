@@ -1,0 +1,40 @@
+"""Failpoints: named places where a test can make the daemon crash or stall.
+
+`AGHMEM_FAILPOINTS="dream.after_artifact=crash;dream.locked=sleep(2)"` — read
+once at import. Unset (always, outside tests) every point is a dict lookup
+that finds nothing. This is how the crash tests kill a daemon in the middle
+of a run instead of hoping a SIGKILL lands at the right moment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+
+_ACTION_RE = re.compile(r"^(crash|sleep\((\d+(?:\.\d+)?)\))$")
+
+
+def _parse(spec: str) -> dict[str, str]:
+    points: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in spec.split(";"))):
+        name, _, action = item.partition("=")
+        if not _ACTION_RE.match(action.strip()):
+            raise ValueError(f"AGHMEM_FAILPOINTS: {item!r} is not name=crash or name=sleep(seconds)")
+        points[name.strip()] = action.strip()
+    return points
+
+
+_POINTS = _parse(os.environ.get("AGHMEM_FAILPOINTS", ""))
+
+
+def point(name: str) -> None:
+    action = _POINTS.get(name)
+    if action is None:
+        return
+    if action == "crash":
+        os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no atexit: a real crash
+    match = _ACTION_RE.match(action)
+    assert match and match.group(2)
+    time.sleep(float(match.group(2)))
