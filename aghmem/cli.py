@@ -5,6 +5,7 @@
     aghmem decisions list|show|revert …
     aghmem search QUERY | reindex | doctor
     aghmem scope-show | health | workspace add [PATH] | workspace list
+    aghmem dream run|list|status|retry … | daily
 """
 
 from __future__ import annotations
@@ -19,41 +20,11 @@ import threading
 from pathlib import Path
 from typing import Any, Sequence
 
+from .cli_common import add_selector, scope_label, selector, table
+from .cli_dream import add_commands as add_dream_commands
 from .client import Client
 from .config import find_config_file, load_config
 from .errors import AghmemError
-
-
-def _table(rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
-    """A plain aligned table; `columns` are (key, heading)."""
-    if not rows:
-        return "(none)"
-    cells = [[str(row.get(key) if row.get(key) is not None else "") for key, _ in columns] for row in rows]
-    widths = [max(len(heading), *(len(c[i]) for c in cells)) for i, (_, heading) in enumerate(columns)]
-    widths = [min(w, 60) for w in widths]
-    lines = ["  ".join(h.upper().ljust(w) for (_, h), w in zip(columns, widths)).rstrip()]
-    for c in cells:
-        lines.append("  ".join((v if len(v) <= w else v[: w - 1] + "…").ljust(w) for v, w in zip(c, widths)).rstrip())
-    return "\n".join(lines)
-
-
-def _scope_label(item: dict[str, Any]) -> str:
-    scope = item.get("scope")
-    if scope == "workspace":
-        return f"workspace:{item.get('workspace_id')}"
-    if scope == "agent":
-        where = item.get("workspace_id") if item.get("agent_tier") == "workspace" else "global"
-        return f"agent:{item.get('agent_name')}@{where}"
-    return "global"
-
-
-def _selector(args: argparse.Namespace) -> dict[str, str | None]:
-    return {
-        "scope": args.scope,
-        "workspace_id": args.workspace_id,
-        "agent_name": args.agent,
-        "agent_tier": args.tier,
-    }
 
 
 def _print_decision_result(args: argparse.Namespace, result: dict[str, Any]) -> None:
@@ -72,22 +43,22 @@ def _print_decision_result(args: argparse.Namespace, result: dict[str, Any]) -> 
 
 
 def cmd_memory_list(client: Client, args: argparse.Namespace) -> None:
-    result = client.list_memories(limit=args.limit, cursor=args.cursor, **_selector(args))
+    result = client.list_memories(limit=args.limit, cursor=args.cursor, **selector(args))
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(_table(result["memories"], [("filename", "file"), ("type", "type"), ("name", "name"), ("mod_time", "modified")]))
+    print(table(result["memories"], [("filename", "file"), ("type", "type"), ("name", "name"), ("mod_time", "modified")]))
     if result.get("next_cursor"):
         print(f"\nmore: --cursor {result['next_cursor']}")
 
 
 def cmd_memory_show(client: Client, args: argparse.Namespace) -> None:
-    memory, etag = client.get_memory(args.filename, **_selector(args))
+    memory, etag = client.get_memory(args.filename, **selector(args))
     if args.json:
         print(json.dumps({"memory": memory, "etag": etag}, indent=2))
         return
     summary = memory["summary"]
-    print(f"# {summary['name']}  ({summary['type']}, {_scope_label(summary)})")
+    print(f"# {summary['name']}  ({summary['type']}, {scope_label(summary)})")
     if summary.get("description"):
         print(summary["description"])
     print(f"file {summary['filename']}  modified {summary['mod_time']}  hash {etag[:12]}")
@@ -108,7 +79,7 @@ def cmd_memory_write(client: Client, args: argparse.Namespace) -> None:
     if content is None:
         raise AghmemError("give the memory's text with --content TEXT or --content-file FILE (- for stdin)")
     result = client.write(
-        **_selector(args),
+        **selector(args),
         type=args.type,
         name=args.name,
         description=args.description,
@@ -124,7 +95,7 @@ def cmd_memory_write(client: Client, args: argparse.Namespace) -> None:
 
 
 def cmd_memory_edit(client: Client, args: argparse.Namespace) -> None:
-    memory, etag = client.get_memory(args.filename, **_selector(args))
+    memory, etag = client.get_memory(args.filename, **selector(args))
     fields: dict[str, Any] = {"origin": "cli"}
     for key in ("name", "description", "type"):
         if getattr(args, key) is not None:
@@ -140,7 +111,7 @@ def cmd_memory_edit(client: Client, args: argparse.Namespace) -> None:
         fields["content"] = content
     if args.dry_run:
         fields["dry_run"] = True
-    _print_decision_result(args, client.patch(args.filename, fields, if_match=etag, **_selector(args)))
+    _print_decision_result(args, client.patch(args.filename, fields, if_match=etag, **selector(args)))
 
 
 def _edit_in_editor(text: str) -> str:
@@ -156,17 +127,17 @@ def _edit_in_editor(text: str) -> str:
 
 
 def cmd_memory_delete(client: Client, args: argparse.Namespace) -> None:
-    _print_decision_result(args, client.delete(args.filename, dry_run=args.dry_run, **_selector(args)))
+    _print_decision_result(args, client.delete(args.filename, dry_run=args.dry_run, **selector(args)))
 
 
 def cmd_decisions_list(client: Client, args: argparse.Namespace) -> None:
-    result = client.decisions(op=args.op, since=args.since, limit=args.limit, cursor=args.cursor, **_selector(args))
+    result = client.decisions(op=args.op, since=args.since, limit=args.limit, cursor=args.cursor, **selector(args))
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    rows = [{**d, "where": _scope_label(d)} for d in result["decisions"]]
+    rows = [{**d, "where": scope_label(d)} for d in result["decisions"]]
     print(
-        _table(
+        table(
             rows,
             [("id", "id"), ("decided_at", "decided"), ("op", "op"), ("origin", "origin"), ("where", "scope"), ("target_filename", "file"), ("reason", "reason")],
         )
@@ -181,7 +152,7 @@ def cmd_decisions_show(client: Client, args: argparse.Namespace) -> None:
         print(json.dumps({"decision": d}, indent=2))
         return
     print(f"{d['id']}  {d['op']}  by {d['origin']}  at {d['decided_at']}  ({'applied ' + d['applied_at'] if d['applied_at'] else 'not applied'})")
-    print(f"scope {_scope_label(d)}  file {d.get('target_filename') or '-'}")
+    print(f"scope {scope_label(d)}  file {d.get('target_filename') or '-'}")
     print(f"reason: {d['reason']}")
     print("rules:")
     for rule in d["rule_trace"]:
@@ -201,7 +172,7 @@ def cmd_search(client: Client, args: argparse.Namespace) -> None:
         allow_trivial_query=True,
         include_system=args.include_system or None,
         session_id=args.session,
-        **{k: v for k, v in _selector(args).items() if v},
+        **{k: v for k, v in selector(args).items() if v},
     )
     if args.json:
         print(json.dumps(result, indent=2))
@@ -212,7 +183,7 @@ def cmd_search(client: Client, args: argparse.Namespace) -> None:
     for rank, item in enumerate(result["results"], 1):
         memory = item["memory"]
         shadow = f"  [shadowed by {item['shadowed_by']}]" if item.get("shadowed_by") else ""
-        print(f"{rank}. {memory['name']}  ({memory['type']}, {_scope_label(memory)}, {memory['filename']}){shadow}")
+        print(f"{rank}. {memory['name']}  ({memory['type']}, {scope_label(memory)}, {memory['filename']}){shadow}")
         print(f"   {item['snippet']}")
         if args.why:
             print(f"   why: {'; '.join(item['why_recalled'])}  score {item['score']:.3f}")
@@ -234,7 +205,7 @@ def cmd_reindex(client: Client, args: argparse.Namespace) -> None:
 
     def run() -> None:
         try:
-            outcome.update(client.reindex(**_selector(args)))
+            outcome.update(client.reindex(**selector(args)))
         except BaseException as exc:  # noqa: BLE001 - re-raised below, in the main thread
             failure.append(exc)
 
@@ -255,7 +226,7 @@ def cmd_reindex(client: Client, args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps(outcome, indent=2))
         return
-    print(f"reindexed {outcome['indexed_files']} memories ({_scope_label(outcome)}) at {outcome['completed_at']}")
+    print(f"reindexed {outcome['indexed_files']} memories ({scope_label(outcome)}) at {outcome['completed_at']}")
 
 
 def cmd_doctor(client: Client, args: argparse.Namespace) -> None:
@@ -282,14 +253,14 @@ def cmd_doctor(client: Client, args: argparse.Namespace) -> None:
 
 
 def cmd_scope_show(client: Client, args: argparse.Namespace) -> None:
-    result = client.scope_show(**_selector(args))
+    result = client.scope_show(**selector(args))
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"selector: {_scope_label(result['selector'])}")
+    print(f"selector: {scope_label(result['selector'])}")
     print("precedence (deepest wins):")
     for item in result["precedence"]:
-        print(f"  {_scope_label(item)}")
+        print(f"  {scope_label(item)}")
     print("directories:")
     for label, path in result["roots"].items():
         print(f"  {label:16} {path}")
@@ -322,18 +293,10 @@ def cmd_workspace_list(client: Client, args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps({"workspaces": workspaces}, indent=2))
         return
-    print(_table(workspaces, [("id", "id"), ("path", "path"), ("added_at", "added")]))
+    print(table(workspaces, [("id", "id"), ("path", "path"), ("added_at", "added")]))
 
 
 # --- parser -------------------------------------------------------------------
-
-
-def _add_selector(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("scope")
-    group.add_argument("--scope", choices=["global", "workspace", "agent"])
-    group.add_argument("--workspace-id", "-w", dest="workspace_id")
-    group.add_argument("--agent", "-a")
-    group.add_argument("--tier", choices=["workspace", "global"])
 
 
 def _add_content(parser: argparse.ArgumentParser) -> None:
@@ -356,13 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     memory = commands.add_parser("memory", help="list, show, write, edit, delete memories").add_subparsers(dest="action", required=True)
     p = memory.add_parser("list")
-    _add_selector(p)
+    add_selector(p)
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--cursor")
     p.set_defaults(func=cmd_memory_list)
     p = memory.add_parser("show")
     p.add_argument("filename")
-    _add_selector(p)
+    add_selector(p)
     p.set_defaults(func=cmd_memory_show)
     p = memory.add_parser("write")
     p.add_argument("--type", "-t", required=True, choices=["user", "feedback", "project", "reference"])
@@ -374,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--attribute")
     p.add_argument("--tag", action="append")
     p.add_argument("--dry-run", action="store_true")
-    _add_selector(p)
+    add_selector(p)
     p.set_defaults(func=cmd_memory_write)
     p = memory.add_parser("edit", help="change fields, or open the text in $EDITOR")
     p.add_argument("filename")
@@ -383,17 +346,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type", "-t", choices=["user", "feedback", "project", "reference"])
     _add_content(p)
     p.add_argument("--dry-run", action="store_true")
-    _add_selector(p)
+    add_selector(p)
     p.set_defaults(func=cmd_memory_edit)
     p = memory.add_parser("delete")
     p.add_argument("filename")
     p.add_argument("--dry-run", action="store_true")
-    _add_selector(p)
+    add_selector(p)
     p.set_defaults(func=cmd_memory_delete)
 
     decisions = commands.add_parser("decisions", help="the controller's decision log").add_subparsers(dest="action", required=True)
     p = decisions.add_parser("list")
-    _add_selector(p)
+    add_selector(p)
     p.add_argument("--op", choices=["noop", "add", "update", "delete", "reject"])
     p.add_argument("--since")
     p.add_argument("--limit", type=int, default=50)
@@ -413,16 +376,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--why", action="store_true", help="show each result's score terms")
     p.add_argument("--include-system", action="store_true")
     p.add_argument("--session", help="session id (already surfaced memories are skipped)")
-    _add_selector(p)
+    add_selector(p)
     p.set_defaults(func=cmd_search)
     p = commands.add_parser("reindex", help="scan the files and rebuild the index (a scope, or all)")
-    _add_selector(p)
+    add_selector(p)
     p.set_defaults(func=cmd_reindex)
     p = commands.add_parser("doctor", help="invalid files, orphans, index state")
     p.set_defaults(func=cmd_doctor)
 
     p = commands.add_parser("scope-show", help="what a selector sees")
-    _add_selector(p)
+    add_selector(p)
     p.set_defaults(func=cmd_scope_show)
     p = commands.add_parser("health", help="daemon health")
     p.set_defaults(func=cmd_health)
@@ -433,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_workspace_add)
     p = workspace.add_parser("list")
     p.set_defaults(func=cmd_workspace_list)
+    add_dream_commands(commands)
     return parser
 
 

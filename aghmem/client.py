@@ -142,6 +142,29 @@ class Client:
     def recall_trace(self, session_id: str, turn_seq: int) -> dict[str, Any]:
         return self._json("GET", f"/api/memory/recall-traces/{session_id}/{turn_seq}")["trace"]
 
+    # --- dreaming and daily logs -------------------------------------------
+
+    def trigger_dream(self, *, force: bool = False, dry_run: bool = False, **selector: str | None) -> dict[str, Any]:
+        body = {**selector_params(**selector), "force": force, "dry_run": dry_run}
+        return self._json("POST", "/api/memory/dreams/trigger", json=body)
+
+    def dreams(self, *, status: str | None = None, limit: int = 50, **selector: str | None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {**selector_params(**selector), "limit": limit, **({"status": status} if status else {})}
+        return self._json("GET", "/api/memory/dreams", params=params)["dreams"]
+
+    def dream(self, dream_id: str) -> dict[str, Any]:
+        return self._json("GET", f"/api/memory/dreams/{dream_id}")["dream"]
+
+    def dream_status(self, **selector: str | None) -> list[dict[str, Any]]:
+        return self._json("GET", "/api/memory/dreams/status", params=selector_params(**selector))["dreams"]
+
+    def retry_dream(self, dream_id: str) -> dict[str, Any]:
+        return self._json("POST", f"/api/memory/dreams/{dream_id}/retry", json={})
+
+    def daily_logs(self, *, date: str | None = None, limit: int = 30, **selector: str | None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {**selector_params(**selector), "limit": limit, **({"date": date} if date else {})}
+        return self._json("GET", "/api/memory/daily", params=params)["logs"]
+
     # --- the rest ----------------------------------------------------------
 
     def health(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import fcntl
 import json
 import os
 import socket
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -23,6 +24,12 @@ from typing import Callable, Iterator
 from .errors import Conflict
 
 Clock = Callable[[], dt.datetime]
+
+# (lock path, owner) of every lock this process holds. A lock file naming
+# this pid but not held here was left by an earlier process that had the
+# same pid (a container's daemon is often pid 1 every time): stale.
+_HELD: set[tuple[str, str]] = set()
+_HELD_GUARD = threading.Lock()
 
 
 class LockBusy(Conflict):
@@ -61,9 +68,6 @@ class ExpiringLock:
         self.path = path
         self.clock = clock
         self._guard = path.with_name(path.name + ".guard")
-        # Owners this object holds: a lock file naming this pid but an owner
-        # not held here is a leftover of an earlier failure, and stale.
-        self._held: set[str] = set()
 
     def acquire(self, owner: str, ttl: dt.timedelta) -> LockHolder:
         """Take the lock for `owner`, reclaiming a stale one; LockBusy if
@@ -83,7 +87,8 @@ class ExpiringLock:
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps(asdict(mine)))
             os.replace(tmp, self.path)
-            self._held.add(owner)
+            with _HELD_GUARD:
+                _HELD.add((str(self.path), owner))
             return mine
 
     def release(self, owner: str) -> None:
@@ -93,7 +98,8 @@ class ExpiringLock:
             current = self.holder()
             if current is not None and current.pid == os.getpid() and current.owner == owner:
                 self.path.unlink(missing_ok=True)
-            self._held.discard(owner)
+            with _HELD_GUARD:
+                _HELD.discard((str(self.path), owner))
 
     def holder(self) -> LockHolder | None:
         try:
@@ -109,7 +115,8 @@ class ExpiringLock:
         if holder.expired(self.clock()):
             return True
         if holder.pid == os.getpid() and holder.host == socket.gethostname():
-            return holder.owner not in self._held
+            with _HELD_GUARD:
+                return (str(self.path), holder.owner) not in _HELD
         return not holder.alive()
 
     @contextlib.contextmanager

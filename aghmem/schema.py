@@ -132,6 +132,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     workspace_id  TEXT NOT NULL,
     session_id    TEXT NOT NULL,
     created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL,
     stopped_at    TEXT,
     last_sequence INTEGER NOT NULL DEFAULT 0,
     event_count   INTEGER NOT NULL DEFAULT 0,

@@ -40,6 +40,7 @@ from .dreaming import Dreaming
 from .indexing import Indexing
 from .recall import Recall
 from .scheduler import Scheduler
+from .sessions import UNBOUND, Sessions
 from .signals import Signals
 
 log = logging.getLogger("aghmem")
@@ -85,6 +86,7 @@ class MemoryService:
         )
         self.last_scan: ScanReport | None = None
         self.last_scan_at: str | None = None
+        self.sessions = Sessions(home / config.session.ledger_root, self.catalog, self.controller.clock)
         self.daily = DailyLog(self.layout, lambda: self.config.daily)
         self.controller.decision_listeners.append(self.daily.record)
         self.dreaming = Dreaming(
@@ -387,6 +389,29 @@ class MemoryService:
         if trace is None:
             raise NotFound(f"no recall trace for session {session_id!r} turn {turn_seq}", session_id=session_id, turn_seq=turn_seq)
         return trace
+
+    # --- sessions ----------------------------------------------------------
+
+    def _session_workspace(self, workspace_id: str) -> str | None:
+        """The route's workspace: `_unbound` for none, else a registered one."""
+        if workspace_id == UNBOUND:
+            return None
+        return self.registry.get(workspace_id).id
+
+    def append_session_events(self, workspace_id: str, session_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        result = self.sessions.append(self._session_workspace(workspace_id), session_id, body)
+        return {
+            "session_id": session_id,
+            "appended": len(result.appended),
+            "skipped": result.skipped,
+            "meta": result.meta.to_dict(),
+        }
+
+    def session_ledger(self, workspace_id: str, session_id: str) -> dict[str, Any]:
+        return self.sessions.ledger(self._session_workspace(workspace_id), session_id)
+
+    def replay_session(self, workspace_id: str, session_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.sessions.replay(self._session_workspace(workspace_id), session_id, body)
 
     # --- dreaming and daily logs ---------------------------------------------
 

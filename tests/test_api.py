@@ -139,6 +139,10 @@ def test_openapi_describes_every_route(daemon: Daemon) -> None:
         ("/api/memory/promote", "post"), ("/api/memory/dreams", "get"), ("/api/memory/dreams/status", "get"),
         ("/api/memory/dreams/trigger", "post"), ("/api/memory/dreams/{dream_id}", "get"),
         ("/api/memory/dreams/{dream_id}/retry", "post"), ("/api/memory/daily", "get"),
+        ("/api/workspaces/{workspace_id}/memory/sessions/{session_id}/events", "post"),
+        ("/api/workspaces/{workspace_id}/memory/sessions/{session_id}/ledger", "get"),
+        ("/api/workspaces/{workspace_id}/memory/sessions/{session_id}/replay", "post"),
+        ("/api/memory/sessions/prune", "post"), ("/api/memory/sessions/repair", "post"),
     }
     described = {(path, method) for path, item in doc["paths"].items() for method in item}
     assert described == expected

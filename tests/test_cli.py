@@ -138,3 +138,22 @@ def test_search_reindex_doctor(daemon: Daemon) -> None:
             break
     assert doctor.returncode == 1
     assert f"! cannot parse {daemon.home / 'memory' / 'user_broken.md'}" in doctor.stdout
+
+
+def test_dream_run_list_status_and_daily(daemon: Daemon) -> None:
+    for name, content in (("Editor", "Uses neovim."), ("Shell", "Uses zsh."), ("Database", "Uses postgres.")):
+        daemon.write(type="user", name=name, content=content)
+    for turn, query in enumerate(["neovim", "zsh", "postgres", "uses neovim editor", "uses zsh shell", "uses postgres db"]):
+        daemon.post("/api/memory/search", {"query_text": query, "session_id": f"cli-{turn}"})
+    shut = ok(run(daemon, "dream", "run"))
+    assert shut.startswith("not triggered: sessions gate: 0 session(s) stopped since the last dream; needs 3")
+    dry = ok(run(daemon, "dream", "run", "--force", "--dry-run"))
+    assert "not triggered: dry run: would not run (signals gate: 3 unpromoted memories" in dry
+    assert "user_editor.md" in dry and "keep: score" in dry
+    assert json.loads(ok(run(daemon, "--json", "dream", "list"))) == {"dreams": []}
+    status = ok(run(daemon, "dream", "status"))
+    assert status.startswith("global: idle") and "shut signals: 3 unpromoted" in status
+    daily = ok(run(daemon, "daily")).splitlines()
+    assert daily[0].split()[:4] == ["DATE", "SEQ", "SCOPE", "OPERATIONS"] and daily[1].split()[2:4] == ["global", "3"]
+    missing = run(daemon, "dream", "retry", "dream_nope")
+    assert missing.returncode == 1 and missing.stderr == "aghmem: no dream dream_nope\n"
