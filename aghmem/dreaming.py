@@ -230,7 +230,7 @@ class Dreaming:
         signal_gate = self._signal_gate(result)
         gates.append(signal_gate)
         if not signal_gate.ok and record is None:
-            return TriggerResult(None, False, f"signals gate: {signal_gate.detail}", gates, result)
+            return TriggerResult(None, False, f"signals gate: {signal_gate.detail}", gates)
         record = record or DreamRecord(dream_id, selector.key, "running", trigger, forced, stamp(now, ms=True))
         record.status, record.trigger, record.pid = "running", trigger, os.getpid()
         record.started_at, record.completed_at = stamp(now, ms=True), None
@@ -242,8 +242,9 @@ class Dreaming:
             self._run(record, selector, result, now)
         except Exception as exc:  # noqa: BLE001 - recorded, with a failure file
             self._fail(record, exc)
-            return TriggerResult(record, True, f"failed: {record.failure_reason}", gates, result)
-        return TriggerResult(record, True, record.reason or record.status, gates, result)
+            return TriggerResult(record, True, f"failed: {record.failure_reason}", gates)
+        # The candidates are in the artifact; only a dry run answers with them.
+        return TriggerResult(record, True, record.reason or record.status, gates)
 
     def _run(self, record: DreamRecord, selector: Selector, result: Review, now: dt.datetime) -> None:
         record.artifact_paths.append(str(self._write_artifact(record, selector, result, now)))
