@@ -168,3 +168,17 @@ def test_a_crash_mid_run_leaves_a_failed_record_and_a_reclaimable_lock(make_daem
         assert os.path.exists(retried["dream"]["artifact_paths"][1])
     finally:
         restarted.kill()
+
+
+def test_the_scheduler_dreams_on_its_own(make_daemon: Any, tmp_path: Path) -> None:
+    daemon = make_daemon(DREAM_CONFIG.replace("min_sessions = 2", 'min_sessions = 0\ncheck_interval = "1s"'))
+    ws = daemon.workspace(tmp_path / "repo")
+    remember(daemon, ws)
+    deadline = time.monotonic() + 15
+    dreams: list[dict[str, Any]] = []
+    while not dreams and time.monotonic() < deadline:
+        time.sleep(0.2)
+        dreams = daemon.get("/api/memory/dreams", params={"status": "promoted"}).json()["dreams"]
+    assert [(d["trigger"], d["workspace_id"], d["promoted_count"]) for d in dreams] == [("schedule", ws, 3)]
+    time.sleep(2)  # later checks find the time gate shut
+    assert len(daemon.get("/api/memory/dreams").json()["dreams"]) == 1
