@@ -46,6 +46,9 @@ ChangeListener = Callable[[Selector, str, "Entry | None"], None]
 # Told each applied decision (submitted, reverted or observed), after the
 # change listeners.
 DecisionListener = Callable[[Decision], None]
+# Settles an ambiguous verdict in place (controller.mode = hybrid | llm) and
+# returns the llm_trace; see tiebreak.py.
+TieBreaker = Callable[["Candidate", Verdict, Callable[[str], "ParsedMemory | None"]], dict]
 
 
 @dataclass
@@ -81,6 +84,7 @@ class Controller:
         )
         self.listeners: list[ChangeListener] = []
         self.decision_listeners: list[DecisionListener] = []
+        self.tie_breaker: TieBreaker | None = None
         self.memory_index = IndexRefresher(lambda key: catalog.index_rows(key, INDEX_MAX_LINES))
         self._lock = threading.RLock()
         self._recent_writes: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
@@ -135,8 +139,14 @@ class Controller:
                 read_file=lambda name: self._read_for_write(candidate.selector, name),
                 file_exists=lambda name: self.layout.file_path(candidate.selector, name).exists(),
             )
+            llm_trace = None
+            if verdict.ambiguous and self.tie_breaker is not None and self.config.controller.mode != "rules":
+                llm_trace = self.tie_breaker(candidate, verdict, lambda name: self._read_for_write(candidate.selector, name))
             now = self.clock()
             decision = self._decision_for(candidate, verdict, now)
+            if llm_trace is not None:
+                decision.llm_trace, decision.prompt_version = llm_trace, llm_trace["prompt_version"]
+                decision.source = "rule" if llm_trace["error"] else "llm"
             replay = self._replay(decision.id)
             if replay is not None:
                 return Outcome(replay, applied=False, dry_run=candidate.dry_run, replay=True)

@@ -72,6 +72,12 @@ class Verdict:
     current: ParsedMemory | None = None
     # Set by the controller: the frontmatter it will write.
     post_meta: dict[str, Any] = field(default_factory=dict)
+    # The file the candidate names, or the one its slug gives.
+    filename: str | None = None
+
+    @property
+    def ambiguous(self) -> bool:
+        return bool(self.trace) and self.trace[-1].name == "ambiguous"
 
 
 ReadFile = Callable[[str], ParsedMemory | None]
@@ -163,6 +169,7 @@ def decide(
     filename = candidate.filename or make_filename(
         given["type"], entity=given["entity"], name=given["name"] or fallback_name, body=given["body"] or ""
     )
+    verdict.filename = filename
     current = read_file(filename)
     fields = merged_fields(given, current)
     fields["name"] = fields.get("name") or fallback_name

@@ -13,7 +13,6 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from . import __version__
 from .catalog import Catalog, DecisionFilter
 from .config import LOCKED_PATHS, Config, load_config, mutable_paths, parse_duration
 from .controller import Clock, Controller, Outcome
@@ -40,7 +39,11 @@ from .dreaming import Dreaming
 from .indexing import Indexing
 from .recall import Recall
 from .scheduler import Scheduler
-from .sessions import UNBOUND, Sessions
+from .extractor import Extractor
+from .health import health_report
+from .providers import Providers
+from .sessions import Sessions
+from .tiebreak import TieBreaker
 from .signals import Signals
 
 log = logging.getLogger("aghmem")
@@ -86,7 +89,11 @@ class MemoryService:
         )
         self.last_scan: ScanReport | None = None
         self.last_scan_at: str | None = None
-        self.sessions = Sessions(home / config.session.ledger_root, self.catalog, self.controller.clock)
+        self.providers = Providers(config, home / "state" / "providers.json", self.controller.clock)
+        self.controller.tie_breaker = TieBreaker(config, self.providers)
+        self.sessions = Sessions(home / config.session.ledger_root, self.catalog, self.registry, self.controller.clock)
+        self.extractor = Extractor(config, self.controller, self.providers, home)
+        self.sessions.listeners.append(self.extractor.on_events)
         self.daily = DailyLog(self.layout, lambda: self.config.daily)
         self.controller.decision_listeners.append(self.daily.record)
         self.dreaming = Dreaming(
@@ -112,6 +119,7 @@ class MemoryService:
         if recovery.applied or recovery.abandoned:
             log.info("recovered pending decisions: %d applied, %d abandoned", recovery.applied, recovery.abandoned)
         self.dreaming.recover()
+        self.extractor.start()
         if watch:
             self.watcher.start()  # before the scan: nothing edited meanwhile is missed
         self.rescan()
@@ -163,10 +171,12 @@ class MemoryService:
 
     def close(self) -> None:
         self.scheduler.stop()
+        self.extractor.close()
         self.watcher.stop()
         self.recall.close()
         self.signals.close()
         self.indexing.close()
+        self.providers.close()
         self.catalog.close()
 
     def _now(self) -> str:
@@ -390,29 +400,6 @@ class MemoryService:
             raise NotFound(f"no recall trace for session {session_id!r} turn {turn_seq}", session_id=session_id, turn_seq=turn_seq)
         return trace
 
-    # --- sessions ----------------------------------------------------------
-
-    def _session_workspace(self, workspace_id: str) -> str | None:
-        """The route's workspace: `_unbound` for none, else a registered one."""
-        if workspace_id == UNBOUND:
-            return None
-        return self.registry.get(workspace_id).id
-
-    def append_session_events(self, workspace_id: str, session_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        result = self.sessions.append(self._session_workspace(workspace_id), session_id, body)
-        return {
-            "session_id": session_id,
-            "appended": len(result.appended),
-            "skipped": result.skipped,
-            "meta": result.meta.to_dict(),
-        }
-
-    def session_ledger(self, workspace_id: str, session_id: str) -> dict[str, Any]:
-        return self.sessions.ledger(self._session_workspace(workspace_id), session_id)
-
-    def replay_session(self, workspace_id: str, session_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return self.sessions.replay(self._session_workspace(workspace_id), session_id, body)
-
     # --- dreaming and daily logs ---------------------------------------------
 
     def trigger_dream(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -485,62 +472,14 @@ class MemoryService:
     # --- status ------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        per_scope = self.catalog.scope_stats()
-        self.indexing.index.flush()  # report what a search would see
-        indexed = self.indexing.index.num_docs()
-        dirty = len(self.catalog.dirty_ids())
-        operation_count, last_operation_at = self.catalog.operation_stats()
-        invalid = [{"path": f["path"], "error": f["error"]} for f in self.catalog.invalid_files()]
-        dream = self.config.dream
-        return {
-            "status": "degraded" if invalid else "ok",
-            "reason": f"{len(invalid)} memory file(s) cannot be parsed" if invalid else "",
-            "version": __version__,
-            "configured": True,
-            "enabled": self.config.enabled,
-            "home": str(self.config.home_path),
-            "global_dir": str(self.layout.global_dir),
-            "global_files": per_scope.get("global", 0),
-            "workspace_count": len(self.registry.list()),
-            "workspace_files": sum(n for key, n in per_scope.items() if key.startswith("ws:")),
-            "agent_files": sum(n for key, n in per_scope.items() if key.startswith("agent:")),
-            "catalog_files": sum(per_scope.values()),
-            "indexed_files": indexed,
-            # Index documents without a catalog entry, or the reverse: 0 when
-            # the two agree (the dirty rows are the part still on its way).
-            "orphaned_files": abs(indexed - sum(per_scope.values())) if not dirty else 0,
-            "invalid_files": invalid,
-            "operation_count": operation_count,
-            "last_operation_at": last_operation_at,
-            "last_scan": self.last_scan_at,
-            "last_reindex": self.indexing.last_reindex or self.last_scan_at,
-            "index": {**self.indexing.status(), "dirty": dirty},
-            "job": self.indexing.progress.to_dict() if self.indexing.progress else None,
-            "last_consolidation": self.dreaming.store.last_completed_at(None),
-            "dream_enabled": dream.enabled,
-            "dream_agent": dream.agent,
-            "dream_check_interval": dream.check_interval,
-            "dream_min_hours": dream.min_hours,
-            "dream_min_sessions": dream.min_sessions,
-        }
+        return health_report(self)
 
     def config_view(self) -> dict[str, Any]:
         return {
             "config": self.config.to_dict(),
             "mutable_paths": mutable_paths(self.config),
             "locked_paths": list(LOCKED_PATHS),
-            "providers": [
-                {
-                    "name": "local",
-                    "builtin": True,
-                    "active": self.config.provider.name == "local",
-                    "status": "active",
-                    "failure_count": 0,
-                    "cooldown_until": None,
-                    "last_error_code": None,
-                    "tools": ["controller", "extractor"],
-                }
-            ],
+            "providers": self.providers.list(),
         }
 
 

@@ -31,6 +31,7 @@ from .decisions import stamp
 from .errors import Conflict, NotFound, ValidationError
 from .files import atomic_write
 from .inputs import check_fields
+from .layout import WorkspaceRegistry
 
 log = logging.getLogger("aghmem.sessions")
 
@@ -81,15 +82,24 @@ class AppendResult:
     appended: list[Event]
     skipped: int
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.meta.session_id,
+            "appended": len(self.appended),
+            "skipped": self.skipped,
+            "meta": self.meta.to_dict(),
+        }
+
 
 def chain(checksum: str, line: bytes) -> str:
     return hashlib.sha256(checksum.encode("ascii") + line).hexdigest()
 
 
 class Sessions:
-    def __init__(self, root: Path, catalog: Catalog, clock: Clock) -> None:
+    def __init__(self, root: Path, catalog: Catalog, registry: WorkspaceRegistry, clock: Clock) -> None:
         self.root = root
         self.catalog = catalog
+        self.registry = registry
         self.clock = clock
         # Told the events each append added (the extractor listens).
         self.listeners: list[Callable[[SessionMeta, list[Event]], None]] = []
@@ -98,6 +108,10 @@ class Sessions:
         self._sequences: collections.OrderedDict[tuple[str, str], set[int]] = collections.OrderedDict()
 
     # --- paths -------------------------------------------------------------
+
+    def workspace(self, route_id: str) -> str | None:
+        """A route's workspace: `_unbound` for none, else a registered one (404)."""
+        return None if route_id == UNBOUND else self.registry.get(route_id).id
 
     def directory(self, workspace_id: str | None, session_id: str) -> Path:
         return self.root / (workspace_id or UNBOUND) / check_session_id(session_id)
@@ -108,8 +122,9 @@ class Sessions:
 
     # --- appending ---------------------------------------------------------
 
-    def append(self, workspace_id: str | None, session_id: str, body: Mapping[str, Any]) -> AppendResult:
+    def append(self, route_id: str, session_id: str, body: Mapping[str, Any]) -> AppendResult:
         check_fields(body, frozenset({"events", "parent_session_id", "root_session_id"}))
+        workspace_id = self.workspace(route_id)
         events = parse_events(body.get("events"), self.clock())
         directory = self.directory(workspace_id, session_id)
         key = (workspace_id or "", session_id)
@@ -212,14 +227,16 @@ class Sessions:
             raise NotFound(f"no session {session_id}", session_id=session_id, workspace_id=workspace_id)
         return meta
 
-    def ledger(self, workspace_id: str | None, session_id: str) -> dict[str, Any]:
+    def ledger(self, route_id: str, session_id: str) -> dict[str, Any]:
+        workspace_id = self.workspace(route_id)
         meta = self.meta(workspace_id, session_id)
         events = list(read_ledger(self.directory(workspace_id, session_id) / "ledger.jsonl"))
         return {"meta": meta.to_dict(), "events": [asdict(e) for e in events]}
 
-    def replay(self, workspace_id: str | None, session_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def replay(self, route_id: str, session_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """The conversation in order: tool and memory events only when asked."""
         check_fields(body, frozenset({"include_tools", "include_memory", "after_sequence"}))
+        workspace_id = self.workspace(route_id)
         flags = {}
         for name in ("include_tools", "include_memory"):
             value = body.get(name, False)

@@ -65,7 +65,7 @@ def remember(service: MemoryService, facts: list[tuple[str, str, list[str]]], se
 
 def stop_sessions(service: MemoryService, *session_ids: str) -> None:
     for sid in session_ids:
-        service.append_session_events("_unbound", sid, {"events": [{"sequence": 1, "event_type": "session.stopped", "payload": {}}]})
+        service.sessions.append("_unbound", sid, {"events": [{"sequence": 1, "event_type": "session.stopped", "payload": {}}]})
 
 
 def files(directory: Path) -> dict[str, bytes]:

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
 from ..service import MemoryService
-from . import decisions, dreams, memory, search, sessions, system
+from . import decisions, dreams, extractor, memory, search, sessions, system
 from .errors import EXCEPTION_HANDLERS
 from .security import GuardMiddleware
 
@@ -34,7 +34,7 @@ def create_app(service: MemoryService, *, on_ready: Callable[[], None] | None = 
     if config.server.host not in ("0.0.0.0", "::"):
         allowed_hosts.append(config.server.host)
     app = Starlette(
-        routes=[*system.routes, *decisions.routes, *dreams.routes, *sessions.routes, *search.routes, *memory.routes, *memory.item_routes],
+        routes=[*system.routes, *decisions.routes, *dreams.routes, *sessions.routes, *extractor.routes, *search.routes, *memory.routes, *memory.item_routes],
         middleware=[
             Middleware(
                 GuardMiddleware,

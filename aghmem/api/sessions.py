@@ -22,18 +22,19 @@ def _ids(request: Request) -> tuple[str, str]:
 async def append_events(request: Request) -> JSONResponse:
     """Append events to a session's ledger (sequences already there are skipped)."""
     body = await read_json(request)
-    return JSONResponse(await run_in_threadpool(_service(request).append_session_events, *_ids(request), body))
+    result = await run_in_threadpool(_service(request).sessions.append, *_ids(request), body)
+    return JSONResponse(result.to_dict())
 
 
 async def session_ledger(request: Request) -> JSONResponse:
     """A session's meta and every event in its ledger."""
-    return JSONResponse(await run_in_threadpool(_service(request).session_ledger, *_ids(request)))
+    return JSONResponse(await run_in_threadpool(_service(request).sessions.ledger, *_ids(request)))
 
 
 async def replay_session(request: Request) -> JSONResponse:
     """The conversation in order (tool and memory events only when asked)."""
     body = await read_json(request)
-    return JSONResponse(await run_in_threadpool(_service(request).replay_session, *_ids(request), body))
+    return JSONResponse(await run_in_threadpool(_service(request).sessions.replay, *_ids(request), body))
 
 
 async def prune_sessions(request: Request) -> JSONResponse:
