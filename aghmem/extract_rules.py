@@ -12,10 +12,11 @@ memory instead of adding a second one.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .analysis import STOPWORDS
+from .files import slugify
 
 MIN_CHARS, MAX_CHARS = 12, 300
 
@@ -67,7 +68,9 @@ class Extracted:
     attribute: str | None = None
     confidence: float = 0.7
     source_sequence: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Slot facts name their file after the attribute, so that a new value
+    # ("my editor is helix") lands in the same memory.
+    filename: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -76,6 +79,8 @@ class Extracted:
         }
         if self.entity:
             data.update(entity=self.entity, attribute=self.attribute)
+        if self.filename:
+            data["filename"] = self.filename
         return data
 
 
@@ -138,7 +143,7 @@ def _match(sentence: str) -> Extracted | None:
         entity = "user" if owner == "my" else "project"
         whose = "The user's" if owner == "my" else "The project's"
         return Extracted(
-            "user" if owner == "my" else "project", _title(f"{attr} is {value}"), f"{whose} {attr} is {value}.",
-            "slot_fact", entity=entity, attribute=attr.replace(" ", "_"), confidence=0.75,
+            entity, _title(f"{attr} is {value}"), f"{whose} {attr} is {value}.", "slot_fact",
+            entity=entity, attribute=attr.replace(" ", "_"), confidence=0.75, filename=f"{entity}_{slugify(attr)}.md",
         )
     return None

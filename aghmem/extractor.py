@@ -32,7 +32,7 @@ from .controller import Controller
 from .decisions import stamp
 from .errors import RateLimited, ValidationError
 from .extract_rules import Extracted, extract
-from .files import atomic_write
+from .files import atomic_write, slugify
 from .model import GLOBAL, MemoryType, Op, Scope, Selector
 from .providers import ProviderError, Providers
 from .rules import Candidate
@@ -78,6 +78,7 @@ class Extractor:
         self._queued: collections.OrderedDict[tuple[str, str], Job] = collections.OrderedDict()
         self._in_flight: set[tuple[str, str]] = set()
         self._pending_files: collections.deque[Path] = collections.deque()
+        self._working = 0  # items taken by the worker and not finished
         self._cond = threading.Condition()
         self._stopping = False
         self._worker: threading.Thread | None = None
@@ -142,23 +143,26 @@ class Extractor:
                 if isinstance(item, Path):
                     self._process_file(item)
                 else:
-                    key, job = item
-                    try:
-                        self._run_job(job)
-                    finally:
-                        with self._cond:
-                            self._in_flight.discard(key)
-                            self._cond.notify_all()
+                    self._run_job(item[1])
             except Exception:  # noqa: BLE001 - logged; the worker goes on
                 log.exception("extractor job failed")
+            finally:
+                with self._cond:
+                    self._working -= 1
+                    if not isinstance(item, Path):
+                        self._in_flight.discard(item[0])
+                    self._cond.notify_all()
 
     def _next(self) -> Path | tuple[tuple[str, str], Job] | None:
+        """The next inbox file or queued job (called holding the condition)."""
         if self._pending_files:
+            self._working += 1
             return self._pending_files.popleft()
         for key in self._queued:
             if key not in self._in_flight:
                 job = self._queued.pop(key)
                 self._in_flight.add(key)
+                self._working += 1
                 return key, job
         return None
 
@@ -256,6 +260,7 @@ class Extractor:
             selector=selector,
             origin="extractor",
             type=MemoryType(kind),
+            filename=item.get("filename"),
             name=item.get("name"),
             body=item["content"],
             entity=item.get("entity"),
@@ -273,6 +278,7 @@ class Extractor:
                 time.sleep(min(5.0, float(exc.details.get("retry_after", 1))))
         if outcome.applied and outcome.decision.op in (Op.ADD, Op.UPDATE):
             self.counters.applied += 1
+        faults.point("extractor.submitted")
 
     def _dead_letter(self, claimed: Path, exc: Exception) -> None:
         self.failures_dir.mkdir(parents=True, exist_ok=True)
@@ -327,13 +333,13 @@ class Extractor:
         """Wait until nothing is queued or in flight (at most `timeout` s)."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while (self._queued or self._in_flight or self._pending_files) and time.monotonic() < deadline:
+            while self.busy and time.monotonic() < deadline:
                 self._cond.wait(timeout=0.05)
         return {**self.status(), "drained": not self.busy}
 
     @property
     def busy(self) -> bool:
-        return bool(self._queued or self._in_flight or self._pending_files)
+        return bool(self._queued or self._pending_files or self._working)
 
     def status(self) -> dict[str, Any]:
         c = self.counters
@@ -367,4 +373,5 @@ def _llm_item(line: str, sequence: int | None) -> Extracted | None:
     name = data.get("name") if isinstance(data.get("name"), str) else None
     entity = data.get("entity") if isinstance(data.get("entity"), str) else None
     attribute = data.get("attribute") if isinstance(data.get("attribute"), str) and entity else None
-    return Extracted(kind, (name or content)[:120], content.strip(), "llm", entity, attribute, 0.8, sequence)
+    filename = f"{kind}_{slugify(attribute)}.md" if attribute else None
+    return Extracted(kind, (name or content)[:120], content.strip(), "llm", entity, attribute, 0.8, sequence, filename)
