@@ -50,6 +50,17 @@ _USES_NAMES = {
     "relies on": "Relies on", "deploy to": "Deploys to", "deploys to": "Deploys to", "deploy on": "Deploys on",
     "deploys on": "Deploys on",
 }
+# After "always/never": an imperative verb, not a story ("never had a chance").
+_NOT_IMPERATIVE = frozenset(
+    "had was were been did is are am be got made went knew thought felt said saw took came gave found told "
+    "happy sure good glad here there up down so the a an in on at with for my your our this that it really "
+    "just even ever".split()
+)
+# A liked thing, not a remark about the conversation ("I love it", "I like how…").
+_NOT_AN_OBJECT = frozenset("it that this these those them him her you your how when what why where so".split())
+# A slot value that is a mood or a state of things, not a fact ("my kids are so excited").
+_NOT_A_VALUE = frozenset("so such really very going getting paying full still just also not kind like".split())
+_VALUE_CUT_RE = re.compile(r"\s+-\s+|[:;,(]|\s+(?:but|and i|which|because|so)\s+", re.IGNORECASE)
 _PREFERENCE_NAMES = {
     "prefer": "Prefers", "like": "Likes", "love": "Loves", "hate": "Dislikes", "dislike": "Dislikes",
     "don't like": "Dislikes", "do not like": "Dislikes", "would rather": "Would rather", "'d rather": "Would rather",
@@ -103,6 +114,11 @@ def _title(text: str, limit: int = 60) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _first_word(text: str) -> str:
+    words = text.lower().split(maxsplit=1)
+    return words[0].strip("\"'.,;:!-") if words else ""
+
+
 def extract(message: str, sequence: int | None = None) -> list[Extracted]:
     """Candidates in one user message (none for code, logs, questions)."""
     if _CODE_RE.search(message) or _LOG_RE.search(message):
@@ -121,13 +137,18 @@ def extract(message: str, sequence: int | None = None) -> list[Extracted]:
 
 def _match(sentence: str) -> Extracted | None:
     if m := _PREFERENCE_RE.match(sentence):
-        verb, rest = m.group("verb").lower(), _clause(m.group("rest"))
+        verb, rest = m.group("verb").lower(), _clause(_VALUE_CUT_RE.split(m.group("rest"), 1)[0])
+        if _first_word(rest) in _NOT_AN_OBJECT or len(rest.split()) > 10:
+            return None
         label = _PREFERENCE_NAMES[verb]
         return Extracted("user", _title(f"{label} {rest}"), f"{label} {rest}.", "preference", confidence=0.8)
     if m := _INSTRUCTION_RE.match(sentence):
         if m.group("verb"):
             verb = "Never" if m.group("verb").lower() != "always" else "Always"
             rest = _clause(m.group("rest"))
+            first = _first_word(rest)
+            if first in _NOT_IMPERATIVE or first.endswith(("ed", "ing")):
+                return None
             text = f"{verb} {rest}"
         else:
             text = _title(_clause(m.group("rest2")))
@@ -137,7 +158,10 @@ def _match(sentence: str) -> Extracted | None:
         rest = _clause(m.group("rest"))
         return Extracted("project", _title(f"{label} {rest}"), f"The project {label.lower()} {rest}.", "stated_fact", confidence=0.7)
     if m := _SLOT_RE.match(sentence):
-        owner, attr, value = m.group("owner").lower(), " ".join(m.group("attr").lower().split()), _clause(m.group("value"))
+        owner, attr = m.group("owner").lower(), " ".join(m.group("attr").lower().split())
+        value = _clause(_VALUE_CUT_RE.split(m.group("value"), 1)[0])
+        if len(attr.split()) > 3 or not 1 <= len(value.split()) <= 6 or _first_word(value) in _NOT_A_VALUE:
+            return None
         if attr in {"question", "problem", "issue", "point", "guess", "bad", "turn", "pleasure"}:
             return None  # "my question is…", "my bad": not a durable fact
         entity = "user" if owner == "my" else "project"

@@ -1,8 +1,12 @@
 """The extractor: memories from session messages, through an inbox.
 
 Per session, one job in flight and one queued: turns that arrive while a job
-runs join the queued one (up to `extractor.queue.coalesce_max`, then they are
-dropped and counted); at most `extractor.queue.capacity` sessions wait.
+runs join the queued one. A job takes at most `extractor.queue.coalesce_max`
+turns; what is left waits for the next job (the session is "backpressured"),
+so a fast sender is slowed down, never cut. At most
+`extractor.queue.capacity` sessions wait: beyond that, `admit` refuses new
+messages with 429 (memory.rate_limited) before they are written, and the
+runtime sends them again: nothing is lost.
 A job extracts candidates (rules, or the LLM provider with the rules as
 fallback), writes them to a JSONL file in the inbox, claims the file by
 renaming it, and sends each candidate through the controller (origin
@@ -59,6 +63,7 @@ class Job:
 @dataclass
 class Counters:
     dropped_turns: int = 0
+    refused_turns: int = 0
     coalesced_turns: int = 0
     processed_jobs: int = 0
     candidates: int = 0
@@ -102,7 +107,24 @@ class Extractor:
         if self._worker is not None:
             self._worker.join(timeout=30)
 
-    # --- intake (a Sessions listener) ----------------------------------------
+    # --- intake (Sessions' admission check and listener) ----------------------
+
+    def admit(self, key: tuple[str, str], messages: int) -> None:
+        """Refuse a session's new messages while `capacity` other sessions wait."""
+        if not self.config.extractor.enabled:
+            return
+        capacity = self.config.extractor.queue.capacity
+        with self._cond:
+            waiting = len(self._queued)
+            if key in self._queued or key in self._in_flight or waiting < capacity:
+                return
+            self.counters.refused_turns += messages
+        raise RateLimited(
+            f"the extractor has {waiting} sessions waiting (extractor.queue.capacity); send these events again shortly",
+            retry_after=1,
+            retry_after_ms=100,
+            queued_sessions=waiting,
+        )
 
     def on_events(self, meta: SessionMeta, events: list[Event]) -> None:
         if not self.config.extractor.enabled:
@@ -111,21 +133,17 @@ class Extractor:
         if not turns:
             return
         key = (meta.workspace_id or "", meta.session_id)
-        queue = self.config.extractor.queue
         with self._cond:
+            if self._stopping:
+                self.counters.dropped_turns += len(turns)  # still in the ledger
+                return
             job = self._queued.get(key)
             if job is None:
-                if len(self._queued) >= queue.capacity:
-                    self.counters.dropped_turns += len(turns)
-                    log.warning("extractor queue full (%d sessions): dropped %d turn(s) of %s", queue.capacity, len(turns), meta.session_id)
-                    return
                 job = self._queued[key] = Job(meta)
             else:
                 job.meta = meta
                 self.counters.coalesced_turns += len(turns)
-            room = queue.coalesce_max - len(job.turns)
-            job.turns.extend(turns[: max(0, room)])
-            self.counters.dropped_turns += max(0, len(turns) - max(0, room))
+            job.turns.extend(turns)
             self._cond.notify_all()
 
     # --- the worker --------------------------------------------------------
@@ -158,9 +176,13 @@ class Extractor:
         if self._pending_files:
             self._working += 1
             return self._pending_files.popleft()
-        for key in self._queued:
+        limit = max(1, self.config.extractor.queue.coalesce_max)
+        for key, queued in self._queued.items():
             if key not in self._in_flight:
-                job = self._queued.pop(key)
+                job = Job(queued.meta, queued.turns[:limit])
+                del queued.turns[:limit]
+                if not queued.turns:
+                    del self._queued[key]
                 self._in_flight.add(key)
                 self._working += 1
                 return key, job
@@ -348,8 +370,10 @@ class Extractor:
             "status": state,
             "mode": self.config.extractor.mode,
             "queued_sessions": len(self._queued),
+            "backpressured_sessions": sum(1 for job in self._queued.values() if len(job.turns) > self.config.extractor.queue.coalesce_max),
             "in_flight_sessions": len(self._in_flight),
             "dropped_turns": c.dropped_turns,
+            "refused_turns": c.refused_turns,
             "coalesced_turns": c.coalesced_turns,
             "failure_count": len(list(self.failures_dir.glob("*.jsonl"))) if self.failures_dir.is_dir() else 0,
             "processed_jobs": c.processed_jobs,

@@ -94,6 +94,7 @@ class MemoryService:
         self.sessions = Sessions(home / config.session.ledger_root, self.catalog, self.registry, self.controller.clock)
         self.extractor = Extractor(config, self.controller, self.providers, home)
         self.sessions.listeners.append(self.extractor.on_events)
+        self.sessions.admit = self.extractor.admit
         self.daily = DailyLog(self.layout, lambda: self.config.daily)
         self.controller.decision_listeners.append(self.daily.record)
         self.dreaming = Dreaming(
@@ -119,11 +120,13 @@ class MemoryService:
         if recovery.applied or recovery.abandoned:
             log.info("recovered pending decisions: %d applied, %d abandoned", recovery.applied, recovery.abandoned)
         self.dreaming.recover()
-        self.extractor.start()
         if watch:
             self.watcher.start()  # before the scan: nothing edited meanwhile is missed
         self.rescan()
         self.indexing.catch_up()
+        # After the first scan, which takes every temp file for a crash's: the
+        # extractor's inbox leftovers are writes of their own.
+        self.extractor.start()
         if watch:
             self.scheduler.start()
 

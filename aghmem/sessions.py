@@ -103,6 +103,9 @@ class Sessions:
         self.clock = clock
         # Told the events each append added (the extractor listens).
         self.listeners: list[Callable[[SessionMeta, list[Event]], None]] = []
+        # Asked before new messages are written: may refuse (RateLimited)
+        # when the extractor cannot keep up. The runtime sends them again.
+        self.admit: Callable[[tuple[str, str], int], None] | None = None
         self._locks: dict[tuple[str, str], threading.Lock] = collections.defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
         self._sequences: collections.OrderedDict[tuple[str, str], set[int]] = collections.OrderedDict()
@@ -139,14 +142,19 @@ class Sessions:
                 if event.sequence not in seen:
                     seen.add(event.sequence)
                     fresh.append(event)
-            if fresh and meta.stopped_at is not None:
-                for event in fresh:
-                    seen.discard(event.sequence)
-                raise Conflict(
-                    f"session {session_id} stopped at {meta.stopped_at}; send new events under a new session id",
-                    session_id=session_id,
-                    stopped_at=meta.stopped_at,
-                )
+            try:
+                if fresh and meta.stopped_at is not None:
+                    raise Conflict(
+                        f"session {session_id} stopped at {meta.stopped_at}; send new events under a new session id",
+                        session_id=session_id,
+                        stopped_at=meta.stopped_at,
+                    )
+                messages = sum(1 for event in fresh if event.event_type == "message")
+                if messages and self.admit is not None:
+                    self.admit(key, messages)
+            except Exception:
+                seen.difference_update(event.sequence for event in fresh)
+                raise
             if fresh:
                 self._write_events(directory, meta, fresh, now)
         for listener in self.listeners:

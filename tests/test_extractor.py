@@ -64,6 +64,10 @@ def drain(daemon: Daemon) -> dict[str, Any]:
         ("Traceback (most recent call last):\n  File \"x.py\"", []),
         ("2026-01-02 10:00:01 ERROR: we use the fallback", []),
         ("my bad", []),
+        ("Never had a chance to visit it.", []),
+        ("I love it, it brings us closer.", []),
+        ("My kids are so excited about summer.", []),
+        ("I love coconut milk, but I also enjoy chocolate.", [("user", "Loves coconut milk.")]),
     ],
 )
 def test_the_rules(message: str, expected: list[tuple[str, str]]) -> None:
@@ -111,14 +115,15 @@ def test_turns_coalesce_while_a_job_runs(make_daemon: Any) -> None:
     assert status["in_flight_sessions"] == 1 and status["status"] == "running"
     daemon.post(base, conversation(("user", "I prefer short answers."), start=2))  # queued
     daemon.post(base, conversation(("user", "I prefer python scripts."), ("user", "ok"), start=3))  # joins it
-    daemon.post(base, conversation(("user", "I prefer uv for installs."), ("user", "I prefer ruff."), start=5))  # one fits, one is dropped
+    daemon.post(base, conversation(("user", "I prefer uv for installs."), ("user", "I prefer ruff for linting."), start=5))
     status = daemon.get("/api/memory/extractor/status").json()
-    assert (status["queued_sessions"], status["coalesced_turns"], status["dropped_turns"]) == (1, 4, 1)
+    # Five turns wait for a job that takes four: one waits for the next job.
+    assert (status["queued_sessions"], status["coalesced_turns"], status["backpressured_sessions"]) == (1, 4, 1)
     final = drain(daemon)
-    assert final["processed_jobs"] == 2 and final["queued_sessions"] == 0 and final["in_flight_sessions"] == 0
+    assert final["processed_jobs"] == 3 and final["queued_sessions"] == 0 and final["dropped_turns"] == 0
     names = sorted(memory_files(daemon.home / "memory"))
     assert names == ["user_prefers_dark_themes_everywhere.md", "user_prefers_python_scripts.md",
-                     "user_prefers_short_answers.md", "user_prefers_uv_for_installs.md"]
+                     "user_prefers_ruff_for_linting.md", "user_prefers_short_answers.md", "user_prefers_uv_for_installs.md"]
 
 
 def test_a_failing_inbox_file_goes_to_the_dead_letter_folder_and_is_retried(daemon: Daemon) -> None:
@@ -163,3 +168,25 @@ def test_a_claimed_inbox_file_is_processed_after_a_crash_without_duplicates(make
         assert status["failure_count"] == 0
     finally:
         restarted.kill()
+
+
+def test_a_full_queue_answers_429_and_loses_nothing(make_daemon: Any) -> None:
+    config = FAST_CONFIG + "[extractor.queue]\ncapacity = 1\n"
+    daemon = make_daemon(config, env={"AGHMEM_FAILPOINTS": "extractor.claimed=sleep(1)"})
+    base = "/api/workspaces/_unbound/memory/sessions"
+    assert daemon.post(f"{base}/a/events", conversation(("user", "I prefer long walks."))).status_code == 200
+    for _ in range(50):
+        if daemon.get("/api/memory/extractor/status").json()["in_flight_sessions"] == 1:
+            break
+    assert daemon.post(f"{base}/b/events", conversation(("user", "I prefer short meetings."))).status_code == 200
+    refused = daemon.post(f"{base}/c/events", conversation(("user", "I prefer green tea.")))
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+    assert refused.json()["code"] == "memory.rate_limited" and refused.json()["details"]["queued_sessions"] == 1
+    assert daemon.get(f"{base}/c/ledger").status_code == 404  # nothing was written
+    # A session already waiting may still add to its job.
+    assert daemon.post(f"{base}/b/events", conversation(("user", "I prefer quiet rooms."), start=2)).status_code == 200
+    drain(daemon)
+    assert daemon.post(f"{base}/c/events", conversation(("user", "I prefer green tea."))).status_code == 200  # sent again
+    status = drain(daemon)
+    assert status["refused_turns"] == 1 and status["dropped_turns"] == 0
+    assert len(memory_files(daemon.home / "memory")) == 4
