@@ -105,6 +105,7 @@ class MemoryService:
         self.scheduler.every("dream_check", config.dream.check_interval, self.dreaming.check)
         self.scheduler.daily("daily_sweep", config.daily.sweep_hour, 0, self.sweep_daily)
         self.scheduler.daily("prune_decisions", config.daily.sweep_hour, 15, self.prune_decisions)
+        self.scheduler.daily("session_retention", config.daily.sweep_hour, 30, self.sweep_sessions)
 
     @property
     def clock(self) -> Clock:
@@ -171,6 +172,16 @@ class MemoryService:
         if report.archived or report.deleted:
             log.info("daily sweep: %d log(s) archived, %d deleted", report.archived, report.deleted)
         return report.to_dict()
+
+    def sweep_sessions(self) -> int:
+        """Delete session ledgers idle for session.hard_delete_days (0 keeps them)."""
+        days = self.config.session.hard_delete_days
+        if days <= 0:
+            return 0
+        pruned = self.sessions.prune({"older_than_hours": days * 24})["pruned_sessions"]
+        if pruned:
+            log.info("session retention: %d ledger(s) idle for %d days deleted", pruned, days)
+        return pruned
 
     def close(self) -> None:
         self.scheduler.stop()

@@ -80,3 +80,14 @@ def test_the_sweep_archives_then_deletes(service: MemoryService, clock: list[dt.
     service.config.daily.hard_delete_days = 0  # never
     clock[0] += dt.timedelta(days=3650)
     assert service.sweep_daily()["deleted"] == 0
+
+
+def test_session_retention_follows_hard_delete_days(service: MemoryService, clock: list[dt.datetime]) -> None:
+    stop = {"events": [{"sequence": 1, "event_type": "session.stopped", "payload": {}}]}
+    service.sessions.append("_unbound", "old", stop)
+    clock[0] += dt.timedelta(days=20)
+    service.sessions.append("_unbound", "recent", stop)
+    assert service.sweep_sessions() == 0  # hard_delete_days = 0: kept forever
+    service.config.session.hard_delete_days = 10
+    assert service.sweep_sessions() == 1
+    assert [p.name for p in (service.config.home_path / "sessions" / "_unbound").iterdir()] == ["recent"]

@@ -70,7 +70,7 @@ def test_scheduler_jobs_are_registered_and_stop_with_the_daemon(tmp_path: Path) 
     service.start()
     assert service.scheduler.running is True
     jobs: list[dict[str, Any]] = service.scheduler.jobs()
-    assert {job["id"] for job in jobs} == {"reconcile", "dream_check", "daily_sweep", "prune_decisions"}
+    assert {job["id"] for job in jobs} == {"reconcile", "dream_check", "daily_sweep", "prune_decisions", "session_retention"}
     assert all(job["next_run_at"] for job in jobs)
     service.close()
     assert service.scheduler.running is False
