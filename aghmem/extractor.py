@@ -339,7 +339,7 @@ class Extractor:
             if ids is not None and failure["id"] not in ids:
                 continue
             source = Path(failure["path"])
-            session, _, job_name = source.name.partition("__")
+            session, _, job_name = source.name.rpartition("__")  # job names have no "__"; session ids may
             directory = self.inbox / session
             directory.mkdir(parents=True, exist_ok=True)
             target = directory / job_name

@@ -126,6 +126,7 @@ class Providers:
         self.active = settings.name if settings.name in (LOCAL, LLM) else LOCAL
         self.disabled: set[str] = set()
         self._client: ChatClient | None = None
+        self._client_lock = threading.Lock()
         self._load_state()
 
     # --- state -------------------------------------------------------------
@@ -162,10 +163,12 @@ class Providers:
         if not self.llm_usable():
             raise ProviderError("unavailable", self._unavailable_reason())
         settings = self.config.provider
-        if self._client is None:
-            self._client = ChatClient(settings.base_url, os.environ.get(settings.api_key_env) or None)
+        with self._client_lock:
+            if self._client is None:
+                self._client = ChatClient(settings.base_url, os.environ.get(settings.api_key_env) or None)
+            client = self._client
         try:
-            completion = self._client.complete(
+            completion = client.complete(
                 model or settings.model, messages, timeout=timeout or parse_duration(settings.timeout), max_tokens=max_tokens
             )
         except ProviderError as exc:
