@@ -20,6 +20,11 @@ def decision_id(idempotency_key: str) -> str:
     return "dec_" + hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:24]
 
 
+def parse_stamp(text: str) -> dt.datetime:
+    """The moment a stamp names (ISO 8601; a trailing Z is UTC)."""
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def stamp(moment: dt.datetime, *, ms: bool) -> str:
     """UTC ISO 8601: seconds in files, milliseconds in decisions."""
     moment = moment.astimezone(dt.timezone.utc)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import DreamConfig
+from .decisions import parse_stamp
 from .files import body_of
 from .scan import Scanner
 
@@ -101,8 +102,7 @@ def decay(hours: float, half_life_days: float) -> float:
 
 
 def _hours_since(stamp: str, now: dt.datetime) -> float:
-    moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    return (now - moment).total_seconds() / 3600
+    return (now - parse_stamp(stamp)).total_seconds() / 3600
 
 
 def score_terms(signal: RecallSignal, now: dt.datetime, config: DreamConfig) -> dict[str, Term]:

@@ -28,7 +28,7 @@ from typing import Any
 from . import faults
 from .config import Config, parse_duration
 from .controller import Clock, Controller
-from .decisions import stamp
+from .decisions import parse_stamp, stamp
 from .dream import Review, review
 from .dream_store import STATUSES, DreamRecord, DreamStore
 from .errors import AghmemError, Conflict, NotFound, ParseError, ValidationError
@@ -111,11 +111,11 @@ class Dreaming:
         if last is None:
             time_gate = Gate("time", True, "no dream has completed in this scope yet")
         else:
-            hours = (now - _parse(last)).total_seconds() / 3600
+            hours = (now - parse_stamp(last)).total_seconds() / 3600
             time_gate = Gate("time", hours >= dream.min_hours, f"{hours:.1f} h since the last dream; needs {dream.min_hours:g}")
         debounce = parse_duration(dream.debounce)
         started = self.store.last_started_at(key)
-        since_start = (now - _parse(started)).total_seconds() if started else None
+        since_start = (now - parse_stamp(started)).total_seconds() if started else None
         debounce_gate = Gate(
             "debounce",
             since_start is None or since_start >= debounce,
@@ -386,10 +386,6 @@ def render_artifact(record: DreamRecord, result: Review, config: Config) -> str:
             f"{terms} | {verdict} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def _parse(stamp_text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(stamp_text.replace("Z", "+00:00"))
 
 
 def _stamp_iso(iso: str) -> str:

@@ -7,8 +7,10 @@ names the field.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any, Mapping
 
+from .decisions import parse_stamp, stamp
 from .errors import ValidationError
 from .files import check_filename
 from .model import SELECTOR_FIELDS, MemoryType, Selector, has_selector_fields, parse_type, resolve_selector
@@ -68,11 +70,22 @@ def _text(body: Mapping[str, Any], key: str, *, limit: int | None = None, one_li
     return value
 
 
-def _flag(body: Mapping[str, Any], key: str) -> bool:
+def flag(body: Mapping[str, Any], key: str) -> bool:
     value = body.get(key, False)
     if not isinstance(value, bool):
         raise ValidationError(f"{key} must be true or false", field=key)
     return value
+
+
+def timestamp(value: Any, name: str) -> str:
+    """An ISO 8601 date-time (UTC when no zone is given), as stored: ms, Z."""
+    try:
+        moment = parse_stamp(str(value))
+    except ValueError:
+        raise ValidationError(f"{name} must be an ISO 8601 date-time, e.g. 2026-04-21T00:00:00Z", field=name) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return stamp(moment, ms=True)
 
 
 def _tags(body: Mapping[str, Any]) -> list[str] | None:
@@ -124,7 +137,7 @@ def _common(body: Mapping[str, Any]) -> dict[str, Any]:
         "provenance": _provenance(body),
         "metadata": _metadata(body),
         "idempotency_key": _text(body, "idempotency_key", limit=MAX_KEY, one_line=True),
-        "dry_run": _flag(body, "dry_run"),
+        "dry_run": flag(body, "dry_run"),
     }
 
 
@@ -191,7 +204,7 @@ def delete_candidate(
         delete=True,
         filename=check_filename(filename, system=True),
         idempotency_key=_text(body, "idempotency_key", limit=MAX_KEY, one_line=True),
-        dry_run=_flag(body, "dry_run") or _query_flag(query, "dry_run"),
+        dry_run=flag(body, "dry_run") or _query_flag(query, "dry_run"),
         if_match=if_match,
     )
 
@@ -218,7 +231,7 @@ def ad_hoc_candidate(body: Mapping[str, Any], *, default_origin: str = "http") -
         name=name,
         body=content,
         idempotency_key=_text(body, "idempotency_key", limit=MAX_KEY, one_line=True),
-        dry_run=_flag(body, "dry_run"),
+        dry_run=flag(body, "dry_run"),
     )
 
 
@@ -279,7 +292,7 @@ def search_request(body: Mapping[str, Any], recall: Any) -> "SearchRequest":
         raise ValidationError("query_text is required", field="query_text")
     if len(query) > 4_000:
         raise ValidationError("query_text is longer than 4000 characters", field="query_text")
-    explicit = _flag(body, "explicit")
+    explicit = flag(body, "explicit")
     turn_seq = body.get("turn_seq")
     if turn_seq is not None and (not isinstance(turn_seq, int) or isinstance(turn_seq, bool) or turn_seq < 0):
         raise ValidationError("turn_seq must be a whole number ≥ 0", field="turn_seq")
@@ -297,7 +310,7 @@ def search_request(body: Mapping[str, Any], recall: Any) -> "SearchRequest":
         session_id=_text(body, "session_id", limit=200, one_line=True),
         turn_seq=turn_seq,
         context_hint=_text(body, "context_hint", limit=4_000),
-        allow_trivial_query=_flag(body, "allow_trivial_query"),
+        allow_trivial_query=flag(body, "allow_trivial_query"),
         already_surfaced=list(surfaced),
         include_already_surfaced=bool(body.get("include_already_surfaced", recall.include_already_surfaced)),
         include_system=bool(body.get("include_system", recall.include_system)),
@@ -321,4 +334,4 @@ def dream_trigger(body: Mapping[str, Any]) -> tuple[Selector, bool, bool]:
         check_fields(nested, frozenset(SELECTOR_FIELDS))
         fields = nested
     selector = resolve_selector({key: fields.get(key) for key in SELECTOR_FIELDS})
-    return selector, _flag(body, "force"), _flag(body, "dry_run")
+    return selector, flag(body, "force"), flag(body, "dry_run")

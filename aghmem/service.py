@@ -26,6 +26,7 @@ from .inputs import (
     dream_trigger,
     patch_candidate,
     search_request,
+    timestamp,
     write_candidate,
 )
 from .layout import Layout, WorkspaceRegistry
@@ -336,7 +337,7 @@ class MemoryService:
         filt = DecisionFilter(
             scope_key=selector.key if selector else None,
             op=_op(op) if op else None,
-            since=_timestamp(since, "since") if since else None,
+            since=timestamp(since, "since") if since else None,
             limit=_limit(limit, MAX_LIST_LIMIT),
             cursor=cursor,
             applied_only=applied_only,
@@ -508,15 +509,3 @@ def _op(value: str) -> Op:
         return Op(value)
     except ValueError:
         raise ValidationError(f"op must be one of: {', '.join(o.value for o in Op)}", field="op") from None
-
-
-def _timestamp(value: str, name: str) -> str:
-    """Normalise an ISO 8601 time to the form decisions are stored in."""
-    try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(f"{name} must be an ISO 8601 date-time, e.g. 2026-04-21T00:00:00Z", field=name) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    moment = moment.astimezone(dt.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -30,7 +30,7 @@ from .catalog import Catalog
 from .decisions import stamp
 from .errors import Conflict, NotFound, ValidationError
 from .files import atomic_write
-from .inputs import check_fields
+from .inputs import check_fields, flag, timestamp
 from .layout import WorkspaceRegistry
 
 log = logging.getLogger("aghmem.sessions")
@@ -245,12 +245,7 @@ class Sessions:
         """The conversation in order: tool and memory events only when asked."""
         check_fields(body, frozenset({"include_tools", "include_memory", "after_sequence"}))
         workspace_id = self.workspace(route_id)
-        flags = {}
-        for name in ("include_tools", "include_memory"):
-            value = body.get(name, False)
-            if not isinstance(value, bool):
-                raise ValidationError(f"{name} must be true or false", field=name)
-            flags[name] = value
+        flags = {name: flag(body, name) for name in ("include_tools", "include_memory")}
         after = body.get("after_sequence", 0)
         if not isinstance(after, int) or isinstance(after, bool) or after < 0:
             raise ValidationError("after_sequence must be a whole number ≥ 0", field="after_sequence")
@@ -273,9 +268,7 @@ class Sessions:
         hours = body.get("older_than_hours")
         if not isinstance(hours, (int, float)) or isinstance(hours, bool) or hours < 0:
             raise ValidationError("older_than_hours must be a number ≥ 0", field="older_than_hours")
-        dry_run = body.get("dry_run", False)
-        if not isinstance(dry_run, bool):
-            raise ValidationError("dry_run must be true or false", field="dry_run")
+        dry_run = flag(body, "dry_run")
         cutoff = stamp(self.clock() - dt.timedelta(hours=hours), ms=True)
         rows = self.catalog.db.execute(
             "SELECT workspace_id, session_id, event_count FROM sessions WHERE COALESCE(stopped_at, updated_at) < ?",
@@ -399,15 +392,7 @@ def parse_events(raw: Any, now: dt.datetime) -> list[Event]:
 
 
 def _emitted_at(value: Any, now: dt.datetime, where: str) -> str:
-    if value is None:
-        return stamp(now, ms=True)
-    try:
-        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(f"{where}.emitted_at must be an ISO 8601 date-time", field=f"{where}.emitted_at") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return stamp(moment, ms=True)
+    return stamp(now, ms=True) if value is None else timestamp(value, f"{where}.emitted_at")
 
 
 def _event(data: Any) -> Event:

@@ -35,6 +35,7 @@ from bench_search import Corpus, log
 from daemon import ROOT, Daemon
 
 sys.path.insert(0, str(ROOT))
+from aghmem.decisions import stamp  # noqa: E402
 from aghmem.model import GLOBAL, memory_id  # noqa: E402
 
 CONFIG = "[controller.policy]\nmax_writes_per_min = 0\n"
@@ -61,7 +62,7 @@ def add_signals(db_path: Path, filenames: list[str], count: int, rng: random.Ran
         last = first + (now - first) * rng.random()
         recalls = max(1, int(rng.paretovariate(1.2)))
         rows.append((
-            memory_id(GLOBAL, filename), recalls, _stamp(last), _stamp(first), rng.uniform(0.2, 1.0),
+            memory_id(GLOBAL, filename), recalls, stamp(last, ms=True), stamp(first, ms=True), rng.uniform(0.2, 1.0),
             min(recalls, rng.randint(1, 4)), min(recalls, rng.randint(1, 5)),
         ))
     with sqlite3.connect(db_path, timeout=30) as db:
@@ -70,10 +71,6 @@ def add_signals(db_path: Path, filenames: list[str], count: int, rng: random.Ran
             "recall_score, session_count, query_count) VALUES (?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
-
-
-def _stamp(moment: dt.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def percentile(values: list[float], q: float) -> float:
