@@ -16,9 +16,15 @@ from typing import Any, Callable, Mapping
 from .catalog import Catalog, DecisionFilter
 from .config import LOCKED_PATHS, Config, load_config, mutable_paths, parse_duration
 from .controller import Clock, Controller, Outcome
+from .daily import DailyLog
 from .decisions import stamp
+from .dream_store import DreamStore
+from .dreaming import Dreaming
 from .errors import Conflict, NotFound, ParseError, Rejected, ValidationError
+from .extractor import Extractor
 from .files import check_filename, parse_memory
+from .health import health_report
+from .indexing import Indexing
 from .inputs import (
     ad_hoc_candidate,
     check_fields,
@@ -31,21 +37,15 @@ from .inputs import (
 )
 from .layout import Layout, WorkspaceRegistry
 from .model import GLOBAL, SELECTOR_FIELDS, Decision, Entry, Op, Selector, default_type, resolve_selector
-from .rules import Candidate
-from .schema import DERIVED_TABLES
-from .sync import Reconciler, ScanReport, Watcher
-from .daily import DailyLog
-from .dream_store import DreamStore
-from .dreaming import Dreaming
-from .indexing import Indexing
-from .recall import Recall
-from .scheduler import Scheduler
-from .extractor import Extractor
-from .health import health_report
 from .providers import Providers
+from .recall import Recall
+from .rules import Candidate
+from .scheduler import Scheduler
+from .schema import DERIVED_TABLES
 from .sessions import Sessions
-from .tiebreak import TieBreaker
 from .signals import Signals
+from .sync import Reconciler, ScanReport, Watcher
+from .tiebreak import TieBreaker
 
 log = logging.getLogger("aghmem")
 
