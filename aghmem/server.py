@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -48,6 +49,26 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def hold_home(home: Path) -> int:
+    """Take HOME for this process (an flock the kernel drops when it exits,
+    crash or not); a clear error if another daemon has it. Returns the fd to
+    keep open."""
+    state = home / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    fd = os.open(state / "daemon.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        try:
+            other = json.loads((state / "server.json").read_text())
+            who = f"pid {other['pid']}, {other['url']}"
+        except (OSError, ValueError, KeyError):
+            who = "starting up"
+        raise ConfigError(f"another aghmem daemon ({who}) is using {home}; stop it, or give this one another --home") from None
+    return fd
+
+
 def _stopped(signum: int, frame: FrameType | None) -> None:
     log.info("stopping on signal %d", signum)
 
@@ -56,6 +77,7 @@ def serve(config: Config, config_path: Path | None = None) -> None:
     """Start the daemon and block until it is told to stop."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     check_bind(config)
+    home_lock = hold_home(config.home_path)
     sock = bind_socket(config.server.host, config.server.port)
     port = sock.getsockname()[1]
     host = config.server.host
@@ -81,6 +103,7 @@ def serve(config: Config, config_path: Path | None = None) -> None:
         server.run(sockets=[sock])
     finally:
         sock.close()
+        os.close(home_lock)
         try:
             if json.loads(state_file.read_text()).get("pid") == os.getpid():
                 state_file.unlink()

@@ -199,3 +199,13 @@ def test_errors_use_the_envelope(shared_daemon: Daemon) -> None:
         body = response.json()
         assert set(body) == {"code", "message", "details"}, body
         assert response.status_code in (400, 404)
+
+
+def test_a_second_daemon_on_one_home_is_refused_clearly(make_daemon: Any, tmp_path: Path) -> None:
+    first = make_daemon(home=tmp_path / "shared-home")
+    second = make_daemon(home=tmp_path / "shared-home", start=False)
+    # (The harness removes state/server.json before a start, so the refusal
+    # cannot name the first daemon's pid here; outside tests it does.)
+    with pytest.raises(RuntimeError, match=r"aghmem: another aghmem daemon \(.*\) is using .*shared-home; stop it"):
+        second.start()
+    assert first.get("/healthz").status_code == 200
