@@ -10,7 +10,7 @@ decay = 0.5^(hours / (24·half_life_days))
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .config import DreamConfig
@@ -58,7 +58,6 @@ class DreamCandidate:
     terms: dict[str, Term]
     keep: bool = False
     reason: str = ""
-    line: str | None = None  # what the synthesis gains (None: nothing new)
 
     @property
     def score(self) -> float:
@@ -88,7 +87,6 @@ class Review:
     eligible: int  # count and score gates passed: what the signal gate counts
     synthesis_body: str
     new_lines: int = 0
-    notes: list[str] = field(default_factory=list)
 
     @property
     def kept(self) -> list[DreamCandidate]:
@@ -195,5 +193,5 @@ def review(
         size += cost
         lines.append(line)
         new_lines += 1
-        cand.keep, cand.reason, cand.line = True, f"score {cand.score:.3f} ≥ {gates.min_score}", line
+        cand.keep, cand.reason = True, f"score {cand.score:.3f} ≥ {gates.min_score}"
     return Review(candidates, eligible, "\n".join(lines) + "\n" if lines else "", new_lines)
