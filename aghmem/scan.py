@@ -44,7 +44,44 @@ PERSISTENCE_RE = re.compile(
     r"|\b(in|for)\s+(every|all)\s+future\s+(sessions?|conversations?|responses?|chats?)\b"
 )
 
-SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+
+class AssignedSecret:
+    """`password = <value>` where the value mixes letters and digits.
+
+    The value test runs on each match in Python: written as lookaheads in the
+    pattern it re-scanned the rest of the run at every position (20,000
+    characters of `password=` took 0.55 s). The possessive quantifiers keep
+    each match one pass, so the whole search is linear. Offers the two
+    methods of `re.Pattern` the scanner uses.
+    """
+
+    _re = re.compile(
+        r"(?i)\b(?:password|passwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret)\b"
+        r"\s*+[:=]\s*+['\"]?+([A-Za-z0-9_\-+/=.]{12,}+)"
+    )
+
+    @staticmethod
+    def _is_secret(match: re.Match[str]) -> bool:
+        value = match.group(1)
+        return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return next((m for m in self._re.finditer(text) if self._is_secret(m)), None)
+
+    def subn(self, repl: str, text: str) -> tuple[str, int]:
+        count = 0
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal count
+            if not self._is_secret(match):
+                return match.group(0)
+            count += 1
+            return repl
+
+        return self._re.sub(replace, text), count
+
+
+SECRET_PATTERNS: tuple[tuple[str, "re.Pattern[str] | AssignedSecret"], ...] = (
     ("private_key", re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY(?: BLOCK)?-----")),
     ("aws_access_key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
     ("github_token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b")),
@@ -54,13 +91,7 @@ SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
     ("stripe_key", re.compile(r"\b[rs]k_live_[0-9A-Za-z]{16,}\b")),
     ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")),
-    (
-        "assigned_secret",
-        re.compile(
-            r"(?i)\b(?:password|passwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret)\b"
-            r"\s*[:=]\s*['\"]?(?=[A-Za-z0-9_\-+/=.]*\d)(?=[A-Za-z0-9_\-+/=.]*[A-Za-z])[A-Za-z0-9_\-+/=.]{12,}"
-        ),
-    ),
+    ("assigned_secret", AssignedSecret()),
 )
 
 CODE_FENCE_RE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
@@ -73,6 +104,7 @@ class Finding:
     rule: str
     reason: str
     excerpt: str
+    start: int = 0  # where in the scanned (joined) text it was found
 
 
 @dataclass
@@ -98,17 +130,24 @@ class Scanner:
     def redacting(self) -> bool:
         return bool(self.redact_patterns)
 
+    def redact(self, text: str) -> tuple[str, int]:
+        """The text with every secret and configured pattern replaced by the
+        redaction string, and how many were replaced."""
+        total = 0
+        for pattern in [p for _, p in SECRET_PATTERNS] + self.redact_patterns:
+            text, count = pattern.subn(self.redaction, text)
+            total += count
+        return text, total
+
     def scan(self, texts: dict[str, str], *, autonomous: bool) -> ScanOutcome:
         """Check each named text (name, description, body); redact if set."""
         outcome = ScanOutcome(texts=dict(texts))
         if self.redacting:
             for key, text in outcome.texts.items():
-                for pattern in [p for _, p in SECRET_PATTERNS] + self.redact_patterns:
-                    text, count = pattern.subn(self.redaction, text)
-                    outcome.redactions += count
-                outcome.texts[key] = text
+                outcome.texts[key], count = self.redact(text)
+                outcome.redactions += count
         joined = "\n".join(outcome.texts.values())
-        checks: list[tuple[str, re.Pattern[str], str, bool]] = [
+        checks: list[tuple[str, "re.Pattern[str] | AssignedSecret", str, bool]] = [
             ("invisible_unicode", INVISIBLE_RE, "invisible or bidirectional Unicode control characters", False),
             ("prompt_injection", INJECTION_RE, "text that tries to instruct the agent (prompt injection)", False),
             ("exfiltration", EXFILTRATION_RE, "a command or instruction that sends data off the machine", False),
@@ -127,5 +166,5 @@ class Scanner:
                 excerpt = _excerpt(joined, match, mask=mask)
                 if rule == "invisible_unicode":
                     excerpt = f"U+{ord(match.group(0)):04X}"
-                outcome.findings.append(Finding(rule=rule, reason=reason, excerpt=excerpt))
+                outcome.findings.append(Finding(rule=rule, reason=reason, excerpt=excerpt, start=match.start()))
         return outcome
