@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from .errors import ValidationError
-from .files import body_of
+from .files import Refusal, body_of
 from .model import Decision, Entry, MemoryType, Op, RuleResult, Selector, memory_id
 from .schema import DERIVED_TABLES, SCHEMA, SCHEMA_VERSION
 
@@ -328,10 +329,39 @@ class Catalog:
 
     # --- invalid files -----------------------------------------------------
 
-    def set_invalid(self, db: sqlite3.Connection, path: str, scope_key: str, filename: str, error: str, seen_at: str) -> None:
+    def set_invalid(
+        self,
+        db: sqlite3.Connection,
+        path: str,
+        scope_key: str,
+        filename: str,
+        refusal: Refusal,
+        seen_at: str,
+        stat: os.stat_result | None,
+    ) -> None:
+        size, mtime_ns = (stat.st_size, stat.st_mtime_ns) if stat is not None else (None, None)
         db.execute(
-            "INSERT OR REPLACE INTO invalid_files VALUES (?,?,?,?,?)", (path, scope_key, filename, error, seen_at)
+            "INSERT OR REPLACE INTO invalid_files VALUES (?,?,?,?,?,?,?,?,?)",
+            (path, scope_key, filename, refusal.reason, seen_at, refusal.kind, refusal.rule, size, mtime_ns),
         )
+
+    def refused_files(self, scope_key: str) -> dict[str, tuple[int, int]]:
+        """filename → (size, mtime_ns) of the version refused, for a scan to
+        skip until the file changes."""
+        rows = self.db.execute(
+            "SELECT filename, size, mtime_ns FROM invalid_files WHERE scope_key = ?", (scope_key,)
+        )
+        return {name: (size, mtime_ns) for name, size, mtime_ns in rows}
+
+    def refused_file(self, scope_key: str, filename: str) -> tuple[int, int] | None:
+        row = self.db.execute(
+            "SELECT size, mtime_ns FROM invalid_files WHERE scope_key = ? AND filename = ?", (scope_key, filename)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def refusal_of(self, path: str) -> Refusal | None:
+        row = self.db.execute("SELECT kind, rule, error FROM invalid_files WHERE path = ?", (path,)).fetchone()
+        return Refusal(*row) if row else None
 
     def clear_invalid(self, db: sqlite3.Connection, path: str) -> None:
         db.execute("DELETE FROM invalid_files WHERE path = ?", (path,))
@@ -358,8 +388,12 @@ class Catalog:
         return json.loads(row[0]) if row else None
 
     def invalid_files(self) -> list[dict[str, str]]:
-        rows = self.db.execute("SELECT path, error, scope_key, filename FROM invalid_files ORDER BY path")
-        return [{"path": p, "error": e, "scope_key": k, "filename": f} for p, e, k, f in rows]
+        """Every file not taken in: path, error, scope_key, filename, kind, rule."""
+        rows = self.db.execute(
+            "SELECT path, error, scope_key, filename, kind, rule FROM invalid_files ORDER BY path"
+        )
+        keys = ("path", "error", "scope_key", "filename", "kind", "rule")
+        return [dict(zip(keys, row)) for row in rows]
 
     # --- decisions ---------------------------------------------------------
 

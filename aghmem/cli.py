@@ -246,7 +246,10 @@ def cmd_doctor(client: Client, args: argparse.Namespace) -> None:
         print(f"  {index['dirty']} change(s) on their way into the index")
     for item in health["invalid_files"]:
         problems += 1
-        print(f"! cannot parse {item['path']}: {item['error']}")
+        print(f"! cannot take in {item['path']}: {item['error']}")
+    for item in health.get("quarantined_files", []):
+        problems += 1
+        print(f"! quarantined {item['path']}: {item['reason']} [{item['rule']}]")
     print("no problems found" if not problems else f"{problems} problem(s)")
     if problems:
         raise SystemExit(1)
@@ -276,6 +279,8 @@ def cmd_health(client: Client, args: argparse.Namespace) -> None:
         print(f"  {key:18} {result.get(key)}")
     for item in result.get("invalid_files", []):
         print(f"  invalid: {item['path']}: {item['error']}")
+    for item in result.get("quarantined_files", []):
+        print(f"  quarantined: {item['path']}: {item['reason']}")
 
 
 def cmd_workspace_add(client: Client, args: argparse.Namespace) -> None:

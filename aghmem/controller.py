@@ -25,14 +25,27 @@ from .config import Config
 from .errors import Conflict, NotFound, ParseError, RateLimited
 from .files import (
     ParsedMemory,
+    RefusedFile,
     atomic_write,
+    check_filename,
     check_size,
     content_hash,
     fsync_dir,
     parse_memory,
+    read_memory_bytes,
     render_memory,
 )
-from .decisions import decision_id, frontmatter_view, post_meta, revert_plan, stamp, verdict_parsed
+from .intake import Intake, take_in
+from .decisions import (
+    decision_id,
+    frontmatter_view,
+    observed_decision,
+    post_meta,
+    quarantine_decision,
+    revert_plan,
+    stamp,
+    verdict_parsed,
+)
 from .layout import Layout
 from .memory_index import INDEX_MAX_LINES, IndexRefresher
 from .model import Decision, Entry, Op, RuleResult, Selector, default_type
@@ -40,6 +53,8 @@ from .rules import Candidate, Verdict, decide
 from .scan import Scanner
 
 Clock = Callable[[], dt.datetime]
+# How often `observe` reads a file again that changed while it was read.
+OBSERVE_TRIES = 3
 # Told (scope, filename, entry or None when removed) after each applied
 # change, outside the write lock.
 ChangeListener = Callable[[Selector, str, "Entry | None"], None]
@@ -98,14 +113,21 @@ class Controller:
 
     # --- reading the disk --------------------------------------------------
 
-    def read(self, selector: Selector, filename: str) -> ParsedMemory | None:
-        """The memory as it is on disk now (None if absent)."""
+    def _raw(self, selector: Selector, filename: str) -> bytes | None:
+        """The file's bytes (None if absent); Conflict for what cannot be
+        read as a memory (not a regular file, over the size cap)."""
         path = self.layout.file_path(selector, filename)
         try:
-            raw = path.read_bytes()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return read_memory_bytes(path, max_bytes=self.config.file.max_bytes)[0]
+        except FileNotFoundError:
             return None
-        return parse_memory(raw, filename, default_type(selector))
+        except RefusedFile as exc:
+            raise Conflict(f"{filename} cannot be taken in ({exc.message}); fix it by hand or delete it", filename=filename) from None
+
+    def read(self, selector: Selector, filename: str) -> ParsedMemory | None:
+        """The memory as it is on disk now (None if absent)."""
+        raw = self._raw(selector, filename)
+        return parse_memory(raw, filename, default_type(selector)) if raw is not None else None
 
     def _read_for_write(self, selector: Selector, filename: str) -> ParsedMemory | None:
         try:
@@ -117,10 +139,14 @@ class Controller:
             ) from None
 
     def _current_hash(self, selector: Selector, filename: str) -> str | None:
-        try:
-            return content_hash(self.layout.file_path(selector, filename).read_bytes())
-        except FileNotFoundError:
-            return None
+        raw = self._raw(selector, filename)
+        return content_hash(raw) if raw is not None else None
+
+    def take_in(self, selector: Selector, filename: str) -> Intake | None:
+        """The file through the intake gate (limits, parse, safety scan), as
+        hand edits are; None if absent. Reads, never under the write lock."""
+        path = self.layout.checked_scope_dir(selector) / check_filename(filename, system=True)
+        return take_in(path, filename, default_type(selector), limits=self.config.file, scanner=self.scanner)
 
     # --- submit ------------------------------------------------------------
 
@@ -248,9 +274,18 @@ class Controller:
         elif verdict.op is Op.DELETE:
             assert verdict.target_filename
             path = self.layout.file_path(candidate.selector, verdict.target_filename)
-            prior = path.read_bytes()
-            decision.prior_content = prior.decode("utf-8", errors="replace")
-            decision.prior_content_hash = content_hash(prior)
+            try:
+                prior: bytes | None = read_memory_bytes(path, max_bytes=self.config.file.max_bytes)[0]
+            except RefusedFile as exc:
+                if exc.refusal.rule != "file.max_bytes":
+                    raise Conflict(
+                        f"{verdict.target_filename} cannot be deleted here ({exc.message}); remove it by hand",
+                        filename=verdict.target_filename,
+                    ) from None
+                prior = None  # too large to keep: deleted without a copy to restore
+            if prior is not None:
+                decision.prior_content = prior.decode("utf-8", errors="replace")
+                decision.prior_content_hash = content_hash(prior)
         return decision
 
     def _derived_key(self, kind: str, origin: str, selector: Selector, candidate_hash: str, filename: str | None) -> str:
@@ -352,7 +387,7 @@ class Controller:
                 meta = parse_memory(post.encode("utf-8"), filename, default_type(selector)).meta
                 decision.frontmatter = frontmatter_view(selector, filename, meta)
             if current is not None:
-                prior = self.layout.file_path(selector, filename).read_bytes()
+                prior = self._raw(selector, filename) or b""
                 decision.prior_content = prior.decode("utf-8", errors="replace")
                 decision.prior_content_hash = current
             if dry_run:
@@ -365,85 +400,99 @@ class Controller:
     # --- hand edits --------------------------------------------------------
 
     def unchanged(self, selector: Selector, filename: str) -> bool:
-        """Whether the file's size and mtime are the catalog's: a stat and
-        one row, no read, no lock (`observe` still decides under the lock)."""
-        known = self.catalog.scope_file(selector.key, filename)
+        """Whether the file's size and mtime are those the catalog took in
+        (or refused): a stat and a row, no read, no lock (`observe` still
+        decides under the lock)."""
         try:
-            stat = self.layout.file_path(selector, filename).stat()
+            info = os.lstat(self.layout.checked_scope_dir(selector) / check_filename(filename, system=True))
         except FileNotFoundError:
-            return known is None
-        return known is not None and known == (stat.st_size, stat.st_mtime_ns)
+            return self.catalog.scope_file(selector.key, filename) is None and self.catalog.refused_file(selector.key, filename) is None
+        seen = (info.st_size, info.st_mtime_ns)
+        return seen in (self.catalog.scope_file(selector.key, filename), self.catalog.refused_file(selector.key, filename))
 
     def observe(self, selector: Selector, filename: str, *, record: bool = True) -> Decision | None:
         """Bring the catalog in line with the file as it is on disk now.
 
         A real change (created, edited, deleted by a person or another tool)
         becomes an applied decision with origin `file` and source
-        `observed`, keeping the prior text so it can be reverted. A file that
-        cannot be parsed leaves the catalog (and so recall) and is reported
-        until it is fixed. `record=False` takes files in silently: the first
-        scan of a scope is a baseline, not a history of changes.
+        `observed`, keeping the prior text so it can be reverted. A file the
+        intake gate refuses (unparsable, over a limit, caught by the safety
+        scan) leaves the catalog, and so recall, and is reported until it is
+        fixed; a quarantine is recorded as an observed `reject`.
+        `record=False` takes files in silently (a scope's first scan).
         """
-        with self._lock:
-            path = self.layout.file_path(selector, filename)
-            known = self.catalog.get_entry(selector.key, filename)
-            try:
-                raw = path.read_bytes()
-                stat = path.stat()
-            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-                raw = None
-            if raw is None:
-                with self.catalog.write() as db:
-                    self.catalog.clear_invalid(db, str(path))
-                if known is None:
-                    return None
-                decision = self._observed(selector, filename, Op.DELETE, None, known) if record else None
-                with self.catalog.write() as db:
-                    self.catalog.delete_entry(db, selector.key, filename)
-                entry = None
-            else:
-                digest = content_hash(raw)
-                if known is not None and known.content_hash == digest:
-                    if (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
-                        return None
-                    # Touched, not changed: no decision, but a new age.
-                    known.size, known.mtime_ns = stat.st_size, stat.st_mtime_ns
-                    known.raw = raw.decode("utf-8")
-                    with self.catalog.write() as db:
-                        self.catalog.upsert_entry(db, known)
-                    entry, decision = known, None
-                else:
-                    entry, decision = self._observe_change(selector, filename, path, raw, stat, known, record)
-        self._after_apply(selector, filename, entry, decision)
-        return decision
+        # Not file_path(): a symlink is reported like any file that is not a
+        # regular one, never followed.
+        path = self.layout.checked_scope_dir(selector) / check_filename(filename, system=True)
+        for _ in range(OBSERVE_TRIES):
+            # Read, parse and scan outside the write lock: a slow or hostile
+            # file (a FIFO, 20 MB of text) must never hold up writes.
+            seen = self.take_in(selector, filename)
+            with self._lock:
+                if not _still_as_read(path, seen):
+                    continue  # it changed while it was read: look again
+                changed, entry, decision = self._settle(selector, filename, path, seen, record)
+            if changed:
+                self._after_apply(selector, filename, entry, decision)
+            return decision
+        return None  # still changing: its last event or the next scan takes it in
 
-    def _observe_change(
-        self,
-        selector: Selector,
-        filename: str,
-        path: Path,
-        raw: bytes,
-        stat: os.stat_result,
-        known: Entry | None,
-        record: bool,
-    ) -> tuple[Entry | None, Decision | None]:
-        """A file whose content differs from the catalog's copy: take it in
-        (recording a decision), or report it if it cannot be parsed."""
-        try:
-            parsed = parse_memory(raw, filename, default_type(selector))
-        except ParseError as exc:
+    def _settle(
+        self, selector: Selector, filename: str, path: Path, seen: Intake | None, record: bool
+    ) -> tuple[bool, Entry | None, Decision | None]:
+        """(catalog changed, new entry, decision) for the file as read."""
+        known = self.catalog.get_entry(selector.key, filename)
+        if seen is None:
             with self.catalog.write() as db:
-                if known is not None:
-                    self.catalog.delete_entry(db, selector.key, filename)
-                self.catalog.set_invalid(db, str(path), selector.key, filename, exc.message, stamp(self.clock(), ms=False))
-            return None, None
-        entry = parsed.to_entry(selector, filename, stat.st_size, stat.st_mtime_ns)
+                self.catalog.clear_invalid(db, str(path))
+            if known is None:
+                return False, None, None
+            decision = self._observed(selector, filename, Op.DELETE, None, known) if record else None
+            with self.catalog.write() as db:
+                self.catalog.delete_entry(db, selector.key, filename)
+            return True, None, decision
+        if seen.refusal is not None:
+            return self._refuse(selector, filename, path, seen, known, record)
+        assert seen.parsed is not None and seen.stat is not None
+        if known is not None and known.content_hash == seen.parsed.content_hash:
+            if (known.size, known.mtime_ns) == (seen.stat.st_size, seen.stat.st_mtime_ns):
+                return False, None, None
+            # Touched, not changed: no decision, but a new age.
+            known.size, known.mtime_ns = seen.stat.st_size, seen.stat.st_mtime_ns
+            known.raw = seen.shown
+            with self.catalog.write() as db:
+                self.catalog.upsert_entry(db, known)
+            return True, known, None
+        entry = seen.entry(selector, filename)
         op = Op.UPDATE if known is not None else Op.ADD
-        decision = self._observed(selector, filename, op, raw, known) if record else None
+        decision = self._observed(selector, filename, op, seen.raw, known) if record else None
         with self.catalog.write() as db:
             self.catalog.clear_invalid(db, str(path))
             self.catalog.upsert_entry(db, entry)
-        return entry, decision
+        return True, entry, decision
+
+    def _refuse(
+        self, selector: Selector, filename: str, path: Path, seen: Intake, known: Entry | None, record: bool
+    ) -> tuple[bool, Entry | None, Decision | None]:
+        """Take a refused file out of the catalog and report it; a quarantine
+        is recorded once per version of the file."""
+        assert seen.refusal is not None
+        now = stamp(self.clock(), ms=True)
+        prior = self.catalog.raw_of(selector.key, filename) if known is not None else None
+        with self.catalog.write() as db:
+            if known is not None:
+                self.catalog.delete_entry(db, selector.key, filename)
+            self.catalog.set_invalid(db, str(path), selector.key, filename, seen.refusal, now[:19] + "Z", seen.stat)
+        decision = None
+        if record and seen.refusal.kind == "quarantined":
+            key = self._derived_key("quarantined", "file", selector, seen.fingerprint, filename)
+            if self.catalog.decision_status(decision_id(key)) is None:
+                decision = quarantine_decision(key, selector, filename, seen.refusal, at=now, fingerprint=seen.fingerprint)
+                if known is not None:
+                    decision.prior_content, decision.prior_content_hash = prior, known.content_hash
+                with self.catalog.write() as db:
+                    self.catalog.insert_decision(db, decision, "recorded")
+        return known is not None, None, decision
 
     def _observed(self, selector: Selector, filename: str, op: Op, raw: bytes | None, known: Entry | None) -> Decision | None:
         post_hash = content_hash(raw) if raw is not None else None
@@ -451,27 +500,15 @@ class Controller:
         if self.catalog.decision_status(decision_id(key)) is not None:
             return None  # this very change was already recorded (watcher and scan both saw it)
         prior = self.catalog.raw_of(selector.key, filename) if known is not None else None
-        now = stamp(self.clock(), ms=True)
-        verb = {Op.ADD: "created", Op.UPDATE: "edited", Op.DELETE: "deleted"}[op]
-        decision = Decision(
-            id=decision_id(key),
-            idempotency_key=key,
-            candidate_hash=post_hash or hashlib.sha256(f"delete:{selector.key}/{filename}".encode()).hexdigest(),
-            selector=selector,
-            op=op,
-            origin="file",
-            source="observed",
-            reason=f"{filename} {verb} on disk",
-            targets=[filename],
-            target_filename=filename,
-            post_content=raw.decode("utf-8", errors="replace") if raw is not None else None,
-            post_content_hash=post_hash,
-            prior_content=prior,
-            prior_content_hash=known.content_hash if known is not None else None,
-            rule_trace=[RuleResult("observed", True, f"{verb} outside the daemon", filename)],
-            decided_at=now,
-            applied_at=now,
-            status="applied",
+        decision = observed_decision(
+            key,
+            selector,
+            filename,
+            op,
+            at=stamp(self.clock(), ms=True),
+            post=raw,
+            prior=prior,
+            prior_hash=known.content_hash if known is not None else None,
         )
         with self.catalog.write() as db:
             self.catalog.insert_decision(db, decision, "applied")
@@ -500,3 +537,15 @@ class Controller:
                         report.abandoned += 1
         return report
 
+
+
+def _still_as_read(path: Path, seen: Intake | None) -> bool:
+    """Whether the file is the one `seen` read (same inode, size, mtime)."""
+    try:
+        now = os.lstat(path)
+    except FileNotFoundError:
+        return seen is None or seen.stat is None
+    if seen is None or seen.stat is None:
+        return False
+    was = seen.stat
+    return (now.st_ino, now.st_size, now.st_mtime_ns) == (was.st_ino, was.st_size, was.st_mtime_ns)

@@ -11,8 +11,8 @@ import hashlib
 from typing import Any
 
 from .errors import Conflict
-from .files import ParsedMemory
-from .model import Decision, MemoryType, Op, Selector
+from .files import ParsedMemory, Refusal
+from .model import Decision, MemoryType, Op, RuleResult, Selector
 from .rules import Candidate, Verdict
 
 
@@ -118,3 +118,65 @@ def revert_plan(original: Decision, current: str | None) -> tuple[Op, str | None
             raise Conflict(f"{original.id} kept no prior content to restore")
         return Op.ADD, original.prior_content, f"reverts {original.id}: restores the deleted memory"
     raise Conflict(f"decision {original.id} ({original.op.value}) changed nothing; nothing to revert")
+
+
+def observed_decision(
+    key: str,
+    selector: Selector,
+    filename: str,
+    op: Op,
+    *,
+    at: str,
+    post: bytes | None,
+    prior: str | None,
+    prior_hash: str | None,
+) -> Decision:
+    """A change a person or another tool made on disk, taken in (origin
+    `file`, source `observed`, already applied)."""
+    post_hash = hashlib.sha256(post).hexdigest() if post is not None else None
+    verb = {Op.ADD: "created", Op.UPDATE: "edited", Op.DELETE: "deleted"}[op]
+    return Decision(
+        id=decision_id(key),
+        idempotency_key=key,
+        candidate_hash=post_hash or hashlib.sha256(f"delete:{selector.key}/{filename}".encode()).hexdigest(),
+        selector=selector,
+        op=op,
+        origin="file",
+        source="observed",
+        reason=f"{filename} {verb} on disk",
+        targets=[filename],
+        target_filename=filename,
+        post_content=post.decode("utf-8", errors="replace") if post is not None else None,
+        post_content_hash=post_hash,
+        prior_content=prior,
+        prior_content_hash=prior_hash,
+        rule_trace=[RuleResult("observed", True, f"{verb} outside the daemon", filename)],
+        decided_at=at,
+        applied_at=at,
+        status="applied",
+    )
+
+
+def quarantine_decision(
+    key: str, selector: Selector, filename: str, refusal: Refusal, *, at: str, fingerprint: str
+) -> Decision:
+    """A file on disk refused by a limit or the safety scan: recorded as an
+    observed `reject`. The file is left as it is; its text is not kept here
+    (a decision log is read by people and agents alike)."""
+    return Decision(
+        id=decision_id(key),
+        idempotency_key=key,
+        candidate_hash=hashlib.sha256(f"quarantine:{fingerprint}".encode()).hexdigest(),
+        selector=selector,
+        op=Op.REJECT,
+        origin="file",
+        source="observed",
+        reason=f"{filename} quarantined: {refusal.reason}",
+        confidence=1.0,
+        targets=[filename],
+        target_filename=filename,
+        post_content_hash=None if fingerprint.startswith("size:") else fingerprint,
+        rule_trace=[RuleResult(refusal.rule, False, refusal.reason, filename)],
+        decided_at=at,
+        status="recorded",
+    )

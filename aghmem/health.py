@@ -16,11 +16,18 @@ def health_report(service: "MemoryService") -> dict[str, Any]:
     indexed = service.indexing.index.num_docs()
     dirty = len(service.catalog.dirty_ids())
     operation_count, last_operation_at = service.catalog.operation_stats()
-    invalid = [{"path": f["path"], "error": f["error"]} for f in service.catalog.invalid_files()]
+    refused = service.catalog.invalid_files()
+    invalid = [{"path": f["path"], "error": f["error"]} for f in refused if f["kind"] == "invalid"]
+    quarantined = [
+        {"path": f["path"], "rule": f["rule"], "reason": f["error"]} for f in refused if f["kind"] == "quarantined"
+    ]
+    problems = [f"{len(invalid)} memory file(s) cannot be read or parsed"] if invalid else []
+    if quarantined:
+        problems.append(f"{len(quarantined)} memory file(s) quarantined (a limit or the safety scan)")
     dream = service.config.dream
     return {
-        "status": "degraded" if invalid else "ok",
-        "reason": f"{len(invalid)} memory file(s) cannot be parsed" if invalid else "",
+        "status": "degraded" if problems else "ok",
+        "reason": "; ".join(problems),
         "version": __version__,
         "configured": True,
         "enabled": service.config.enabled,
@@ -36,6 +43,8 @@ def health_report(service: "MemoryService") -> dict[str, Any]:
         # the two agree (the dirty rows are the part still on its way).
         "orphaned_files": abs(indexed - sum(per_scope.values())) if not dirty else 0,
         "invalid_files": invalid,
+        # Kept on disk untouched, never indexed or recalled, until fixed.
+        "quarantined_files": quarantined,
         "operation_count": operation_count,
         "last_operation_at": last_operation_at,
         "last_scan": service.last_scan_at,

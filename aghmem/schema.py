@@ -6,7 +6,7 @@ history tables (decisions, signals, traces: only ever added to).
 
 # Bumped when a derived table changes shape: those are dropped and rebuilt
 # from the files; history tables are only ever added to.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 DERIVED_TABLES = ("entries", "texts", "invalid_files", "index_dirty", "scanned_scopes")
 
 SCHEMA = """
@@ -38,13 +38,21 @@ CREATE INDEX IF NOT EXISTS entries_body ON entries (scope_key, body_hash);
 CREATE INDEX IF NOT EXISTS entries_slot ON entries (scope_key, entity, attribute) WHERE entity IS NOT NULL;
 CREATE INDEX IF NOT EXISTS entries_newest ON entries (scope_key, mtime_ns DESC, filename);
 
+-- Files not taken in: kind 'invalid' (cannot be read or parsed) or
+-- 'quarantined' (a limit or the safety scan). size and mtime_ns say which
+-- version was refused, so a scan skips it until it changes.
 CREATE TABLE IF NOT EXISTS invalid_files (
     path      TEXT PRIMARY KEY,
     scope_key TEXT NOT NULL,
     filename  TEXT NOT NULL,
     error     TEXT NOT NULL,
-    seen_at   TEXT NOT NULL
+    seen_at   TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    rule      TEXT NOT NULL,
+    size      INTEGER,
+    mtime_ns  INTEGER
 );
+CREATE INDEX IF NOT EXISTS invalid_files_scope ON invalid_files (scope_key, filename);
 
 -- Memories whose index document may differ from the catalog: marked in the
 -- same transaction as the catalog change, cleared once the index commits.

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -20,9 +19,9 @@ from .daily import DailyLog
 from .decisions import stamp
 from .dream_store import DreamStore
 from .dreaming import Dreaming
-from .errors import Conflict, NotFound, ParseError, Rejected, ValidationError
+from .errors import Conflict, NotFound, Rejected, ValidationError
 from .extractor import Extractor
-from .files import check_filename, parse_memory
+from .files import check_filename
 from .health import health_report
 from .indexing import Indexing
 from .inputs import (
@@ -36,7 +35,7 @@ from .inputs import (
     write_candidate,
 )
 from .layout import Layout, WorkspaceRegistry
-from .model import GLOBAL, SELECTOR_FIELDS, Decision, Entry, Op, Selector, default_type, resolve_selector
+from .model import GLOBAL, SELECTOR_FIELDS, Decision, Entry, Op, Selector, resolve_selector
 from .providers import Providers
 from .recall import Recall
 from .rules import Candidate
@@ -226,23 +225,27 @@ class MemoryService:
         return [self.summary(e) for e in entries], next_cursor
 
     def get_memory(self, selector: Selector, filename: str) -> MemoryView:
-        """One memory as it is on disk now (the files are the truth)."""
+        """One memory as it is on disk now (the files are the truth), through
+        the same gate as hand edits: a quarantined file is not served, and
+        with redaction on, secrets come back redacted."""
         self.check_selector(selector)
-        path = self.layout.file_path(selector, filename)
-        try:
-            raw = path.read_bytes()
-            stat = os.stat(path)
-        except (FileNotFoundError, IsADirectoryError):
-            raise NotFound(f"no memory {filename} in this scope", filename=filename, **selector.to_dict()) from None
-        try:
-            parsed = parse_memory(raw, filename, default_type(selector))
-        except ParseError as exc:
-            raise Conflict(f"{filename} cannot be parsed: {exc.message}", filename=filename) from None
-        entry = parsed.to_entry(selector, filename, len(raw), stat.st_mtime_ns)
+        self.layout.file_path(selector, filename)  # refuses names and symlinks that leave the scope
+        seen = self.controller.take_in(selector, filename)
+        if seen is None:
+            raise NotFound(f"no memory {filename} in this scope", filename=filename, **selector.to_dict())
+        if seen.refusal is not None:
+            verb = "is quarantined" if seen.refusal.kind == "quarantined" else "cannot be parsed"
+            raise Conflict(
+                f"{filename} {verb}: {seen.refusal.reason}; fix the file by hand",
+                filename=filename,
+                rule=seen.refusal.rule,
+            )
+        entry = seen.entry(selector, filename)
         known = self.catalog.get_entry(selector.key, filename)
         if known is not None:
             entry.recall_count, entry.last_recalled_at = known.recall_count, known.last_recalled_at
-        return MemoryView(self.summary(entry), parsed.body, parsed.content_hash)
+        assert seen.parsed is not None
+        return MemoryView(self.summary(entry), seen.body, seen.parsed.content_hash)
 
     def _submit(self, candidate: Candidate) -> Outcome:
         self.check_selector(candidate.selector)

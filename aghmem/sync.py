@@ -26,6 +26,7 @@ from watchdog.events import (
     FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
+    FileModifiedEvent,
     FileMovedEvent,
     FileSystemEvent,
     FileSystemEventHandler,
@@ -34,10 +35,10 @@ from watchdog.observers import Observer
 
 from .catalog import Catalog
 from .controller import Controller
-from .errors import AghmemError, ParseError
-from .files import is_memory_filename, parse_memory, remove_stale_temp_files, utc_now
+from .errors import AghmemError
+from .files import is_memory_filename, remove_stale_temp_files, utc_now
 from .layout import Layout, is_inside
-from .model import Selector, default_type
+from .model import Selector
 
 log = logging.getLogger("aghmem.sync")
 
@@ -47,8 +48,11 @@ Progress = Callable[[int, int], None]
 # every open and close-without-write, and a scan that reads 100k files makes
 # watchdog parse 200k events it then drops (61 s → 37 s cold start). An
 # in-place save ends with a close-after-write, so the modify event of each
-# write() call is left out too.
+# write() call is dropped by the handler. FileModifiedEvent is still listed:
+# it is the only filter entry that makes watchdog (6.0) ask inotify for
+# IN_ATTRIB, without which `touch` and `chmod` go unseen.
 WATCHED_EVENTS = [
+    FileModifiedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
     FileMovedEvent,
@@ -114,23 +118,26 @@ class Reconciler:
         for where in (directory, self.layout.tmp_dir(selector)):
             report.temp_files_removed += remove_stale_temp_files(where, older_than=older_than)
         known = self.catalog.scope_files(selector.key)
+        refused = self.catalog.refused_files(selector.key)
         on_disk: dict[str, os.stat_result] = {}
         if directory.is_dir() and is_inside(directory, self.layout.trust_root(selector)):
             with os.scandir(directory) as items:
                 for item in items:
-                    if is_memory_filename(item.name) and item.is_file(follow_symlinks=False):
+                    # Every kind of entry: a FIFO or a directory named *.md is
+                    # reported, not skipped in silence.
+                    if is_memory_filename(item.name):
                         on_disk[item.name] = item.stat(follow_symlinks=False)
         report.files += len(on_disk)
         changed = [
             name
             for name, stat in on_disk.items()
-            if known.get(name, (None, None, None))[:2] != (stat.st_size, stat.st_mtime_ns)
+            if (stat.st_size, stat.st_mtime_ns) not in (known.get(name, (None, None, None))[:2], refused.get(name))
         ]
-        removed = [name for name in known if name not in on_disk]
+        removed = [name for name in {*known, *refused} if name not in on_disk]
         if changed or removed:
             report.changed_scopes.append(selector)
         if not self.catalog.was_scanned(selector.key):
-            self._baseline(selector, directory, changed, on_disk, report, progress)
+            self._baseline(selector, directory, changed, report, progress)
             return
         for name in changed + removed:
             decision = self.controller.observe(selector, name)
@@ -143,32 +150,31 @@ class Reconciler:
         selector: Selector,
         directory: Path,
         names: list[str],
-        stats: dict[str, os.stat_result],
         report: ScanReport,
         progress: Progress | None,
     ) -> None:
-        """Take a scope's files in without recording decisions, in bulk."""
+        """Take a scope's files in without recording decisions, in bulk.
+        Refused files go through `observe` one by one, so a quarantine is on
+        the record even in a first scan (a cloned repository's files)."""
         batch = 2000
         for start in range(0, max(len(names), 1), batch):
+            # Read outside the transaction: the database stays free for writes.
+            taken = [(name, self.controller.take_in(selector, name)) for name in names[start : start + batch]]
+            refused = [name for name, seen in taken if seen is not None and seen.refusal is not None]
             with self.catalog.write() as db:
-                for name in names[start : start + batch]:
-                    path = directory / name
-                    try:
-                        raw = path.read_bytes()
-                        parsed = parse_memory(raw, name, default_type(selector))
-                    except (ParseError, OSError) as exc:
-                        message = exc.message if isinstance(exc, ParseError) else str(exc)
-                        self.catalog.set_invalid(db, str(path), selector.key, name, message, utc_now())
-                        report.invalid += 1
-                        continue
-                    self.catalog.clear_invalid(db, str(path))
-                    self.catalog.upsert_entry(db, parsed.to_entry(selector, name, len(raw), stats[name].st_mtime_ns))
+                for name, seen in taken:
+                    if seen is None or seen.refusal is not None:
+                        continue  # gone since the directory was listed, or refused (below)
+                    self.catalog.clear_invalid(db, str(directory / name))
+                    self.catalog.upsert_entry(db, seen.entry(selector, name))
                     report.changed += 1
                 if start + batch >= len(names):
                     self.catalog.mark_scanned(db, selector.key, utc_now())
+            for name in refused:
+                self.controller.observe(selector, name)
+                report.invalid += self.catalog.is_invalid(str(directory / name))
             if progress is not None and names:
                 progress(min(start + batch, len(names)), len(names))
-
 
 
 class _Handler(FileSystemEventHandler):
@@ -180,10 +186,12 @@ class _Handler(FileSystemEventHandler):
         if event.is_directory:
             # Every file change also "modifies" its directory: not news.
             if kind in ("created", "deleted", "moved"):
-                self.watcher.directory_changed(Path(os.fsdecode(event.src_path)), created=kind == "created")
+                path = Path(os.fsdecode(event.src_path))
+                self.watcher.directory_changed(path, created=kind == "created")
+                self.watcher.touched(path)  # a directory named *.md is reported like any non-file
             return
         # "attrib" stays: `touch` changes only the mtime, which recency uses.
-        if kind in ("opened", "closed_no_write"):
+        if kind in ("opened", "closed_no_write", "modified"):
             return
         for raw in (event.src_path, getattr(event, "dest_path", "")):
             if raw:

@@ -39,13 +39,16 @@ class Daemon:
         self.url = ""
         self.http: httpx.Client | None = None
         self.log_path = home / "daemon.log"
+        # Runs the daemon under another program (e.g. setpriv, to drop root's
+        # right to read any file).
+        self.command_prefix: list[str] = []
 
     def start(self, *extra: str, timeout: float = 20.0) -> "Daemon":
         state = self.home / "state" / "server.json"
         state.unlink(missing_ok=True)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "aghmem", "serve", "--port", "0", "--config", str(self.config_path), *extra],
+            [*self.command_prefix, sys.executable, "-m", "aghmem", "serve", "--port", "0", "--config", str(self.config_path), *extra],
             cwd=ROOT,
             env=self.env,
             stdout=log,

@@ -137,7 +137,7 @@ def test_search_reindex_doctor(daemon: Daemon) -> None:
         if doctor.returncode == 1 or __import__("time").monotonic() > deadline:
             break
     assert doctor.returncode == 1
-    assert f"! cannot parse {daemon.home / 'memory' / 'user_broken.md'}" in doctor.stdout
+    assert f"! cannot take in {daemon.home / 'memory' / 'user_broken.md'}" in doctor.stdout
 
 
 def test_dream_run_list_status_and_daily(daemon: Daemon) -> None:
