@@ -1,6 +1,7 @@
 """What a dream would promote: each candidate's score, its terms, the quality
-gates, and the synthesis text (DESIGN §8). Reads nothing and writes nothing:
-`dreaming.py` feeds it rows and acts on the review.
+gates, and the synthesis text (DESIGN §8); and how a synthesis line is
+restated when the memory it quotes changes. Reads nothing and writes
+nothing: `dreaming.py` feeds it rows and acts on the review.
 
 score = w.frequency·min(1, count/2) + w.relevance·recall_score
       + w.recency·decay(since last recall) + w.freshness·decay(since first)
@@ -10,12 +11,13 @@ decay = 0.5^(hours / (24·half_life_days))
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from .config import DreamConfig
 from .decisions import parse_stamp
-from .files import body_of
+from .files import ParsedMemory, body_of
 from .scan import Scanner
 
 SYNTHESIS_PREFIX = "project_dreaming_"
@@ -114,17 +116,74 @@ def score_terms(signal: RecallSignal, now: dt.datetime, config: DreamConfig) -> 
     }
 
 
+def synthesis_summary(description: str, body: str) -> str:
+    """What a synthesis line says of a memory: its description, else the
+    start of its body, on one line."""
+    summary = " ".join(description.split())
+    if not summary:
+        summary = " ".join(body.split())
+        summary = summary if len(summary) <= SUMMARY_CHARS else summary[: SUMMARY_CHARS - 1].rstrip() + "…"
+    return summary
+
+
 def synthesis_line(signal: RecallSignal, raw: str) -> str:
     """One line: the memory's link and what it says (its description, else
     the start of its body)."""
-    summary = " ".join(signal.description.split())
-    if not summary:
-        summary = " ".join(body_of(raw).split())
-        summary = summary if len(summary) <= SUMMARY_CHARS else summary[: SUMMARY_CHARS - 1].rstrip() + "…"
+    summary = synthesis_summary(signal.description, body_of(raw))
     return (
         f"- [{signal.name}]({signal.filename}) — {summary} "
         f"(recalled {signal.recall_count}× by {signal.query_count} queries)"
     )
+
+
+# What a line says in place of a memory's text once that text cannot be
+# quoted: the old text would be a stale fact, served by recall beside the new one.
+DELETED_MARK = "(deleted since this synthesis was written)"
+UNREADABLE_MARK = "(changed since this synthesis was written and cannot be read now; see the memory itself)"
+WITHHELD_MARK = "(changed since this synthesis was written; its new text is not quoted: {reason})"
+_TAIL_RE = re.compile(r" \(recalled [^()]*\)$")
+
+
+@dataclass
+class Quoted:
+    """A quoted memory as it is now: `memory` None when it is gone, or
+    `unreadable` when the file is there but cannot be parsed."""
+
+    filename: str
+    memory: ParsedMemory | None
+    unreadable: bool = False
+
+
+def refresh_lines(body: str, quoted: Quoted, scanner: Scanner) -> str:
+    """The synthesis body with every line that links `quoted.filename`
+    restating what the memory says now (or marked when it cannot).
+
+    A line keeps its recall tally; its name and summary are rebuilt exactly
+    as `synthesis_line` builds them, so a line already up to date is
+    unchanged and refreshing twice writes nothing the second time.
+    """
+    link = f"]({quoted.filename})"
+    lines = body.split("\n")
+    for index, line in enumerate(lines):
+        start = line.find(link)
+        if not line.startswith("- [") or start < 0:
+            continue
+        old_name = line[3:start]
+        tail = _TAIL_RE.search(line)
+        tally = tail.group(0) if tail else ""
+        memory = quoted.memory
+        if memory is None:
+            text = UNREADABLE_MARK if quoted.unreadable else DELETED_MARK
+            lines[index] = f"- [{old_name}]({quoted.filename}) — {text}{tally}"
+            continue
+        fresh = f"- [{memory.name}]({quoted.filename}) — {synthesis_summary(memory.description, memory.body)}{tally}"
+        # The same two scans a dream applies before it quotes a memory.
+        findings = scanner.scan({"memory": memory.raw.decode("utf-8", "replace")}, autonomous=False).findings
+        findings = findings or scanner.scan({"line": fresh}, autonomous=True).findings
+        if findings:
+            fresh = f"- [{old_name}]({quoted.filename}) — {WITHHELD_MARK.format(reason=findings[0].reason)}{tally}"
+        lines[index] = fresh
+    return "\n".join(lines)
 
 
 def linked_filenames(body: str) -> set[str]:

@@ -11,9 +11,11 @@ import socket
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import Callable
 
 import uvicorn
 
+from . import faults
 from .api import create_app
 from .config import Config, is_loopback_host
 from .errors import ConfigError
@@ -21,6 +23,9 @@ from .files import atomic_write, utc_now
 from .service import MemoryService
 
 log = logging.getLogger("aghmem")
+
+# uvicorn's default; asyncio listens again with it when it takes the socket.
+LISTEN_BACKLOG = 2048
 
 
 def check_bind(config: Config) -> None:
@@ -45,8 +50,28 @@ def bind_socket(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    # Listen now, not when uvicorn gets to it after the lifespan start-up:
+    # from here on a client that connects is queued by the kernel (and
+    # served once the app is up) instead of refused.
+    sock.listen(LISTEN_BACKLOG)
     sock.set_inheritable(True)
     return sock
+
+
+class AnnouncingServer(uvicorn.Server):
+    """A uvicorn server that calls `on_ready` once it serves: after the
+    app's lifespan start-up (recovery, scan) and after the listening socket
+    is handed to the event loop, so whoever reads the announcement can
+    connect and be answered."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            self._on_ready()
 
 
 def hold_home(home: Path) -> int:
@@ -87,12 +112,14 @@ def serve(config: Config, config_path: Path | None = None) -> None:
     def on_ready() -> None:
         info = {"pid": os.getpid(), "url": url, "host": host, "port": port, "started_at": utc_now()}
         atomic_write(state_file, json.dumps(info).encode(), durable=False)
+        faults.point("server.announced")
         log.info("aghmem ready on %s (home %s)", url, config.home_path)
 
     service = MemoryService(config, config_path=config_path)
-    app = create_app(service, on_ready=on_ready)
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=10)
+    app = create_app(service)
+    server = AnnouncingServer(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=10, backlog=LISTEN_BACKLOG),
+        on_ready,
     )
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then restores the
     # handlers it found and re-raises the signal. With these in place the

@@ -100,6 +100,7 @@ class MemoryService:
         self.dreaming = Dreaming(
             config=config, layout=self.layout, controller=self.controller, signals=self.signals, store=DreamStore(self.catalog)
         )
+        self.controller.listeners.append(self.dreaming.syntheses.on_change)
         self.scheduler = Scheduler()
         self.scheduler.every("reconcile", config.index.reconcile_interval, self.rescan)
         self.scheduler.every("dream_check", config.dream.check_interval, self.dreaming.check)

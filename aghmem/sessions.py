@@ -152,11 +152,12 @@ class Sessions:
                 messages = sum(1 for event in fresh if event.event_type == "message")
                 if messages and self.admit is not None:
                     self.admit(key, messages)
+                if fresh:
+                    self._write_events(directory, meta, fresh, now)
             except Exception:
+                # Not taken: the runtime may send these sequences again.
                 seen.difference_update(event.sequence for event in fresh)
                 raise
-            if fresh:
-                self._write_events(directory, meta, fresh, now)
         for listener in self.listeners:
             if fresh:
                 listener(meta, fresh)
@@ -179,8 +180,10 @@ class Sessions:
         )
 
     def _write_events(self, directory: Path, meta: SessionMeta, fresh: list[Event], now: str) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+        # Lines first: an event that cannot be serialised must fail before
+        # the session's folder exists.
         lines = [event.line() for event in fresh]
+        directory.mkdir(parents=True, exist_ok=True)
         with open(directory / "ledger.jsonl", "ab") as handle:
             handle.write(b"".join(lines))
         for event, line in zip(fresh, lines):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -15,16 +15,15 @@ from .errors import EXCEPTION_HANDLERS
 from .security import GuardMiddleware
 
 
-def create_app(service: MemoryService, *, on_ready: Callable[[], None] | None = None) -> Starlette:
+def create_app(service: MemoryService) -> Starlette:
     """The daemon's ASGI app. The service starts (recovery, scan) before the
-    first request is accepted, and closes after the last one."""
+    first request is accepted, and closes after the last one. (Readiness is
+    announced by the server once it serves, not here: see server.py.)"""
     config = service.config
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await run_in_threadpool(service.start)
-        if on_ready is not None:
-            on_ready()
         try:
             yield
         finally:

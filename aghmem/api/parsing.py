@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -44,9 +45,73 @@ async def read_json(request: Request) -> dict[str, Any]:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationError(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ValidationError("body is not valid JSON: it is nested too deeply") from None
     if not isinstance(data, dict):
         raise ValidationError("body must be a JSON object")
+    reject_lone_surrogates(data)
     return data
+
+
+# JSON may spell a lone UTF-16 surrogate (`"\ud800"`), and json.loads passes
+# it through (raw bytes ED A0 80 too: it decodes with surrogatepass). Such a
+# string is not text: it cannot be encoded as UTF-8, so it would fail deep in
+# the write path (hashing, the file, the ledger) after work had begun.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+# A step back to the parent in a JSON path: (parent crumb, key or index).
+_Crumb = tuple["_Crumb | None", "str | int"] | None
+
+
+def _has_surrogate(text: str) -> bool:
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def _printable(key: str) -> str:
+    """A key as it can be shown (and encoded) in an error: `\\ud800` for a surrogate."""
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _path(crumb: _Crumb) -> str:
+    """`events[0].payload.content` from the chain of crumbs."""
+    parts: list[str | int] = []
+    while crumb is not None:
+        crumb, step = crumb
+        parts.append(step)
+    text = ""
+    for step in reversed(parts):
+        text += f"[{step}]" if isinstance(step, int) else (f".{_printable(step)}" if text else _printable(step))
+    return text
+
+
+def lone_surrogate_path(data: Any) -> str | None:
+    """The path of a string or key holding a lone surrogate (the first the
+    walk meets), else None. Iterative: the nesting depth costs no stack, and
+    a path is only spelled out for the one that is found."""
+    stack: list[tuple[Any, _Crumb]] = [(data, None)]
+    while stack:
+        value, crumb = stack.pop()
+        if isinstance(value, str):
+            if _has_surrogate(value):
+                return _path(crumb)
+        elif isinstance(value, dict):
+            for key in value:
+                if _has_surrogate(key):
+                    return _path((crumb, key))
+            stack.extend(((item, (crumb, key)) for key, item in reversed(value.items())))
+        elif isinstance(value, list):
+            stack.extend(((value[i], (crumb, i)) for i in range(len(value) - 1, -1, -1)))
+    return None
+
+
+def reject_lone_surrogates(data: Any) -> None:
+    """400 naming the field when any string or key holds a lone surrogate."""
+    field = lone_surrogate_path(data)
+    if field is not None:
+        raise ValidationError(
+            f"{field} holds a lone UTF-16 surrogate (such as \\ud800), which is not text; send valid Unicode",
+            field=field,
+        )
 
 
 def query_selector(request: Request, *, optional: bool = False) -> Selector | None:
