@@ -99,6 +99,70 @@ TRANSCRIPT_RE = re.compile(r"^\s*(user|assistant|human|ai|system|tool)\s*:", re.
 NEXT_STEPS_RE = re.compile(r"(?i)\bnext\s+steps?\b|\bTODO\b")
 
 
+@dataclass(frozen=True)
+class Rule:
+    """One check of the scan. `anchors`: lowercase substrings of which every
+    match holds one; the pattern runs only on text that has one. A typical
+    memory has none, and skipping the three big patterns takes the scan of
+    a 400-byte file from ~250 to ~20 µs (it runs on every file a cold start
+    reads)."""
+
+    name: str
+    pattern: "re.Pattern[str] | AssignedSecret"
+    reason: str
+    mask: bool = False
+    anchors: tuple[str, ...] = ()
+
+
+SECRET_ANCHORS = {
+    "private_key": ("-----begin",),
+    "aws_access_key": ("akia", "asia"),
+    "github_token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    "anthropic_key": ("sk-ant-",),
+    "openai_key": ("sk-",),
+    "slack_token": ("xox",),
+    "google_api_key": ("aiza",),
+    "stripe_key": ("k_live_",),
+    "jwt": ("eyj",),
+    "assigned_secret": ("passw", "secret", "key", "token"),
+}
+
+RULES: tuple[Rule, ...] = (
+    Rule("invisible_unicode", INVISIBLE_RE, "invisible or bidirectional Unicode control characters"),
+    Rule(
+        "prompt_injection",
+        INJECTION_RE,
+        "text that tries to instruct the agent (prompt injection)",
+        anchors=("ignore", "disregard", "forget", "override", "system", "hidden", "unrestricted", "jailbroken",
+                 "dan", "developer", "longer", "jailbreak", "anything", "im_start", "im_end"),
+    ),
+    Rule(
+        "exfiltration",
+        EXFILTRATION_RE,
+        "a command or instruction that sends data off the machine",
+        anchors=(".ssh/", ".aws/", ".env", "id_rsa", "id_ed25519", "/etc/", "credential", "$(", "--data", "|",
+                 "key", "secret", "password", "token"),
+    ),
+    Rule(
+        "persistence",
+        PERSISTENCE_RE,
+        "an instruction that plants itself in shell start-up or future sessions",
+        anchors=("bashrc", "zshrc", "profile", "authorized_keys", "crontab", "|", ".git/hooks", "future"),
+    ),
+    *(
+        Rule("secret", pattern, f"a secret ({kind.replace('_', ' ')})", mask=True, anchors=SECRET_ANCHORS[kind])
+        for kind, pattern in SECRET_PATTERNS
+    ),
+)
+
+# Things not worth saving, for autonomous origins (the extractor, dreaming).
+AUTONOMOUS_RULES: tuple[Rule, ...] = (
+    Rule("not_worth_saving", CODE_FENCE_RE, "a code block: code belongs in the repository, not in memory"),
+    Rule("not_worth_saving", TRANSCRIPT_RE, "transcript lines, not a distilled memory"),
+    Rule("not_worth_saving", NEXT_STEPS_RE, "a task list (next steps / TODO), not a durable memory"),
+)
+
+
 @dataclass
 class Finding:
     rule: str
@@ -147,24 +211,16 @@ class Scanner:
                 outcome.texts[key], count = self.redact(text)
                 outcome.redactions += count
         joined = "\n".join(outcome.texts.values())
-        checks: list[tuple[str, "re.Pattern[str] | AssignedSecret", str, bool]] = [
-            ("invisible_unicode", INVISIBLE_RE, "invisible or bidirectional Unicode control characters", False),
-            ("prompt_injection", INJECTION_RE, "text that tries to instruct the agent (prompt injection)", False),
-            ("exfiltration", EXFILTRATION_RE, "a command or instruction that sends data off the machine", False),
-            ("persistence", PERSISTENCE_RE, "an instruction that plants itself in shell start-up or future sessions", False),
-        ]
-        checks += [("secret", pattern, f"a secret ({kind.replace('_', ' ')})", True) for kind, pattern in SECRET_PATTERNS]
-        if autonomous:
-            checks += [
-                ("not_worth_saving", CODE_FENCE_RE, "a code block: code belongs in the repository, not in memory", False),
-                ("not_worth_saving", TRANSCRIPT_RE, "transcript lines, not a distilled memory", False),
-                ("not_worth_saving", NEXT_STEPS_RE, "a task list (next steps / TODO), not a durable memory", False),
-            ]
-        for rule, pattern, reason, mask in checks:
-            match = pattern.search(joined)
+        # The anchors are lowercase ASCII: for other text (where IGNORECASE
+        # also folds, say, the Kelvin sign into "k") every rule runs.
+        lowered = joined.lower() if joined.isascii() else None
+        for rule in RULES + (AUTONOMOUS_RULES if autonomous else ()):
+            if lowered is not None and rule.anchors and not any(a in lowered for a in rule.anchors):
+                continue
+            match = rule.pattern.search(joined)
             if match:
-                excerpt = _excerpt(joined, match, mask=mask)
-                if rule == "invisible_unicode":
+                excerpt = _excerpt(joined, match, mask=rule.mask)
+                if rule.name == "invisible_unicode":
                     excerpt = f"U+{ord(match.group(0)):04X}"
-                outcome.findings.append(Finding(rule=rule, reason=reason, excerpt=excerpt, start=match.start()))
+                outcome.findings.append(Finding(rule=rule.name, reason=rule.reason, excerpt=excerpt, start=match.start()))
         return outcome
