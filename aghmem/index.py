@@ -52,6 +52,12 @@ class Hit:
     filename: str
     mtime_ns: int
     score: float
+    address: tuple[int, int] = (0, 0)  # (segment, doc): valid for the searcher that found it
+
+
+# A term mask is a sum of distinct powers of two carried in Tantivy's f32
+# score: exact up to 2**23, so at most 24 terms per query.
+MASK_TERMS = 24
 
 
 def scoped(scope_key: str, term: str) -> str:
@@ -82,7 +88,7 @@ def _analyzer() -> tantivy.TextAnalyzer:
     return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
 
 
-def _idf(docs: int, doc_freq: int) -> float:
+def idf(docs: int, doc_freq: int) -> float:
     """BM25's idf, as Tantivy computes it."""
     return math.log(1 + (docs - doc_freq + 0.5) / (doc_freq + 0.5))
 
@@ -233,6 +239,13 @@ class SearchIndex:
 
     # --- reading -----------------------------------------------------------
 
+    def searcher(self) -> tantivy.Searcher:
+        """A searcher over everything committed, staged changes included.
+        Searches that must agree on document addresses share one."""
+        if self._staged:
+            self.flush()
+        return self._index.searcher()
+
     def search(
         self,
         fields: dict[str, Sequence[str]],
@@ -240,6 +253,7 @@ class SearchIndex:
         limit: int,
         *,
         max_terms: int | None = None,
+        searcher: tantivy.Searcher | None = None,
     ) -> list[Hit]:
         """Top `limit` hits (bm25 score) for terms in one or more fields (one view),
         within the given scopes.
@@ -251,27 +265,72 @@ class SearchIndex:
         `max_terms` keeps a field's rarest terms: the others add little to
         BM25 and cost the most, their posting lists being the longest.
         """
-        if self._staged:
-            self.flush()
-        searcher = self._index.searcher()
+        if searcher is None:
+            searcher = self.searcher()
         total = max(searcher.num_docs, 1)
         clauses = []
         for field, terms in fields.items():
             freqs = sorted((searcher.doc_freq("stats", f"{field}:{t}"), t) for t in dict.fromkeys(terms))
             for df_all, term in [(df, t) for df, t in freqs if df > 0][: max_terms or None]:
-                wanted = _idf(total, df_all)
+                wanted = idf(total, df_all)
                 for key in scope_keys:
                     df_scope = searcher.doc_freq(field, scoped(key, term))
                     if df_scope:
                         query = tantivy.Query.term_query(self.schema, field, scoped(key, term))
-                        clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(query, wanted / _idf(total, df_scope))))
+                        clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(query, wanted / idf(total, df_scope))))
         if not clauses:
             return []
         hits = []
         for score, address in searcher.search(tantivy.Query.boolean_query(clauses), limit).hits:
             doc = searcher.doc(address)
-            hits.append(Hit(doc["id"][0], doc["scope"][0], doc["filename"][0], doc["mtime"][0], score))
+            hits.append(
+                Hit(doc["id"][0], doc["scope"][0], doc["filename"][0], doc["mtime"][0], score, (address.segment_ord, address.doc))
+            )
         return hits
+
+    def doc_freqs(
+        self, searcher: tantivy.Searcher, field: str, terms: Sequence[str], scope_keys: Sequence[str] | None
+    ) -> list[int]:
+        """How many documents of the given scopes (None: of all) hold each
+        term: dictionary lookups, no postings are read."""
+        if scope_keys is None:
+            return [searcher.doc_freq("stats", f"{field}:{term}") for term in terms]
+        return [sum(searcher.doc_freq(field, scoped(key, term)) for key in scope_keys) for term in terms]
+
+    def term_masks(
+        self,
+        searcher: tantivy.Searcher,
+        hits: Sequence[Hit],
+        field: str,
+        terms: Sequence[str],
+        scope_keys: Sequence[str],
+    ) -> dict[tuple[int, int], int]:
+        """Which of `terms` each hit holds, as a bit mask (bit i: terms[i]).
+
+        One query per 24 terms, restricted to the hits' ids: each term is a
+        constant-score clause worth 2**i, so a document's score is its mask.
+        The hits must come from `searcher`. Measured on 10k memories, 100
+        hits and 6 terms: about 0.1 ms, where reading the hits' texts back from
+        the catalog and analysing them took about 2 ms.
+        """
+        masks: dict[tuple[int, int], int] = {}
+        if not hits or not terms:
+            return masks
+        only = tantivy.Query.const_score_query(tantivy.Query.term_set_query(self.schema, "id", [hit.id for hit in hits]), 0.0)
+        for start in range(0, len(terms), MASK_TERMS):
+            clauses = []
+            for bit, term in enumerate(terms[start : start + MASK_TERMS]):
+                for key in scope_keys:
+                    if searcher.doc_freq(field, scoped(key, term)):
+                        query = tantivy.Query.term_query(self.schema, field, scoped(key, term))
+                        clauses.append((tantivy.Occur.Should, tantivy.Query.const_score_query(query, float(1 << bit))))
+            if not clauses:
+                continue
+            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, only), (tantivy.Occur.Must, tantivy.Query.boolean_query(clauses))])
+            for score, address in searcher.search(query, len(hits)).hits:
+                key = (address.segment_ord, address.doc)
+                masks[key] = masks.get(key, 0) | (int(score) << start)
+        return masks
 
     def num_docs(self) -> int:
         return self._index.searcher().num_docs

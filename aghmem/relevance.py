@@ -1,0 +1,135 @@
+"""The relevance floor: does a candidate carry enough lexical evidence?
+
+The lexical views always return something: BM25 ranks any memory that shares
+one common word with the query, and the trigram view ranks memories that
+share a few letters. Without a floor every search fills `top_k`, and those
+false recalls feed the recall signals dreaming learns from.
+
+A candidate's evidence is the IDF-weighted share of the query's terms it
+holds, in the stem view (so `deploys` is held by a memory that says
+`deployment`):
+
+    evidence = Σ weight(term held) / Σ weight(every query term)
+
+A term's weight is its BM25 idf, over all memories as in the ranking. A
+query term that no memory the reader can see holds counts against every
+candidate, three times as heavily as a term one memory holds: a query about
+something the store never heard of ("kubernetes helm chart") is not answered
+by a memory that happens to mention charts. Trigrams are not evidence: a
+memory that only shares letters with the query holds none of its terms and
+scores 0.
+
+Tuned on LoCoMo (scripts/eval_locomo.py --sweep): questions asked in another
+conversation's workspace, where every result is false, came back non-empty
+99.9% of the time before; with unseen terms weighing 3 and min_evidence 0.15,
+17.5%, for 0.006 of R@10 (0.663 → 0.657). Weighing unseen terms like a
+term one memory holds needed min_evidence 0.35 for the same effect and cost
+0.06 of R@10: in one's own store, the relevant memory of a paraphrased
+question often holds only a third of its terms.
+
+Which terms a candidate holds is read from the index, a window of candidates
+at a time in rank order (most searches stop after the first window): one
+query per window, restricted to the window's ids, that scores each document
+with a bit mask of its terms (`SearchIndex.term_masks`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import tantivy
+
+from . import analysis
+from .index import Hit, SearchIndex, idf
+
+SHOWN_TERMS = 8  # terms named in `why_recalled`, each side
+UNSEEN_WEIGHT = 3.0  # × the idf of a term one memory holds (see above)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How much of the query a memory holds, and which terms."""
+
+    share: float
+    held: tuple[str, ...]
+    missing: tuple[str, ...]
+
+    def describe(self) -> str:
+        """`evidence: 0.62 (staging, port; missing: helm)`."""
+        held = _names(self.held) or "no query term"
+        missing = f"; missing: {_names(self.missing)}" if self.missing else ""
+        return f"evidence: {self.share:.2f} ({held}{missing})"
+
+
+def _names(terms: Sequence[str]) -> str:
+    shown = ", ".join(terms[:SHOWN_TERMS])
+    return shown + (f" +{len(terms) - SHOWN_TERMS} more" if len(terms) > SHOWN_TERMS else "")
+
+
+NONE = Evidence(0.0, (), ())
+
+
+class Floor:
+    """Evidence for one query's candidates, computed on demand.
+
+    `complete` says the word view returned every memory that holds a query
+    term (it came back with fewer hits than asked): a candidate it did not
+    return then holds none, and needs no lookup.
+    """
+
+    def __init__(
+        self,
+        index: SearchIndex,
+        searcher: tantivy.Searcher,
+        terms: list[str],
+        scope_keys: list[str],
+        *,
+        minimum: float,
+        word_hits: Sequence[Hit],
+        complete: bool,
+    ) -> None:
+        self.index = index
+        self.searcher = searcher
+        self.scope_keys = scope_keys
+        self.minimum = minimum
+        # One entry per distinct stem, shown as the query's first word for it.
+        words_by_stem: dict[str, str] = {}
+        for word, stem in zip(terms, analysis.stems(terms)):
+            words_by_stem.setdefault(stem, word)
+        self.stems = list(words_by_stem)
+        self.words = list(words_by_stem.values())
+        docs = max(searcher.num_docs, 1)
+        visible = index.doc_freqs(searcher, "stems", self.stems, scope_keys)
+        overall = index.doc_freqs(searcher, "stems", self.stems, None)
+        # Unseen: a multiple of idf(docs, 1), not idf(docs, 0), which in a
+        # small store would swamp the rest (3 memories: 2.08 against 0.98).
+        unseen = UNSEEN_WEIGHT * idf(docs, 1)
+        self.weights = [idf(docs, df) if seen else unseen for seen, df in zip(visible, overall)]
+        self.total = sum(self.weights) or 1.0
+        self.word_ids = {hit.id for hit in word_hits}
+        self.complete = complete
+        self._cache: dict[str, Evidence] = {}
+
+    def passes(self, evidence: Evidence) -> bool:
+        return evidence.share > 0 and evidence.share >= self.minimum
+
+    def judge(self, hits: Sequence[Hit]) -> dict[str, Evidence]:
+        """Each hit's evidence (by memory id), looking up only what is new."""
+        todo = [h for h in hits if h.id not in self._cache]
+        lookup = [h for h in todo if h.id in self.word_ids or not self.complete]
+        masks = self.index.term_masks(self.searcher, lookup, "stems", self.stems, self.scope_keys) if lookup else {}
+        for hit in todo:
+            self._cache[hit.id] = self._evidence(masks.get(hit.address, 0))
+        return {h.id: self._cache[h.id] for h in hits}
+
+    def _evidence(self, mask: int) -> Evidence:
+        if not mask:
+            return Evidence(0.0, (), tuple(self.words))
+        held = [i for i in range(len(self.stems)) if mask >> i & 1]
+        share = sum(self.weights[i] for i in held) / self.total
+        return Evidence(
+            round(share, 4),
+            tuple(self.words[i] for i in held),
+            tuple(w for i, w in enumerate(self.words) if not mask >> i & 1),
+        )
