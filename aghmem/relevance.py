@@ -9,7 +9,12 @@ A candidate's evidence is the IDF-weighted share of the query's terms it
 holds, in the stem view (so `deploys` is held by a memory that says
 `deployment`):
 
-    evidence = Σ weight(term held) / Σ weight(every query term)
+    evidence = Σ weight(term held) / Σ weight(the query's 8 heaviest terms)
+
+(capped at 1). For questions, the 8 heaviest are nearly all the terms (on
+LoCoMo 90% of questions have at most 8, and the cap changes no number
+there); a runtime's whole message has dozens, and without the cap a memory
+holding its few rare words would count as holding a sliver of it.
 
 A term's weight is its BM25 idf, over all memories as in the ranking. A
 query term that no memory the reader can see holds counts against every
@@ -45,6 +50,7 @@ from .index import Hit, SearchIndex, idf
 
 SHOWN_TERMS = 8  # terms named in `why_recalled`, each side
 UNSEEN_WEIGHT = 3.0  # × the idf of a term one memory holds (see above)
+JUDGED_TERMS = 8  # the query's heaviest terms that make the denominator
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,7 @@ class Floor:
         # small store would swamp the rest (3 memories: 2.08 against 0.98).
         unseen = UNSEEN_WEIGHT * idf(docs, 1)
         self.weights = [idf(docs, df) if seen else unseen for seen, df in zip(visible, overall)]
-        self.total = sum(self.weights) or 1.0
+        self.total = sum(sorted(self.weights, reverse=True)[:JUDGED_TERMS]) or 1.0
         self.word_ids = {hit.id for hit in word_hits}
         self.complete = complete
         self._cache: dict[str, Evidence] = {}
@@ -127,7 +133,7 @@ class Floor:
         if not mask:
             return Evidence(0.0, (), tuple(self.words))
         held = [i for i in range(len(self.stems)) if mask >> i & 1]
-        share = sum(self.weights[i] for i in held) / self.total
+        share = min(1.0, sum(self.weights[i] for i in held) / self.total)
         return Evidence(
             round(share, 4),
             tuple(self.words[i] for i in held),
