@@ -168,8 +168,7 @@ def cmd_search(client: Client, args: argparse.Namespace) -> None:
     result = client.search(
         " ".join(args.query),
         top_k=args.top_k,
-        explicit=True,
-        allow_trivial_query=True,
+        mode="explicit",
         include_system=args.include_system or None,
         session_id=args.session,
         **{k: v for k, v in selector(args).items() if v},
