@@ -124,7 +124,7 @@ def sweep(http: httpx.Client, args: argparse.Namespace, queries: list[dict], ids
             groups = [q["category"]] + (["all"] if q["category"] != "adversarial" else [])
             for group in groups:
                 rows.setdefault(group, []).append((metrics, hit5, bool(kept), len(crossed)))
-        def mean(group: str, pick) -> float:
+        def mean(group: str, pick, rows=rows) -> float:
             return sum(pick(r) for r in rows[group]) / len(rows[group])
         table[floor] = {g: {"R@5": mean(g, lambda r: r[0]["R@5"]), "R@10": mean(g, lambda r: r[0]["R@10"]),
                             "MRR": mean(g, lambda r: r[0]["MRR"]), "own_hit5": mean(g, lambda r: r[1]),
