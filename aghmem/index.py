@@ -309,14 +309,16 @@ class SearchIndex:
 
         One query per 24 terms, restricted to the hits' ids: each term is a
         constant-score clause worth 2**i, so a document's score is its mask.
-        The hits must come from `searcher`. Measured on 10k memories, 100
-        hits and 6 terms: about 0.1 ms, where reading the hits' texts back from
-        the catalog and analysing them took about 2 ms.
+        The hits must come from `searcher`. Measured on 10k memories (p50):
+        0.07 ms for 10 hits, 0.2 ms for 100; analysing the hits' texts
+        instead took 5.8 ms for 100. The ids are ORed term queries: a
+        term-set query walks the id dictionary (0.27 ms even for 10).
         """
         masks: dict[tuple[int, int], int] = {}
         if not hits or not terms:
             return masks
-        only = tantivy.Query.const_score_query(tantivy.Query.term_set_query(self.schema, "id", [hit.id for hit in hits]), 0.0)
+        ids = [(tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "id", hit.id)) for hit in hits]
+        only = tantivy.Query.const_score_query(tantivy.Query.boolean_query(ids), 0.0)
         for start in range(0, len(terms), MASK_TERMS):
             clauses = []
             for bit, term in enumerate(terms[start : start + MASK_TERMS]):
