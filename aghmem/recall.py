@@ -24,7 +24,7 @@ from .index import Hit
 from .indexing import Indexing
 from .model import Entry, Selector
 from .package import entry_item, fit, recall_package, snippet
-from .relevance import Evidence, Floor
+from .relevance import Floor
 from .signals import RecallEvent, Signals
 
 RRF_K = 60
@@ -84,7 +84,7 @@ class Candidate:
     why: list[str] = field(default_factory=list)
     shadowed_by: str | None = None
     already_shown: bool = False
-    evidence: Evidence | None = None  # None: the floor is off
+    evidence: float | None = None  # its share of the query's terms; None: the floor is off
     entry: Entry | None = None  # loaded for the results only
 
     def age_days(self, now: dt.datetime) -> float:
@@ -124,7 +124,7 @@ class Recall:
         depth = {s.key: s.depth for s in visible}
         keys = list(depth)
         index = self.indexing.index
-        searcher = index.searcher()  # one for every lookup: hits' addresses must agree
+        snap = index.snapshot()  # one for every lookup: hits' addresses must agree
         # The two views search in parallel: Tantivy lets go of the GIL.
         trigram_hits = self._pool.submit(
             index.search,
@@ -134,9 +134,10 @@ class Recall:
             # The rarest trigrams carry the typo tolerance; the common ones cost
             # the most (longest posting lists) for the least score.
             max_terms=self.config.recall.trigram_terms or None,
-            searcher=searcher,
+            snapshot=snap,
         )
-        word_hits = index.search({"words": terms, "stems": analysis.stems(terms)}, keys, req.raw_candidates, searcher=searcher)
+        stems = analysis.stems(terms)
+        word_hits = index.search({"words": terms, "stems": stems}, keys, req.raw_candidates, snapshot=snap)
         views = {"bm25_unicode": word_hits, "bm25_trigram": trigram_hits.result()}
         candidates: dict[str, Candidate] = {}
         for view, hits in views.items():
@@ -161,7 +162,7 @@ class Recall:
         floor = None
         if self.config.recall.min_evidence > 0:
             floor = Floor(
-                index, searcher, terms, keys,
+                index, snap, terms, stems, keys,
                 minimum=self.config.recall.min_evidence,
                 word_hits=word_hits,
                 complete=len(word_hits) < req.raw_candidates,
@@ -176,12 +177,14 @@ class Recall:
                 continue  # deleted a moment ago
             cand.entry.raw = texts.get(cand.hit.id, "")
             cand.why = self._why(cand, scores.get(cand.hit.id, 0.0), now)
+            if floor is not None:
+                cand.why.append(floor.evidence(cand.hit.id).describe())
             results.append(cand)
         if results or floor is None or (candidates and not kept):
             return self._package(req, results, now, terms=terms)
         # Nothing passed the floor (and something was looked at, or nothing
         # holds a query term at all): say so rather than pad.
-        best = max((c.evidence.share for c in kept if c.evidence is not None), default=0.0)
+        best = max((c.evidence for c in kept if c.evidence is not None), default=0.0)
         note = (
             f"no memory holds enough of the query: best evidence {best:.2f} < min_evidence {floor.minimum:g}"
             if best else "no memory holds any of the query's terms"
@@ -194,14 +197,22 @@ class Recall:
         looked up a window at a time."""
         ranked: list[Candidate] = []
         shown = 0
-        window = max(top_k * 2, 10)
-        for start in range(0, len(ordered), window):
+        start = 0
+        # With the floor, the first window is what top_k needs and a little
+        # more (each judged candidate costs a clause of the evidence query);
+        # later ones double, so a query where nothing passes takes ~4 rounds.
+        window = max(top_k * 2, 10) if floor is None else top_k + 2
+        while start < len(ordered) and shown < top_k:
             chunk = ordered[start : start + window]
+            start += window
             if floor is not None:
-                judged = floor.judge([c.hit for c in chunk])
+                window *= 2
+                shares = floor.judge([c.hit for c in chunk])
                 for cand in chunk:
-                    cand.evidence = judged[cand.hit.id]
-                chunk = [c for c in chunk if floor.passes(judged[c.hit.id])]
+                    cand.evidence = shares[cand.hit.id]
+                chunk = [c for c in chunk if floor.passes(shares[c.hit.id])]
+                if not chunk:
+                    continue
             self._shadow(chunk, depth)
             for cand in chunk:
                 if shown == top_k:
@@ -248,8 +259,6 @@ class Recall:
                 why.append(f"{name}: rank {value} (+{part:.3f})")
             else:
                 why.append(f"{name}: {value:.2f} (+{part:.3f})")
-        if cand.evidence is not None:
-            why.append(cand.evidence.describe())
         return why
 
     def _shadow(self, ranked: list[Candidate], depth: dict[str, int]) -> None:
@@ -290,7 +299,7 @@ class Recall:
                 {
                     "memory": entry.summary(banner),
                     "score": cand.score,
-                    "evidence": cand.evidence.share if cand.evidence is not None else None,
+                    "evidence": cand.evidence,
                     "snippet": snippet(body, terms),
                     "why_recalled": cand.why,
                     "already_shown": cand.already_shown,

@@ -43,10 +43,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-import tantivy
-
 from . import analysis
-from .index import Hit, SearchIndex, idf
+from .index import Hit, SearchIndex, Snapshot, idf
 
 SHOWN_TERMS = 8  # terms named in `why_recalled`, each side
 UNSEEN_WEIGHT = 3.0  # × the idf of a term one memory holds (see above)
@@ -73,8 +71,6 @@ def _names(terms: Sequence[str]) -> str:
     return shown + (f" +{len(terms) - SHOWN_TERMS} more" if len(terms) > SHOWN_TERMS else "")
 
 
-NONE = Evidence(0.0, (), ())
-
 
 class Floor:
     """Evidence for one query's candidates, computed on demand.
@@ -87,8 +83,9 @@ class Floor:
     def __init__(
         self,
         index: SearchIndex,
-        searcher: tantivy.Searcher,
+        snap: Snapshot,
         terms: list[str],
+        stems: list[str],
         scope_keys: list[str],
         *,
         minimum: float,
@@ -96,18 +93,18 @@ class Floor:
         complete: bool,
     ) -> None:
         self.index = index
-        self.searcher = searcher
+        self.snap = snap
         self.scope_keys = scope_keys
         self.minimum = minimum
         # One entry per distinct stem, shown as the query's first word for it.
         words_by_stem: dict[str, str] = {}
-        for word, stem in zip(terms, analysis.stems(terms)):
+        for word, stem in zip(terms, stems):
             words_by_stem.setdefault(stem, word)
         self.stems = list(words_by_stem)
         self.words = list(words_by_stem.values())
-        docs = max(searcher.num_docs, 1)
-        visible = index.doc_freqs(searcher, "stems", self.stems, scope_keys)
-        overall = index.doc_freqs(searcher, "stems", self.stems, None)
+        docs = max(snap.searcher.num_docs, 1)
+        overall = index.doc_freqs(snap, "stems", self.stems, None)
+        visible = [index.doc_freqs(snap, "stems", [s], scope_keys)[0] if df else 0 for s, df in zip(self.stems, overall)]
         # Unseen: a multiple of idf(docs, 1), not idf(docs, 0), which in a
         # small store would swamp the rest (3 memories: 2.08 against 0.98).
         unseen = UNSEEN_WEIGHT * idf(docs, 1)
@@ -115,27 +112,33 @@ class Floor:
         self.total = sum(sorted(self.weights, reverse=True)[:JUDGED_TERMS]) or 1.0
         self.word_ids = {hit.id for hit in word_hits}
         self.complete = complete
-        self._cache: dict[str, Evidence] = {}
+        self._masks: dict[str, int] = {}
+        self._shares: dict[str, float] = {}
 
-    def passes(self, evidence: Evidence) -> bool:
-        return evidence.share > 0 and evidence.share >= self.minimum
+    def passes(self, share: float) -> bool:
+        return share > 0 and share >= self.minimum
 
-    def judge(self, hits: Sequence[Hit]) -> dict[str, Evidence]:
-        """Each hit's evidence (by memory id), looking up only what is new."""
-        todo = [h for h in hits if h.id not in self._cache]
+    def judge(self, hits: Sequence[Hit]) -> dict[str, float]:
+        """Each hit's evidence share (by memory id), looking up only what is new."""
+        todo = [h for h in hits if h.id not in self._masks]
         lookup = [h for h in todo if h.id in self.word_ids or not self.complete]
-        masks = self.index.term_masks(self.searcher, lookup, "stems", self.stems, self.scope_keys) if lookup else {}
+        masks = self.index.term_masks(self.snap, lookup, "stems", self.stems, self.scope_keys) if lookup else {}
         for hit in todo:
-            self._cache[hit.id] = self._evidence(masks.get(hit.address, 0))
-        return {h.id: self._cache[h.id] for h in hits}
+            self._masks[hit.id] = mask = masks.get(hit.address, 0)
+            self._shares[hit.id] = self._share(mask)
+        return {h.id: self._shares[h.id] for h in hits}
 
-    def _evidence(self, mask: int) -> Evidence:
+    def _share(self, mask: int) -> float:
         if not mask:
-            return Evidence(0.0, (), tuple(self.words))
-        held = [i for i in range(len(self.stems)) if mask >> i & 1]
-        share = min(1.0, sum(self.weights[i] for i in held) / self.total)
+            return 0.0
+        held = sum(w for i, w in enumerate(self.weights) if mask >> i & 1)
+        return round(min(1.0, held / self.total), 4)
+
+    def evidence(self, memory_id: str) -> Evidence:
+        """The judged hit's evidence, with the terms it holds and misses."""
+        mask = self._masks.get(memory_id, 0)
         return Evidence(
-            round(share, 4),
-            tuple(self.words[i] for i in held),
+            self._shares.get(memory_id, 0.0),
+            tuple(w for i, w in enumerate(self.words) if mask >> i & 1),
             tuple(w for i, w in enumerate(self.words) if not mask >> i & 1),
         )
