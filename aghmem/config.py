@@ -97,7 +97,7 @@ class RecallConfig:
     # The relevance floor (aghmem.relevance): the IDF-weighted share of the
     # query's terms a memory must hold to be recalled; 0 turns it off.
     min_evidence: float = 0.15
-    # Bytes of entries in a recall package (compact JSON); past it entries
+    # Bytes of entry text (title, body, banner, why) in a recall package; past it entries
     # are cut or omitted, and the package says so.
     max_package_bytes: int = 16_384
     weights: RecallWeights = field(default_factory=RecallWeights)

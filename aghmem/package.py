@@ -1,6 +1,7 @@
 """The recall package: what recall hands to a model, within a byte budget.
 
-Entries (one per unshadowed result, in rank order) go in while they fit
+Entries (one per unshadowed result, in rank order) go in while their text
+(title, body, banner, why_recalled; UTF-8 bytes) fits
 `recall.max_package_bytes`; the first that does not is cut to the room left,
 or omitted with every later one. The header counts and hashes exactly what
 is in the blocks, so a runtime can tell two packages apart by the hash.
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from typing import Any, Sequence, TypeVar
 
 from . import analysis
@@ -21,6 +21,7 @@ HEADER_PREFIX = "AGH memory recall v1"
 # An entry cut to fit keeps at least this much of its body; with less room
 # left it is omitted instead (a stub helps nobody).
 MIN_CUT_BODY = 256
+ELLIPSIS = "…"
 
 T = TypeVar("T")
 
@@ -58,24 +59,27 @@ def entry_item(entry: Entry, body: str, banner: str | None, why: list[str], now:
     }
 
 
+def _bytes(text: str | None) -> int:
+    if not text:
+        return 0
+    return len(text) if text.isascii() else len(text.encode())
+
+
 def size(item: dict[str, Any]) -> int:
-    """An entry's bytes as handed over: compact JSON, UTF-8."""
-    return len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode())
+    """An entry's bytes as a model reads them: title, body, staleness
+    banner and why_recalled, UTF-8. (Serialising each entry to JSON to
+    count its bytes cost 0.3 ms a search with 10 results.)"""
+    return _bytes(item["title"]) + _bytes(item["body"]) + _bytes(item["staleness_banner"]) + sum(map(_bytes, item["why_recalled"]))
 
 
 def _cut(item: dict[str, Any], room: int) -> dict[str, Any] | None:
     """The entry with its body cut so the whole takes at most `room` bytes,
     or None when that leaves less than MIN_CUT_BODY bytes of body."""
-    keep = room - size({**item, "body": "…", "truncated": True})
+    keep = room - size({**item, "body": ELLIPSIS})
     if keep < MIN_CUT_BODY:
         return None
-    text = item["body"].encode()[:keep].decode(errors="ignore")
-    cut = {**item, "body": text + "…", "truncated": True}
-    # JSON escapes (quotes, newlines) take more bytes than the text: shrink.
-    while size(cut) > room and len(text) >= MIN_CUT_BODY:
-        text = text[: len(text) - (size(cut) - room)]
-        cut = {**item, "body": text + "…", "truncated": True}
-    return cut if size(cut) <= room and len(text.encode()) >= MIN_CUT_BODY else None
+    text = item["body"].encode()[:keep].decode(errors="ignore")  # whole characters only
+    return {**item, "body": text + ELLIPSIS, "truncated": True}
 
 
 def fit(entries: Sequence[tuple[T, dict[str, Any]]], budget: int) -> tuple[list[tuple[T, dict[str, Any]]], list[tuple[T, dict[str, Any]]], int]:
@@ -83,9 +87,10 @@ def fit(entries: Sequence[tuple[T, dict[str, Any]]], budget: int) -> tuple[list[
     packaged: list[tuple[T, dict[str, Any]]] = []
     used = 0
     for i, (key, item) in enumerate(entries):
-        if used + size(item) <= budget:
+        need = size(item)
+        if used + need <= budget:
             packaged.append((key, item))
-            used += size(item)
+            used += need
             continue
         cut = _cut(item, budget - used)
         if cut is not None:

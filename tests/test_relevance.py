@@ -142,8 +142,8 @@ def test_a_long_query_is_truncated_not_refused(store: Daemon) -> None:
 
 
 def test_the_package_is_cut_to_its_byte_budget(make_daemon: Any) -> None:
-    d = make_daemon(FAST_CONFIG + "[recall]\nmax_package_bytes = 5000\n")
-    body = "The glacier survey notes cover moraine depth and ice flow. " * 25  # entries of ~1,900 bytes
+    d = make_daemon(FAST_CONFIG + "[recall]\nmax_package_bytes = 4000\n")
+    body = "The glacier survey notes cover moraine depth and ice flow. " * 25  # entries of ~1,650 bytes of text
     for i in range(4):
         d.write(type="user", name=f"Survey {i}", content=f"{body}Part {i}.")
     result = search(d, "glacier survey moraine", session_id="s-4", turn_seq=1)
@@ -154,7 +154,7 @@ def test_the_package_is_cut_to_its_byte_budget(make_daemon: Any) -> None:
     assert [e["truncated"] for e in entries] == [False, False, True]
     assert entries[2]["body"].endswith("…") and len(entries[2]["body"]) < len(entries[0]["body"])
     assert recall["truncated"] is True and len(recall["omitted"]) == 1
-    assert recall["bytes"] <= recall["max_bytes"] == 5000
+    assert recall["bytes"] <= recall["max_bytes"] == 4000
     ranked = [r["memory"] for r in result["results"]]
     assert [e["id"] for e in entries] == [m["id"] for m in ranked[:3]]
     assert recall["omitted"] == [{"id": ranked[3]["id"], "filename": ranked[3]["filename"]}]
