@@ -177,7 +177,8 @@ def cmd_search(client: Client, args: argparse.Namespace) -> None:
         print(json.dumps(result, indent=2))
         return
     if not result["results"]:
-        print("no memories found" + (f" ({result['skipped_reason']})" if result.get("skipped_reason") else ""))
+        reason = ": ".join(r for r in (result.get("skipped_reason"), result.get("note")) if r)
+        print("no memories found" + (f" ({reason})" if reason else ""))
         return
     for rank, item in enumerate(result["results"], 1):
         memory = item["memory"]

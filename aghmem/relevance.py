@@ -26,11 +26,11 @@ scores 0.
 
 Tuned on LoCoMo (scripts/eval_locomo.py --sweep): questions asked in another
 conversation's workspace, where every result is false, came back non-empty
-99.9% of the time before; with unseen terms weighing 3 and min_evidence 0.15,
-17.5%, for 0.006 of R@10 (0.663 → 0.657). Weighing unseen terms like a
-term one memory holds needed min_evidence 0.35 for the same effect and cost
-0.06 of R@10: in one's own store, the relevant memory of a paraphrased
-question often holds only a third of its terms.
+99.9% of the time before; with unseen terms weighing 3 and min_evidence
+0.15, 13%, for 0.014 of R@10 (0.664 → 0.650). Weighing unseen terms like a
+term one memory holds needed min_evidence 0.35 for a similar effect (16%) and cost 0.06
+of R@10: in one's own store, the relevant memory of a paraphrased question
+often holds only a third of its terms.
 
 Which terms a candidate holds is read from the index, a window of candidates
 at a time in rank order (most searches stop after the first window): one
