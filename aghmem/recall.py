@@ -156,8 +156,7 @@ class Recall:
             kept.append(cand)
 
         scores = self.signals.scores
-        for cand in kept:
-            self._fuse(cand, scores.get(cand.hit.id, 0.0), now)
+        self._fuse(kept, scores, now)
         kept.sort(key=lambda c: (-c.score, -c.depth, -c.hit.mtime_ns, c.hit.id))
         floor = None
         if self.config.recall.min_evidence > 0:
@@ -245,9 +244,27 @@ class Recall:
         terms["recall_signal"] = (signal, weights.recall_signal * signal)
         return terms
 
-    def _fuse(self, cand: Candidate, recall_score: float, now: dt.datetime) -> None:
-        score = sum(part for _, part in self._terms(cand, recall_score, now).values())
-        cand.score = score if self.config.recall.fusion == "rrf" else round(score, 6)
+    def _fuse(self, kept: list[Candidate], scores: dict[str, float], now: dt.datetime) -> None:
+        """Each candidate's score: `_terms`' parts added in the same order (so
+        the same float), without building them for every candidate (dicts
+        for ~80 candidates cost 0.2 ms a search; only results need them)."""
+        if self.config.recall.fusion == "rrf":
+            for cand in kept:
+                cand.score = sum(1 / (RRF_K + rank + 1) for rank in cand.ranks.values())
+            return
+        weights = self.config.recall.weights
+        now_s = now.timestamp()
+        for cand in kept:
+            score = 0.0
+            rank = cand.ranks.get("bm25_unicode")
+            if rank is not None:
+                score += weights.bm25_unicode / (rank + 1)
+            rank = cand.ranks.get("bm25_trigram")
+            if rank is not None:
+                score += weights.bm25_trigram / (rank + 1)
+            score += weights.recency * 0.5 ** (max(0.0, (now_s - cand.hit.mtime_ns / 1e9) / 86400) / 14)
+            score += weights.recall_signal * min(1.0, max(0.0, scores.get(cand.hit.id, 0.0)))
+            cand.score = round(score, 6)
 
     def _why(self, cand: Candidate, recall_score: float, now: dt.datetime) -> list[str]:
         """The score's terms in words (for the returned results only)."""
