@@ -43,7 +43,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from . import analysis
 from .index import Hit, SearchIndex, Snapshot, idf
 
 SHOWN_TERMS = 8  # terms named in `why_recalled`, each side
