@@ -168,8 +168,7 @@ def cmd_search(client: Client, args: argparse.Namespace) -> None:
     result = client.search(
         " ".join(args.query),
         top_k=args.top_k,
-        explicit=True,
-        allow_trivial_query=True,
+        mode="explicit",
         include_system=args.include_system or None,
         session_id=args.session,
         **{k: v for k, v in selector(args).items() if v},
@@ -178,7 +177,8 @@ def cmd_search(client: Client, args: argparse.Namespace) -> None:
         print(json.dumps(result, indent=2))
         return
     if not result["results"]:
-        print("no memories found" + (f" ({result['skipped_reason']})" if result.get("skipped_reason") else ""))
+        reason = ": ".join(r for r in (result.get("skipped_reason"), result.get("note")) if r)
+        print("no memories found" + (f" ({reason})" if reason else ""))
         return
     for rank, item in enumerate(result["results"], 1):
         memory = item["memory"]

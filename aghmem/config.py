@@ -94,6 +94,12 @@ class RecallConfig:
     include_already_surfaced: bool = False
     include_system: bool = False
     trigram_terms: int = 16
+    # The relevance floor (aghmem.relevance): the IDF-weighted share of the
+    # query's terms a memory must hold to be recalled; 0 turns it off.
+    min_evidence: float = 0.15
+    # Bytes of entry text (title, body, banner, why) in a recall package; past it entries
+    # are cut or omitted, and the package says so.
+    max_package_bytes: int = 16_384
     weights: RecallWeights = field(default_factory=RecallWeights)
     freshness: RecallFreshness = field(default_factory=RecallFreshness)
     signals: RecallSignals = field(default_factory=RecallSignals)
@@ -343,6 +349,10 @@ def _validate(config: Config) -> None:
         raise ConfigError("controller.default_op_on_fail must be noop, add or reject")
     if config.recall.fusion not in ("weighted", "rrf"):
         raise ConfigError("recall.fusion must be weighted or rrf")
+    if not 0 <= config.recall.min_evidence <= 1:
+        raise ConfigError("recall.min_evidence must be from 0 (off) to 1")
+    if config.recall.max_package_bytes < 1024:
+        raise ConfigError("recall.max_package_bytes must be at least 1024")
     if not 0 < config.server.port < 65536 and config.server.port != 0:
         raise ConfigError("server.port must be between 1 and 65535")
     for pattern in config.privacy_policy.redact_patterns:

@@ -52,6 +52,28 @@ class Hit:
     filename: str
     mtime_ns: int
     score: float
+    address: tuple[int, int] = (0, 0)  # (segment, doc): valid in the snapshot that found it
+
+
+# A term mask is a sum of distinct powers of two carried in Tantivy's f32
+# score: exact up to 2**23, so at most 24 terms per query.
+MASK_TERMS = 24
+
+
+class Snapshot:
+    """One searcher for every lookup of a search (hits' addresses agree),
+    with document frequencies read once each (the word view and the
+    relevance floor ask for the same ones)."""
+
+    def __init__(self, searcher: tantivy.Searcher) -> None:
+        self.searcher = searcher
+        self._memo: dict[tuple[str, str], int] = {}
+
+    def doc_freq(self, field: str, term: str) -> int:
+        df = self._memo.get((field, term))
+        if df is None:
+            df = self._memo[(field, term)] = self.searcher.doc_freq(field, term)
+        return df
 
 
 def scoped(scope_key: str, term: str) -> str:
@@ -82,7 +104,7 @@ def _analyzer() -> tantivy.TextAnalyzer:
     return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
 
 
-def _idf(docs: int, doc_freq: int) -> float:
+def idf(docs: int, doc_freq: int) -> float:
     """BM25's idf, as Tantivy computes it."""
     return math.log(1 + (docs - doc_freq + 0.5) / (doc_freq + 0.5))
 
@@ -233,6 +255,12 @@ class SearchIndex:
 
     # --- reading -----------------------------------------------------------
 
+    def snapshot(self) -> Snapshot:
+        """Everything committed, staged changes included."""
+        if self._staged:
+            self.flush()
+        return Snapshot(self._index.searcher())
+
     def search(
         self,
         fields: dict[str, Sequence[str]],
@@ -240,6 +268,7 @@ class SearchIndex:
         limit: int,
         *,
         max_terms: int | None = None,
+        snapshot: Snapshot | None = None,
     ) -> list[Hit]:
         """Top `limit` hits (bm25 score) for terms in one or more fields (one view),
         within the given scopes.
@@ -251,27 +280,73 @@ class SearchIndex:
         `max_terms` keeps a field's rarest terms: the others add little to
         BM25 and cost the most, their posting lists being the longest.
         """
-        if self._staged:
-            self.flush()
-        searcher = self._index.searcher()
+        snap = snapshot or self.snapshot()
+        searcher = snap.searcher
         total = max(searcher.num_docs, 1)
         clauses = []
         for field, terms in fields.items():
-            freqs = sorted((searcher.doc_freq("stats", f"{field}:{t}"), t) for t in dict.fromkeys(terms))
-            for df_all, term in [(df, t) for df, t in freqs if df > 0][: max_terms or None]:
-                wanted = _idf(total, df_all)
+            ordered = sorted((snap.doc_freq("stats", f"{field}:{t}"), t) for t in dict.fromkeys(terms))
+            for df_all, term in [(df, t) for df, t in ordered if df > 0][: max_terms or None]:
+                wanted = idf(total, df_all)
                 for key in scope_keys:
-                    df_scope = searcher.doc_freq(field, scoped(key, term))
+                    df_scope = snap.doc_freq(field, scoped(key, term))
                     if df_scope:
                         query = tantivy.Query.term_query(self.schema, field, scoped(key, term))
-                        clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(query, wanted / _idf(total, df_scope))))
+                        clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(query, wanted / idf(total, df_scope))))
         if not clauses:
             return []
         hits = []
         for score, address in searcher.search(tantivy.Query.boolean_query(clauses), limit).hits:
             doc = searcher.doc(address)
-            hits.append(Hit(doc["id"][0], doc["scope"][0], doc["filename"][0], doc["mtime"][0], score))
+            hits.append(
+                Hit(doc["id"][0], doc["scope"][0], doc["filename"][0], doc["mtime"][0], score, (address.segment_ord, address.doc))
+            )
         return hits
+
+    @staticmethod
+    def doc_freqs(snap: Snapshot, field: str, terms: Sequence[str], scope_keys: Sequence[str] | None) -> list[int]:
+        """How many documents of the given scopes (None: of all) hold each
+        term: dictionary lookups, no postings are read."""
+        if scope_keys is None:
+            return [snap.doc_freq("stats", f"{field}:{term}") for term in terms]
+        return [sum(snap.doc_freq(field, scoped(key, term)) for key in scope_keys) for term in terms]
+
+    def term_masks(
+        self,
+        snap: Snapshot,
+        hits: Sequence[Hit],
+        field: str,
+        terms: Sequence[str],
+        scope_keys: Sequence[str],
+    ) -> dict[tuple[int, int], int]:
+        """Which of `terms` each hit holds, as a bit mask (bit i: terms[i]).
+
+        One query per 24 terms, restricted to the hits' ids: each term is a
+        constant-score clause worth 2**i, so a document's score is its mask.
+        The hits must come from `snap`. Measured on 10k memories (p50):
+        0.07 ms for 10 hits, 0.2 ms for 100; analysing the hits' texts
+        instead took 5.8 ms for 100. The ids are ORed term queries: a
+        term-set query walks the id dictionary (0.27 ms even for 10).
+        """
+        masks: dict[tuple[int, int], int] = {}
+        if not hits or not terms:
+            return masks
+        ids = [(tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "id", hit.id)) for hit in hits]
+        only = tantivy.Query.const_score_query(tantivy.Query.boolean_query(ids), 0.0)
+        for start in range(0, len(terms), MASK_TERMS):
+            clauses = []
+            for bit, term in enumerate(terms[start : start + MASK_TERMS]):
+                for key in scope_keys:
+                    if snap.doc_freq(field, scoped(key, term)):
+                        query = tantivy.Query.term_query(self.schema, field, scoped(key, term))
+                        clauses.append((tantivy.Occur.Should, tantivy.Query.const_score_query(query, float(1 << bit))))
+            if not clauses:
+                continue
+            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, only), (tantivy.Occur.Must, tantivy.Query.boolean_query(clauses))])
+            for score, address in snap.searcher.search(query, len(hits)).hits:
+                key = (address.segment_ord, address.doc)
+                masks[key] = masks.get(key, 0) | (int(score) << start)
+        return masks
 
     def num_docs(self) -> int:
         return self._index.searcher().num_docs

@@ -265,11 +265,14 @@ SEARCH_FIELDS = frozenset(
         "include_already_surfaced",
         "include_system",
         "explicit",
+        "mode",
     }
 )
 MAX_TOP_K = 20
 MAX_EXPLICIT_TOP_K = 50
 MAX_RAW_CANDIDATES = 200
+# Runtimes send whole user messages: a longer query is cut here, not refused.
+MAX_QUERY_CHARS = 4_000
 
 
 def _bounded_int(body: Mapping[str, Any], key: str, default: int, maximum: int) -> int:
@@ -282,17 +285,28 @@ def _bounded_int(body: Mapping[str, Any], key: str, default: int, maximum: int) 
 
 
 def search_request(body: Mapping[str, Any], recall: Any) -> "SearchRequest":
-    """`POST /api/memory/search`. `explicit: true` (a person searching, not
-    implicit recall) may ask for up to 50 results."""
-    from .recall import SearchRequest
+    """`POST /api/memory/search`.
+
+    `mode` is `explicit` (the default: someone asked, e.g. the CLI or a plain
+    HTTP call; a lone word is searched, top_k up to 50) or `implicit` (a
+    runtime's per-turn recall: trivial messages are skipped, top_k up to
+    20). `explicit: true` is the older spelling of `mode: "explicit"`. A
+    query over MAX_QUERY_CHARS is cut at a word boundary (`query_truncated`).
+    """
+    from .recall import EXPLICIT, IMPLICIT, MODES, SearchRequest
 
     check_fields(body, SEARCH_FIELDS)
     query = _text(body, "query_text") if "query_text" in body else _text(body, "query")
     if query is None or not query.strip():
         raise ValidationError("query_text is required", field="query_text")
-    if len(query) > 4_000:
-        raise ValidationError("query_text is longer than 4000 characters", field="query_text")
-    explicit = flag(body, "explicit")
+    truncated = len(query) > MAX_QUERY_CHARS
+    if truncated:
+        query = _cut(query, MAX_QUERY_CHARS)
+    mode = body.get("mode", IMPLICIT if body.get("explicit") is False else EXPLICIT)
+    if mode not in MODES:
+        raise ValidationError("mode must be explicit (someone searching) or implicit (recall for a turn)", field="mode")
+    if flag(body, "explicit") and mode != EXPLICIT:
+        raise ValidationError("explicit: true contradicts mode: implicit", field="explicit")
     turn_seq = body.get("turn_seq")
     if turn_seq is not None and (not isinstance(turn_seq, int) or isinstance(turn_seq, bool) or turn_seq < 0):
         raise ValidationError("turn_seq must be a whole number ≥ 0", field="turn_seq")
@@ -305,16 +319,29 @@ def search_request(body: Mapping[str, Any], recall: Any) -> "SearchRequest":
     return SearchRequest(
         query_text=query,
         selector=resolve_selector(selector_fields),
-        top_k=_bounded_int(body, "top_k", recall.top_k, MAX_EXPLICIT_TOP_K if explicit else MAX_TOP_K),
+        top_k=_bounded_int(body, "top_k", recall.top_k, MAX_EXPLICIT_TOP_K if mode == EXPLICIT else MAX_TOP_K),
         raw_candidates=_bounded_int(body, "raw_candidates", recall.raw_candidates, MAX_RAW_CANDIDATES),
         session_id=_text(body, "session_id", limit=200, one_line=True),
         turn_seq=turn_seq,
         context_hint=_text(body, "context_hint", limit=4_000),
+        mode=mode,
         allow_trivial_query=flag(body, "allow_trivial_query"),
         already_surfaced=list(surfaced),
         include_already_surfaced=bool(body.get("include_already_surfaced", recall.include_already_surfaced)),
         include_system=bool(body.get("include_system", recall.include_system)),
+        query_truncated=truncated,
     )
+
+
+def _cut(text: str, limit: int) -> str:
+    """The first `limit` characters, ending at a word boundary when one is
+    near (a half word would only add a term nothing holds)."""
+    head = text[:limit]
+    if not text[limit].isspace():
+        space = max(head.rfind(" "), head.rfind("\n"), head.rfind("\t"))
+        if space > limit - 100:
+            head = head[:space]
+    return head.rstrip()
 
 
 DREAM_TRIGGER_FIELDS = frozenset({*SELECTOR_FIELDS, "selector", "force", "dry_run"})

@@ -1,7 +1,9 @@
 """The recall pipeline behind `POST /api/memory/search` (DESIGN §7).
 
-gate → candidates from each lexical view → filter → fuse → order → shadow
-→ top_k → package (results, recall header and blocks) → signals (async).
+gate (implicit recall only) → candidates from each lexical view → filter →
+fuse → order → relevance floor and shadow → top_k → package (results, recall
+header and blocks, cut to the byte budget) → signals (async, for what passed
+the floor and went into the package).
 """
 
 from __future__ import annotations
@@ -21,11 +23,15 @@ from .files import body_of
 from .index import Hit
 from .indexing import Indexing
 from .model import Entry, Selector
+from .package import entry_item, fit, recall_package, snippet
+from .relevance import Floor
 from .signals import RecallEvent, Signals
 
 RRF_K = 60
-SNIPPET_CHARS = 200
-HEADER_PREFIX = "AGH memory recall v1"
+# Recall for a runtime's turn (the trivial gate applies) or a search someone
+# asked for (the CLI, an HTTP caller, an MCP memory_search): no gate.
+IMPLICIT, EXPLICIT = "implicit", "explicit"
+MODES = (IMPLICIT, EXPLICIT)
 
 
 @dataclass
@@ -37,13 +43,21 @@ class SearchRequest:
     session_id: str | None = None
     turn_seq: int | None = None
     context_hint: str | None = None
+    mode: str = EXPLICIT
     allow_trivial_query: bool = False
     already_surfaced: list[str] = field(default_factory=list)
     include_already_surfaced: bool = False
     include_system: bool = False
+    query_truncated: bool = False
+
+    @property
+    def gated(self) -> bool:
+        """The trivial gate applies: implicit recall that did not opt out."""
+        return self.mode == IMPLICIT and not self.allow_trivial_query
 
     def options(self) -> dict[str, Any]:
         return {
+            "mode": self.mode,
             "allow_trivial_query": self.allow_trivial_query,
             "already_surfaced": self.already_surfaced,
             "include_already_surfaced": self.include_already_surfaced,
@@ -70,26 +84,11 @@ class Candidate:
     why: list[str] = field(default_factory=list)
     shadowed_by: str | None = None
     already_shown: bool = False
+    evidence: float | None = None  # its share of the query's terms; None: the floor is off
     entry: Entry | None = None  # loaded for the results only
 
     def age_days(self, now: dt.datetime) -> float:
         return max(0.0, (now.timestamp() - self.hit.mtime_ns / 1e9) / 86400)
-
-
-def snippet(body: str, terms: list[str]) -> str:
-    """A window of the body around the first query term it contains."""
-    flat = " ".join(body.split())
-    folded = flat.casefold() if flat.isascii() else analysis.fold(flat)
-    start = -1
-    for term in terms:
-        start = folded.find(term)
-        if start != -1:
-            break
-    if start == -1 or len(flat) <= SNIPPET_CHARS:
-        return flat[:SNIPPET_CHARS] + ("…" if len(flat) > SNIPPET_CHARS else "")
-    begin = max(0, start - SNIPPET_CHARS // 3)
-    text = flat[begin : begin + SNIPPET_CHARS]
-    return ("…" if begin else "") + text + ("…" if begin + SNIPPET_CHARS < len(flat) else "")
 
 
 class Recall:
@@ -114,7 +113,7 @@ class Recall:
     def _search(self, req: SearchRequest, now: dt.datetime) -> dict[str, Any]:
         terms = analysis.query_terms(req.query_text)
         skipped = None
-        if not req.allow_trivial_query and analysis.is_trivial(req.query_text):
+        if req.gated and analysis.is_trivial(req.query_text):
             skipped = "trivial_query"
         elif not terms:
             skipped = "no_terms"
@@ -125,6 +124,7 @@ class Recall:
         depth = {s.key: s.depth for s in visible}
         keys = list(depth)
         index = self.indexing.index
+        snap = index.snapshot()  # one for every lookup: hits' addresses must agree
         # The two views search in parallel: Tantivy lets go of the GIL.
         trigram_hits = self._pool.submit(
             index.search,
@@ -134,11 +134,11 @@ class Recall:
             # The rarest trigrams carry the typo tolerance; the common ones cost
             # the most (longest posting lists) for the least score.
             max_terms=self.config.recall.trigram_terms or None,
+            snapshot=snap,
         )
-        views = {
-            "bm25_unicode": index.search({"words": terms, "stems": analysis.stems(terms)}, keys, req.raw_candidates),
-            "bm25_trigram": trigram_hits.result(),
-        }
+        stems = analysis.stems(terms)
+        word_hits = index.search({"words": terms, "stems": stems}, keys, req.raw_candidates, snapshot=snap)
+        views = {"bm25_unicode": word_hits, "bm25_trigram": trigram_hits.result()}
         candidates: dict[str, Candidate] = {}
         for view, hits in views.items():
             for rank, hit in enumerate(hits):
@@ -156,10 +156,17 @@ class Recall:
             kept.append(cand)
 
         scores = self.signals.scores
-        for cand in kept:
-            self._fuse(cand, scores.get(cand.hit.id, 0.0), now)
+        self._fuse(kept, scores, now)
         kept.sort(key=lambda c: (-c.score, -c.depth, -c.hit.mtime_ns, c.hit.id))
-        ranked = self._top(kept, depth, req.top_k)
+        floor = None
+        if self.config.recall.min_evidence > 0:
+            floor = Floor(
+                index, snap, terms, stems, keys,
+                minimum=self.config.recall.min_evidence,
+                word_hits=word_hits,
+                complete=len(word_hits) < req.raw_candidates,
+            )
+        ranked = self._top(kept, depth, req.top_k, floor)
         entries = self.catalog.entries_by_ids([c.hit.id for c in ranked])
         texts = self.catalog.raw_by_ids(list(entries))
         results = []
@@ -169,17 +176,42 @@ class Recall:
                 continue  # deleted a moment ago
             cand.entry.raw = texts.get(cand.hit.id, "")
             cand.why = self._why(cand, scores.get(cand.hit.id, 0.0), now)
+            if floor is not None:
+                cand.why.append(floor.evidence(cand.hit.id).describe())
             results.append(cand)
-        return self._package(req, results, now, terms=terms)
+        if results or floor is None or (candidates and not kept):
+            return self._package(req, results, now, terms=terms)
+        # Nothing passed the floor (and something was looked at, or nothing
+        # holds a query term at all): say so rather than pad.
+        best = max((c.evidence for c in kept if c.evidence is not None), default=0.0)
+        note = (
+            f"no memory holds enough of the query: best evidence {best:.2f} < min_evidence {floor.minimum:g}"
+            if best else "no memory holds any of the query's terms"
+        )
+        return self._package(req, [], now, terms=terms, skipped_reason="no_relevant_memory", note=note)
 
-    def _top(self, ordered: list[Candidate], depth: dict[str, int], top_k: int) -> list[Candidate]:
-        """The first `top_k` unshadowed candidates, with the shadowed ones
-        ranked among them; shadowing is looked up a window at a time."""
+    def _top(self, ordered: list[Candidate], depth: dict[str, int], top_k: int, floor: Floor | None) -> list[Candidate]:
+        """The first `top_k` unshadowed candidates that pass the floor, with
+        the shadowed ones ranked among them; evidence and shadowing are
+        looked up a window at a time."""
         ranked: list[Candidate] = []
         shown = 0
-        window = max(top_k * 2, 10)
-        for start in range(0, len(ordered), window):
+        start = 0
+        # With the floor, the first window is what top_k needs and a little
+        # more (each judged candidate costs a clause of the evidence query);
+        # later ones double, so a query where nothing passes takes ~4 rounds.
+        window = max(top_k * 2, 10) if floor is None else top_k + 2
+        while start < len(ordered) and shown < top_k:
             chunk = ordered[start : start + window]
+            start += window
+            if floor is not None:
+                window *= 2
+                shares = floor.judge([c.hit for c in chunk])
+                for cand in chunk:
+                    cand.evidence = shares[cand.hit.id]
+                chunk = [c for c in chunk if floor.passes(shares[c.hit.id])]
+                if not chunk:
+                    continue
             self._shadow(chunk, depth)
             for cand in chunk:
                 if shown == top_k:
@@ -212,9 +244,27 @@ class Recall:
         terms["recall_signal"] = (signal, weights.recall_signal * signal)
         return terms
 
-    def _fuse(self, cand: Candidate, recall_score: float, now: dt.datetime) -> None:
-        score = sum(part for _, part in self._terms(cand, recall_score, now).values())
-        cand.score = score if self.config.recall.fusion == "rrf" else round(score, 6)
+    def _fuse(self, kept: list[Candidate], scores: dict[str, float], now: dt.datetime) -> None:
+        """Each candidate's score: `_terms`' parts added in the same order (so
+        the same float), without building them for every candidate (dicts
+        for ~80 candidates cost 0.2 ms a search; only results need them)."""
+        if self.config.recall.fusion == "rrf":
+            for cand in kept:
+                cand.score = sum(1 / (RRF_K + rank + 1) for rank in cand.ranks.values())
+            return
+        weights = self.config.recall.weights
+        now_s = now.timestamp()
+        for cand in kept:
+            score = 0.0
+            rank = cand.ranks.get("bm25_unicode")
+            if rank is not None:
+                score += weights.bm25_unicode / (rank + 1)
+            rank = cand.ranks.get("bm25_trigram")
+            if rank is not None:
+                score += weights.bm25_trigram / (rank + 1)
+            score += weights.recency * 0.5 ** (max(0.0, (now_s - cand.hit.mtime_ns / 1e9) / 86400) / 14)
+            score += weights.recall_signal * min(1.0, max(0.0, scores.get(cand.hit.id, 0.0)))
+            cand.score = round(score, 6)
 
     def _why(self, cand: Candidate, recall_score: float, now: dt.datetime) -> list[str]:
         """The score's terms in words (for the returned results only)."""
@@ -252,72 +302,48 @@ class Recall:
         *,
         terms: list[str],
         skipped_reason: str | None = None,
+        note: str | None = None,
     ) -> dict[str, Any]:
         banner_after = self.config.recall.freshness.banner_after_days
         results = []
-        blocks: dict[tuple[int, str, str | None], dict[str, Any]] = {}
-        hashed: list[str] = []
+        entries: list[tuple[Candidate, dict[str, Any]]] = []  # unshadowed, in rank order
         for cand in ranked:
             entry = cand.entry
             assert entry is not None
-            age = entry.age_days(now)
             banner = entry.staleness_banner(now, banner_after)
             body = body_of(entry.raw)
             results.append(
                 {
                     "memory": entry.summary(banner),
                     "score": cand.score,
+                    "evidence": cand.evidence,
                     "snippet": snippet(body, terms),
                     "why_recalled": cand.why,
                     "already_shown": cand.already_shown,
                     "shadowed_by": cand.shadowed_by,
                 }
             )
-            if cand.shadowed_by is not None:
-                continue
-            sel = entry.selector
-            key = (sel.depth, sel.key, sel.agent_tier.value if sel.agent_tier else None)
-            block = blocks.setdefault(
-                key,
-                {
-                    "scope": sel.scope.value,
-                    "agent_tier": key[2],
-                    "workspace_id": sel.workspace_id,
-                    "agent_name": sel.agent_name,
-                    "entries": [],
-                },
-            )
-            block["entries"].append(
-                {
-                    "id": entry.id,
-                    "filename": entry.filename,
-                    "title": entry.name,
-                    "type": entry.type.value,
-                    "body": body,
-                    "mod_time": entry.mod_time,
-                    "age_days": round(age, 2),
-                    "staleness_banner": banner,
-                    "why_recalled": cand.why,
-                    "workspace_id": sel.workspace_id,
-                }
-            )
-            hashed.append(f"{entry.id}:{entry.content_hash}")
-        content_hash = hashlib.sha256("\n".join(hashed).encode()).hexdigest()
-        recall = {
-            "header": {
-                "text": f"{HEADER_PREFIX} entries={len(hashed)} hash={content_hash}",
-                "content_hash": content_hash,
-            },
-            "blocks": [blocks[key] for key in sorted(blocks)],
+            if cand.shadowed_by is None:
+                entries.append((cand, entry_item(entry, body, banner, cand.why, now)))
+        budget = self.config.recall.max_package_bytes
+        packaged, omitted, used = fit(entries, budget)
+        recall = recall_package([(cand.entry, item) for cand, item in packaged], [item for _, item in omitted], used, budget)
+        response: dict[str, Any] = {
+            "results": results,
+            "recall": recall,
+            "skipped_reason": skipped_reason,
+            "note": note,
+            "query_truncated": req.query_truncated,
         }
-        response: dict[str, Any] = {"results": results, "recall": recall, "skipped_reason": skipped_reason}
-        self._signal(req, ranked, recall, now, skipped_reason)
+        self._signal(req, [cand for cand, _ in packaged], recall, now, skipped_reason)
         response["index"] = self.indexing.status()
         return response
 
     def _signal(
-        self, req: SearchRequest, ranked: list[Candidate], recall: dict[str, Any], now: dt.datetime, skipped: str | None
+        self, req: SearchRequest, packaged: list[Candidate], recall: dict[str, Any], now: dt.datetime, skipped: str | None
     ) -> None:
+        """Signals for what recall handed over: packaged, past the floor
+        (which drops the rest before it gets here), never padding."""
         at = now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
         trace = None
         if req.session_id and req.turn_seq is not None:
@@ -330,7 +356,7 @@ class Recall:
                 "recall": recall,
                 "skipped_reason": skipped,
             }
-        recalled = [(c.hit.id, c.score) for c in ranked if c.shadowed_by is None]
+        recalled = [(c.hit.id, c.score) for c in packaged]
         if not recalled and trace is None:
             return
         query_hash = hashlib.sha256(" ".join(sorted(analysis.query_terms(req.query_text))).encode()).hexdigest()[:16]

@@ -87,7 +87,7 @@ def test_gates_follow_the_clock(service: MemoryService, clock: Clock) -> None:
 
     # An hour later, with new recalls and sessions: the time gate holds.
     clock.advance(hours=1)
-    remember(service, FACTS[4:] + [("Pager", "On call uses pagerduty.", ["pagerduty on call", "who gets paged"]),
+    remember(service, FACTS[4:] + [("Pager", "On call uses pagerduty.", ["pagerduty on call", "on call pager"]),
                                     ("Branches", "Branch names start with the ticket id.", ["branch names", "ticket id branch"])], "t")
     stop_sessions(service, "c", "d")
     held = service.trigger_dream({})

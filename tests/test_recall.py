@@ -26,16 +26,34 @@ def names(result: dict[str, Any]) -> list[str]:
 
 
 def test_trivial_gate(daemon: Daemon) -> None:
+    # The gate is for implicit recall (a runtime's turn).
     daemon.write(type="user", name="Greeting", content="Says thanks a lot at the end of a session.")
-    skipped = search(daemon, "ok thanks")
+    skipped = search(daemon, "ok thanks", mode="implicit")
     assert skipped["results"] == [] and skipped["skipped_reason"] == "trivial_query"
     assert skipped["recall"]["header"]["text"].startswith("AGH memory recall v1 entries=0 hash=")
-    assert search(daemon, "thanks")["skipped_reason"] == "trivial_query"
-    assert names(search(daemon, "ok thanks", allow_trivial_query=True)) == ["Greeting"]
-    assert search(daemon, "session thanks")["skipped_reason"] == "trivial_query"  # "thanks" is filler
-    assert names(search(daemon, "thanks end session")) == ["Greeting"]  # two real tokens: not trivial
+    assert search(daemon, "thanks", mode="implicit")["skipped_reason"] == "trivial_query"
+    assert names(search(daemon, "ok thanks", mode="implicit", allow_trivial_query=True)) == ["Greeting"]
+    assert search(daemon, "session thanks", mode="implicit")["skipped_reason"] == "trivial_query"  # "thanks" is filler
+    assert names(search(daemon, "thanks end session", mode="implicit")) == ["Greeting"]  # two real tokens: not trivial
     daemon.write(type="user", name="東京", content="東京タワーの近くに住んでいる。")
-    assert search(daemon, "東京タワー")["skipped_reason"] is None  # one non-ASCII token of ≥3 characters
+    assert search(daemon, "東京タワー", mode="implicit")["skipped_reason"] is None  # one non-ASCII token of ≥3 characters
+
+
+def test_explicit_search_is_not_gated(daemon: Daemon) -> None:
+    daemon.write(type="user", name="Staging database", content="The staging database listens on port 5433.")
+    # A plain HTTP search is explicit: the lone word finds its memory.
+    assert names(search(daemon, "staging")) == ["Staging database"]
+    assert names(search(daemon, "staging", mode="explicit")) == ["Staging database"]
+    assert names(search(daemon, "staging", explicit=True)) == ["Staging database"]
+    implicit = search(daemon, "staging", mode="implicit", session_id="s", turn_seq=1)
+    assert implicit["results"] == [] and implicit["skipped_reason"] == "trivial_query"
+    assert daemon.get("/api/memory/recall-traces/s/1").json()["trace"]["options"]["mode"] == "implicit"
+    assert names(search(daemon, "staging", mode="implicit", allow_trivial_query=True)) == ["Staging database"]
+    assert names(search(daemon, "staging", explicit=False, allow_trivial_query=True)) == ["Staging database"]
+    assert search(daemon, "staging", explicit=False)["skipped_reason"] == "trivial_query"  # not explicit: implicit
+    for bad in ({"mode": "loud"}, {"mode": "implicit", "explicit": True}):
+        response = daemon.post("/api/memory/search", {"query_text": "staging", **bad})
+        assert response.status_code == 400 and response.json()["code"] == "memory.validation"
 
 
 def test_any_language_and_code_identifiers(daemon: Daemon) -> None:
@@ -53,11 +71,19 @@ def test_any_language_and_code_identifiers(daemon: Daemon) -> None:
 
 def test_trigram_view_catches_typos(daemon: Daemon) -> None:
     daemon.write(type="user", name="Deploys", content="Deployment happens through the staging pipeline.")
-    result = search(daemon, "deploymnet stagin")
+    daemon.write(type="user", name="Lunch", content="Lunch is at noon in the canteen.")
+    # A typo next to a word the memory holds: the trigrams rank it, the word is its evidence.
+    result = search(daemon, "deploymnet staging")
     assert names(result) == ["Deploys"]
     why = result["results"][0]["why_recalled"]
     assert any(w.startswith("bm25_trigram: rank 1") for w in why)
-    assert not any(w.startswith("bm25_unicode") for w in why)
+    # An unseen term weighs 3× a term one memory holds: 1 / (1 + 3).
+    assert why[-1] == "evidence: 0.25 (staging; missing: deploymnet)" and result["results"][0]["evidence"] == 0.25
+    # Typos alone share letters, not terms: a trigram-only match never stands alone.
+    alone = search(daemon, "deploymnet stagin")
+    assert alone["results"] == [] and alone["skipped_reason"] == "no_relevant_memory"
+    assert alone["note"] == "no memory holds any of the query's terms"
+    assert search(daemon, "deploymnet stagin", mode="implicit")["skipped_reason"] == "no_relevant_memory"
 
 
 # --- filters --------------------------------------------------------------------------
@@ -74,11 +100,11 @@ def test_already_surfaced_and_session_filters(daemon: Daemon) -> None:
     shown = search(daemon, "rust code storage", already_surfaced=[ids["user_rust.md"]], include_already_surfaced=True)
     assert {r["memory"]["name"]: r["already_shown"] for r in shown["results"]} == {"Rust": True, "Rust style": False}
     # A session's earlier turns count as surfaced.
-    turn1 = search(daemon, "rust storage engine", session_id="s-1", turn_seq=1, top_k=1)
-    assert names(turn1) == ["Rust"]
-    turn2 = search(daemon, "rust storage engine", session_id="s-1", turn_seq=2)
-    assert names(turn2) == ["Rust style"]
-    assert names(search(daemon, "rust storage engine", session_id="s-2")) == ["Rust", "Rust style"]
+    turn1 = search(daemon, "rust code storage", session_id="s-1", turn_seq=1, top_k=1)
+    assert len(names(turn1)) == 1
+    turn2 = search(daemon, "rust code storage", session_id="s-1", turn_seq=2)
+    assert names(turn2) == sorted({"Rust", "Rust style"} - set(names(turn1)))
+    assert sorted(names(search(daemon, "rust code storage", session_id="s-2"))) == ["Rust", "Rust style"]
 
 
 def test_system_files_need_include_system(daemon: Daemon) -> None:
@@ -259,7 +285,7 @@ def test_signals_and_recall_traces(daemon: Daemon) -> None:
 
 
 def test_skipped_search_still_leaves_a_trace(daemon: Daemon) -> None:
-    search(daemon, "ok", session_id="s", turn_seq=1)
+    search(daemon, "ok", mode="implicit", session_id="s", turn_seq=1)
     trace = daemon.get("/api/memory/recall-traces/s/1").json()["trace"]
     assert trace["skipped_reason"] == "trivial_query"
 
@@ -272,8 +298,11 @@ def test_top_k_limits(daemon: Daemon) -> None:
         daemon.write(type="user", name=f"Note {i}", content=f"Observation {i} about the tidal pools.")
     assert len(search(daemon, "tidal pools")["results"]) == 5
     assert len(search(daemon, "tidal pools", top_k=20)["results"]) == 20
-    assert daemon.post("/api/memory/search", {"query_text": "tidal pools", "top_k": 21}).status_code == 400
+    # Implicit recall (a runtime's turn) takes at most 20; someone searching, up to 50.
+    assert daemon.post("/api/memory/search", {"query_text": "tidal pools", "top_k": 21, "mode": "implicit"}).status_code == 400
+    assert len(search(daemon, "tidal pools", top_k=25)["results"]) == 25
     assert len(search(daemon, "tidal pools", top_k=25, explicit=True)["results"]) == 25
+    assert daemon.post("/api/memory/search", {"query_text": "tidal pools", "top_k": 51}).status_code == 400
     assert daemon.post("/api/memory/search", {"query_text": "tidal", "colour": 1}).status_code == 400
     assert daemon.post("/api/memory/search", {"query_text": " "}).status_code == 400
 
