@@ -94,9 +94,12 @@ class RecallConfig:
     include_already_surfaced: bool = False
     include_system: bool = False
     trigram_terms: int = 16
-    # The relevance floor (aghmem.relevance): the IDF-weighted share of the
-    # query's terms a memory must hold to be recalled; 0 turns it off.
-    min_evidence: float = 0.15
+    # The relevance floor (aghmem.relevance), as IDF-weighted shares of the
+    # query's terms: recall answers only when its best memory holds
+    # `min_evidence`, then keeps each memory that holds `min_evidence_each`.
+    # 0 turns the floor off.
+    min_evidence: float = 0.13
+    min_evidence_each: float = 0.05
     # Bytes of entry text (title, body, banner, why) in a recall package; past it entries
     # are cut or omitted, and the package says so.
     max_package_bytes: int = 16_384
@@ -351,6 +354,8 @@ def _validate(config: Config) -> None:
         raise ConfigError("recall.fusion must be weighted or rrf")
     if not 0 <= config.recall.min_evidence <= 1:
         raise ConfigError("recall.min_evidence must be from 0 (off) to 1")
+    if not 0 <= config.recall.min_evidence_each <= 1:
+        raise ConfigError("recall.min_evidence_each must be from 0 to 1")
     if config.recall.max_package_bytes < 1024:
         raise ConfigError("recall.max_package_bytes must be at least 1024")
     if not 0 < config.server.port < 65536 and config.server.port != 0:

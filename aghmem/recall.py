@@ -163,10 +163,13 @@ class Recall:
             floor = Floor(
                 index, snap, terms, stems, keys,
                 minimum=self.config.recall.min_evidence,
+                each=self.config.recall.min_evidence_each,
                 word_hits=word_hits,
                 complete=len(word_hits) < req.raw_candidates,
             )
         ranked = self._top(kept, depth, req.top_k, floor)
+        if floor is not None and not floor.answers(max((c.evidence or 0.0 for c in ranked), default=0.0)):
+            ranked = []  # only weak matches: silence, not padding
         entries = self.catalog.entries_by_ids([c.hit.id for c in ranked])
         texts = self.catalog.raw_by_ids(list(entries))
         results = []

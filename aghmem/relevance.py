@@ -24,13 +24,17 @@ by a memory that happens to mention charts. Trigrams are not evidence: a
 memory that only shares letters with the query holds none of its terms and
 scores 0.
 
-Tuned on LoCoMo (scripts/eval_locomo.py --sweep): questions asked in another
-conversation's workspace, where every result is false, came back non-empty
-99.9% of the time before; with unseen terms weighing 3 and min_evidence
-0.15, 13%, for 0.014 of R@10 (0.664 → 0.650). Weighing unseen terms like a
-term one memory holds needed min_evidence 0.35 for a similar effect (16%) and cost 0.06
-of R@10: in one's own store, the relevant memory of a paraphrased question
-often holds only a third of its terms.
+Two thresholds: recall answers only when its best candidate holds
+`min_evidence`, then keeps each candidate holding `min_evidence_each` (the
+weaker companions of a good answer are often relevant; alone they are not
+an answer). Tuned on LoCoMo (scripts/eval_locomo.py --sweep): questions
+asked in another conversation's workspace, where every result is false,
+came back non-empty 99.9% of the time before; with unseen terms weighing 3,
+min_evidence 0.13 and min_evidence_each 0.05, 18%, for 0.005 of R@10 (one
+floor of 0.15 for every result: 13%, for 0.014). Weighing unseen terms
+like a term one memory holds needed a floor of 0.35 for a similar effect
+and cost 0.06 of R@10: in one's own store, the relevant memory of a
+paraphrased question often holds only a third of its terms.
 
 Which terms a candidate holds is read from the index, a window of candidates
 at a time in rank order (most searches stop after the first window): one
@@ -88,6 +92,7 @@ class Floor:
         scope_keys: list[str],
         *,
         minimum: float,
+        each: float,
         word_hits: Sequence[Hit],
         complete: bool,
     ) -> None:
@@ -95,6 +100,7 @@ class Floor:
         self.snap = snap
         self.scope_keys = scope_keys
         self.minimum = minimum
+        self.each = min(each, minimum)
         # One entry per distinct stem, shown as the query's first word for it.
         words_by_stem: dict[str, str] = {}
         for word, stem in zip(terms, stems):
@@ -115,7 +121,12 @@ class Floor:
         self._shares: dict[str, float] = {}
 
     def passes(self, share: float) -> bool:
-        return share > 0 and share >= self.minimum
+        """Whether a memory may stand among the results (`answers` decides
+        whether there are results at all)."""
+        return share > 0 and share >= self.each
+
+    def answers(self, best: float) -> bool:
+        return best > 0 and best >= self.minimum
 
     def judge(self, hits: Sequence[Hit]) -> dict[str, float]:
         """Each hit's evidence share (by memory id), looking up only what is new."""

@@ -93,6 +93,15 @@ def default_passes(http: httpx.Client, queries: list[dict], ids: dict[str, str])
     return out
 
 
+def keep(results: list[tuple[str, float]], gate: float, floor: float, top_k: int) -> list[str]:
+    """The first top_k filenames a floor keeps (0 keeps all), if the best of
+    them reaches the gate (as the daemon decides)."""
+    kept = [(f, ev or 0) for f, ev in results if floor == 0 or (ev or 0) >= floor][:top_k]
+    if gate and not any(ev >= gate for _, ev in kept):
+        return []
+    return [f for f, _ in kept]
+
+
 def sweep(http: httpx.Client, args: argparse.Namespace, queries: list[dict], ids: dict[str, str]) -> None:
     """Compare floors from one run at top_k 50 (see the module docstring)."""
     spec = importlib.util.spec_from_file_location("make_eval", args.data / "make_eval.py")
@@ -109,33 +118,36 @@ def sweep(http: httpx.Client, args: argparse.Namespace, queries: list[dict], ids
             response.raise_for_status()
             lists[name].append([(r["memory"]["filename"], r["evidence"]) for r in response.json()["results"]])
             progress(f"{name} lists", i, len(queries))
-    floors = [float(t) for t in args.sweep.split(",")]
+    # "G" keeps results with evidence ≥ G; "G:K" answers only when the best
+    # result reaches G, then keeps every result with evidence ≥ K.
+    floors = [tuple(float(x) for x in (t.split(":") * 2)[:2]) for t in args.sweep.split(",")]
     print(f"{'min_evidence':>12s} {'R@5':>6s} {'R@10':>6s} {'MRR':>6s} {'own hit@5':>10s} {'cross >0':>9s} {'cross n':>8s} "
           f"{'adv own>0':>10s}   cross >0 by category")
     table = {}
-    for floor in floors:
+    for gate, floor in floors:
         rows: dict[str, list[tuple[dict, float, float, int]]] = {}
         for q, own, cross in zip(queries, lists["own"], lists["cross"]):
-            kept = [f for f, ev in own if floor == 0 or (ev or 0) >= floor]
-            crossed = [f for f, ev in cross if floor == 0 or (ev or 0) >= floor][:5]
+            kept = keep(own, gate, floor, 10)
+            crossed = keep(cross, gate, floor, 5)
             metrics = make_eval.metrics_for(q["relevant_filenames"], kept[:10], (1, 5, 10))
             relevant = {Path(f).name for f in q["relevant_filenames"]}
-            hit5 = float(any(f in relevant for f in kept[:5]))
+            hit5 = float(any(f in relevant for f in keep(own, gate, floor, 5)))
             groups = [q["category"]] + (["all"] if q["category"] != "adversarial" else [])
             for group in groups:
                 rows.setdefault(group, []).append((metrics, hit5, bool(kept), len(crossed)))
         def mean(group: str, pick, rows=rows) -> float:
             return sum(pick(r) for r in rows[group]) / len(rows[group])
-        table[floor] = {g: {"R@5": mean(g, lambda r: r[0]["R@5"]), "R@10": mean(g, lambda r: r[0]["R@10"]),
+        label = f"{gate:g}" if gate == floor else f"{gate:g}:{floor:g}"
+        table[label] = {g: {"R@5": mean(g, lambda r: r[0]["R@5"]), "R@10": mean(g, lambda r: r[0]["R@10"]),
                             "MRR": mean(g, lambda r: r[0]["MRR"]), "own_hit5": mean(g, lambda r: r[1]),
                             "own_non_empty": mean(g, lambda r: r[2]), "cross_non_empty": mean(g, lambda r: r[3] > 0),
                             "cross_mean": mean(g, lambda r: r[3])} for g in rows}
-        a = table[floor]["all"]
-        by_cat = " ".join(f"{g[:6]} {table[floor][g]['cross_non_empty']:.2f}" for g in rows if g != "all")
-        print(f"{floor:12g} {a['R@5']:6.3f} {a['R@10']:6.3f} {a['MRR']:6.3f} {a['own_hit5']:10.3f} {a['cross_non_empty']:9.3f} "
-              f"{a['cross_mean']:8.2f} {table[floor]['adversarial']['own_non_empty']:10.3f}   {by_cat}")
+        a = table[label]["all"]
+        by_cat = " ".join(f"{g[:6]} {table[label][g]['cross_non_empty']:.2f}" for g in rows if g != "all")
+        print(f"{label:>12s} {a['R@5']:6.3f} {a['R@10']:6.3f} {a['MRR']:6.3f} {a['own_hit5']:10.3f} {a['cross_non_empty']:9.3f} "
+              f"{a['cross_mean']:8.2f} {table[label]['adversarial']['own_non_empty']:10.3f}   {by_cat}")
     if args.json:
-        Path(args.json).write_text(json.dumps({str(k): v for k, v in table.items()}, indent=2))
+        Path(args.json).write_text(json.dumps(table, indent=2))
 
 
 def print_passes(passes: dict[str, dict[str, dict[str, float]]]) -> None:
