@@ -159,7 +159,9 @@ class Reconciler:
         batch = 2000
         for start in range(0, max(len(names), 1), batch):
             # Read outside the transaction: the database stays free for writes.
-            taken = [(name, self.controller.take_in(selector, name)) for name in names[start : start + batch]]
+            taken = [
+                (name, self.controller.take_in(selector, name, directory=directory)) for name in names[start : start + batch]
+            ]
             refused = [name for name, seen in taken if seen is not None and seen.refusal is not None]
             with self.catalog.write() as db:
                 for name, seen in taken:
