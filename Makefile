@@ -18,6 +18,7 @@ run: install
 	$(BIN)/aghmem serve
 
 test: install
+	$(BIN)/ruff check aghmem tests scripts
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

@@ -11,6 +11,6 @@ The core is usable without the server::
 __version__ = "0.1.0"
 
 from .config import Config, load_config  # noqa: E402
-from .service import MemoryService  # noqa: E402
+from .service.service import MemoryService  # noqa: E402
 
 __all__ = ["Config", "MemoryService", "load_config", "__version__"]

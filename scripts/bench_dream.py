@@ -32,10 +32,11 @@ from pathlib import Path
 
 import httpx
 from bench_search import Corpus, log
+
 from daemon import ROOT, Daemon
 
 sys.path.insert(0, str(ROOT))
-from aghmem.decisions import stamp  # noqa: E402
+from aghmem.controller.decisions import stamp  # noqa: E402
 from aghmem.model import GLOBAL, memory_id  # noqa: E402
 
 CONFIG = "[controller.policy]\nmax_writes_per_min = 0\n"

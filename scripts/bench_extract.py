@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import httpx
+
 from daemon import ROOT, Daemon
 
 DATA = ROOT.parent / "shared" / "data" / "locomo" / "locomo_dev.json"

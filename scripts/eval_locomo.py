@@ -45,6 +45,7 @@ import time
 from pathlib import Path
 
 import httpx
+
 from daemon import Daemon
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -99,7 +99,7 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="aghmem-trace-"))
     (home / "config.toml").write_text("[controller.policy]\nmax_writes_per_min = 0\n")
     service = MemoryService(load_config(home / "config.toml", home=str(home)))
-    from aghmem.api import create_app  # the faces, wherever they live
+    from aghmem.faces.app import create_app
 
     # Installed before any thread starts (3.11 cannot reach running ones);
     # it records only while `active`.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aghmem.catalog import Catalog
+from aghmem.storage.catalog import Catalog
 
 
 def plan(catalog: Catalog, sql: str) -> str:

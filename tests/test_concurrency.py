@@ -14,8 +14,8 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from aghmem.files import parse_memory
 from aghmem.model import MemoryType
+from aghmem.storage.files import parse_memory
 from conftest import Daemon, memory_files
 
 
@@ -156,7 +156,7 @@ def test_pending_decision_from_a_crash_is_settled(daemon: Daemon, tmp_path: Path
     marked abandoned at start, and a retry with the same key applies."""
     import sqlite3
 
-    from aghmem.decisions import decision_id
+    from aghmem.controller.decisions import decision_id
 
     daemon.stop()
     db = sqlite3.connect(daemon.home / "state" / "aghmem.db")

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from aghmem import MemoryService, load_config
-from aghmem.dream import DELETED_MARK, UNREADABLE_MARK
+from aghmem.features.dreaming.review import DELETED_MARK, UNREADABLE_MARK
 from aghmem.model import GLOBAL
 from conftest import FAST_CONFIG, Daemon
 

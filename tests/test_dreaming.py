@@ -15,7 +15,7 @@ import pytest
 
 from aghmem import MemoryService, load_config
 from aghmem.errors import Conflict
-from aghmem.lockfile import ExpiringLock, LockBusy
+from aghmem.storage.lockfile import ExpiringLock, LockBusy
 
 FACTS = [
     ("Editor", "Uses neovim with lazy.nvim plugins.", ["neovim editor", "which editor plugins"]),

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from aghmem.extract_rules import extract
+from aghmem.features.extractor.patterns import extract
 from conftest import FAST_CONFIG, Daemon, memory_files
 
 

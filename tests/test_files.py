@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from aghmem.errors import ParseError, ValidationError
-from aghmem.files import (
+from aghmem.model import MemoryType
+from aghmem.storage.files import (
     atomic_write,
     check_filename,
     content_hash,
@@ -16,8 +17,7 @@ from aghmem.files import (
     remove_stale_temp_files,
     render_memory,
 )
-from aghmem.memory_index import render_index, write_index
-from aghmem.model import MemoryType
+from aghmem.storage.memory_md import render_index, write_index
 
 DESIGN_EXAMPLE = b"""---
 name: Prefers concise answers

@@ -1,0 +1,554 @@
+"""The one write path: candidate → rules → decision → record → apply.
+
+Every change the daemon makes to a memory file goes through `submit()` or
+`revert()`. Both hold one lock for the whole decide-record-apply sequence, so
+decisions are taken against the state they will change (If-Match, duplicate
+and slot checks cannot race). The decision row is committed before the file
+is touched; `recover()` settles rows left pending by a crash.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import hashlib
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..config import Config
+from ..errors import Conflict, NotFound, ParseError, RateLimited
+from ..model import Decision, Entry, Op, RuleResult, Selector, default_type
+from ..storage.catalog import Catalog
+from ..storage.files import (
+    ParsedMemory,
+    RefusedFile,
+    atomic_write,
+    check_filename,
+    check_size,
+    content_hash,
+    fsync_dir,
+    parse_memory,
+    read_memory_bytes,
+    render_memory,
+)
+from ..storage.layout import Layout
+from ..storage.memory_md import INDEX_MAX_LINES, IndexRefresher
+from .decisions import (
+    decision_id,
+    frontmatter_view,
+    observed_decision,
+    post_meta,
+    quarantine_decision,
+    revert_plan,
+    stamp,
+    verdict_parsed,
+)
+from .intake import Intake, take_in
+from .rules import Candidate, Verdict, decide
+from .safety import Scanner
+
+Clock = Callable[[], dt.datetime]
+# How often `observe` reads a file again that changed while it was read.
+OBSERVE_TRIES = 3
+# Told (scope, filename, entry or None when removed) after each applied
+# change, outside the write lock.
+ChangeListener = Callable[[Selector, str, "Entry | None"], None]
+# Told each applied decision (submitted, reverted or observed), after the
+# change listeners.
+DecisionListener = Callable[[Decision], None]
+# Settles an ambiguous verdict in place (controller.mode = hybrid | llm) and
+# returns the llm_trace; see tiebreak.py.
+TieBreaker = Callable[["Candidate", Verdict, Callable[[str], "ParsedMemory | None"]], dict]
+
+
+@dataclass
+class Outcome:
+    decision: Decision
+    applied: bool
+    dry_run: bool = False
+    replay: bool = False
+
+
+@dataclass
+class RecoveryReport:
+    applied: int = 0
+    abandoned: int = 0
+
+
+class Controller:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        layout: Layout,
+        catalog: Catalog,
+        clock: Clock | None = None,
+    ) -> None:
+        self.config = config
+        self.layout = layout
+        self.catalog = catalog
+        self.clock: Clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self.scanner = Scanner(
+            redact_patterns=config.privacy_policy.redact_patterns,
+            redaction=config.privacy_policy.default_redaction_string,
+        )
+        self.listeners: list[ChangeListener] = []
+        self.decision_listeners: list[DecisionListener] = []
+        self.tie_breaker: TieBreaker | None = None
+        self.memory_index = IndexRefresher(lambda key: catalog.index_rows(key, INDEX_MAX_LINES))
+        self._lock = threading.RLock()
+        self._recent_writes: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+
+    def reconfigure(self) -> None:
+        """Pick up a reloaded config (the scanner compiles its patterns)."""
+        self.scanner = Scanner(
+            redact_patterns=self.config.privacy_policy.redact_patterns,
+            redaction=self.config.privacy_policy.default_redaction_string,
+        )
+
+    # --- reading the disk --------------------------------------------------
+
+    def _raw(self, selector: Selector, filename: str) -> bytes | None:
+        """The file's bytes (None if absent); Conflict for what cannot be
+        read as a memory (not a regular file, over the size cap)."""
+        path = self.layout.file_path(selector, filename)
+        try:
+            return read_memory_bytes(path, max_bytes=self.config.file.max_bytes)[0]
+        except FileNotFoundError:
+            return None
+        except RefusedFile as exc:
+            raise Conflict(f"{filename} cannot be taken in ({exc.message}); fix it by hand or delete it", filename=filename) from None
+
+    def read(self, selector: Selector, filename: str) -> ParsedMemory | None:
+        """The memory as it is on disk now (None if absent)."""
+        raw = self._raw(selector, filename)
+        return parse_memory(raw, filename, default_type(selector)) if raw is not None else None
+
+    def _read_for_write(self, selector: Selector, filename: str) -> ParsedMemory | None:
+        try:
+            return self.read(selector, filename)
+        except ParseError as exc:
+            raise Conflict(
+                f"{filename} exists but cannot be parsed ({exc.message}); fix it by hand or delete it first",
+                filename=filename,
+            ) from None
+
+    def _current_hash(self, selector: Selector, filename: str) -> str | None:
+        raw = self._raw(selector, filename)
+        return content_hash(raw) if raw is not None else None
+
+    def take_in(self, selector: Selector, filename: str, *, directory: Path | None = None) -> Intake | None:
+        """The file through the intake gate (limits, parse, safety scan), as
+        hand edits are; None if absent. Reads, never under the write lock.
+        `directory`: the scope's directory, already checked (a scan passes
+        it: checking it again for each of 100k files cost ~100 µs a file)."""
+        directory = directory if directory is not None else self.layout.checked_scope_dir(selector)
+        path = directory / check_filename(filename, system=True)
+        return take_in(path, filename, default_type(selector), limits=self.config.file, scanner=self.scanner)
+
+    # --- submit ------------------------------------------------------------
+
+    def submit(self, candidate: Candidate) -> Outcome:
+        with self._lock:
+            if candidate.idempotency_key:
+                replay = self._replay(decision_id(candidate.idempotency_key))
+                if replay is not None:
+                    return Outcome(replay, applied=False, dry_run=candidate.dry_run, replay=True)
+            self._check_preconditions(candidate)
+            verdict = decide(
+                candidate,
+                config=self.config,
+                scanner=self.scanner,
+                catalog=self.catalog,
+                read_file=lambda name: self._read_for_write(candidate.selector, name),
+                file_exists=lambda name: self.layout.file_path(candidate.selector, name).exists(),
+            )
+            llm_trace = None
+            if verdict.ambiguous and self.tie_breaker is not None and self.config.controller.mode != "rules":
+                llm_trace = self.tie_breaker(candidate, verdict, lambda name: self._read_for_write(candidate.selector, name))
+            now = self.clock()
+            decision = self._decision_for(candidate, verdict, now)
+            if llm_trace is not None:
+                decision.llm_trace, decision.prompt_version = llm_trace, llm_trace["prompt_version"]
+                decision.source = "rule" if llm_trace["error"] else "llm"
+            replay = self._replay(decision.id)
+            if replay is not None:
+                return Outcome(replay, applied=False, dry_run=candidate.dry_run, replay=True)
+            if candidate.dry_run:
+                decision.status = "dry_run"
+                return Outcome(decision, applied=False, dry_run=True)
+            self._count_write(candidate.origin)
+            entry = self._record_and_apply(decision, verdict_parsed(decision, verdict))
+        applied = decision.status == "applied"
+        if applied:
+            self._after_apply(decision.selector, decision.target_filename, entry, decision)
+        return Outcome(decision, applied=applied, dry_run=False)
+
+    def _replay(self, existing_id: str) -> Decision | None:
+        status = self.catalog.decision_status(existing_id)
+        if status is None:
+            return None
+        if status == "abandoned":
+            # The daemon died before applying it: let the retry run afresh.
+            with self.catalog.write() as db:
+                db.execute("DELETE FROM decisions WHERE id = ?", (existing_id,))
+            return None
+        return self.catalog.get_decision(existing_id)
+
+    def _check_preconditions(self, candidate: Candidate) -> None:
+        if candidate.filename is None:
+            return
+        if candidate.patch or candidate.if_match is not None:
+            current = self._current_hash(candidate.selector, candidate.filename)
+            if candidate.patch and current is None:
+                raise NotFound(f"no memory {candidate.filename} in this scope", filename=candidate.filename)
+            # `*` matches any current version, but not a missing file (RFC 9110).
+            wildcard = candidate.if_match == "*" and current is not None
+            if candidate.if_match is not None and not wildcard and candidate.if_match != current:
+                raise Conflict(
+                    f"{candidate.filename} has changed: If-Match does not match its current content hash",
+                    filename=candidate.filename,
+                    current_hash=current,
+                    if_match=candidate.if_match,
+                )
+
+    def _count_write(self, origin: str) -> None:
+        limit = self.config.controller.policy.max_writes_per_min
+        if limit <= 0:
+            return
+        window = self._recent_writes[origin]
+        now = time.monotonic()
+        while window and window[0] <= now - 60:
+            window.popleft()
+        if len(window) >= limit:
+            retry_after = max(1, int(60 - (now - window[0])) + 1)
+            raise RateLimited(
+                f"origin {origin!r} made {limit} writes in the last minute; retry in {retry_after}s",
+                origin=origin,
+                limit=limit,
+                retry_after=retry_after,
+            )
+        window.append(now)
+
+    def _decision_for(self, candidate: Candidate, verdict: Verdict, now: dt.datetime) -> Decision:
+        candidate_hash = hashlib.sha256(
+            json.dumps(
+                {"origin": candidate.origin, "scope": candidate.selector.key, **candidate.identity()},
+                sort_keys=True,
+                default=str,
+            ).encode("utf-8")
+        ).hexdigest()
+        target = verdict.target_filename or candidate.filename
+        key = candidate.idempotency_key or self._derived_key(
+            "write", candidate.origin, candidate.selector, candidate_hash, target
+        )
+        decision = Decision(
+            id=decision_id(key),
+            idempotency_key=key,
+            candidate_hash=candidate_hash,
+            selector=candidate.selector,
+            op=verdict.op,
+            origin=candidate.origin,
+            reason=verdict.reason,
+            confidence=verdict.confidence,
+            targets=verdict.targets,
+            target_filename=verdict.target_filename,
+            rule_trace=verdict.trace,
+            decided_at=stamp(now, ms=True),
+        )
+        if verdict.op in (Op.ADD, Op.UPDATE):
+            assert verdict.target_filename
+            current = verdict.current
+            meta = post_meta(candidate, verdict, current, now)
+            verdict.post_meta = meta
+            raw = render_memory(meta, verdict.fields.get("body") or "")
+            check_size(raw, max_bytes=self.config.file.max_bytes, max_lines=self.config.file.max_lines)
+            decision.post_content = raw.decode("utf-8")
+            decision.post_content_hash = content_hash(raw)
+            decision.frontmatter = frontmatter_view(candidate.selector, verdict.target_filename, meta)
+            if current is not None:
+                decision.prior_content = current.raw.decode("utf-8")
+                decision.prior_content_hash = current.content_hash
+        elif verdict.op is Op.DELETE:
+            assert verdict.target_filename
+            path = self.layout.file_path(candidate.selector, verdict.target_filename)
+            try:
+                prior: bytes | None = read_memory_bytes(path, max_bytes=self.config.file.max_bytes)[0]
+            except RefusedFile as exc:
+                if exc.refusal.rule != "file.max_bytes":
+                    raise Conflict(
+                        f"{verdict.target_filename} cannot be deleted here ({exc.message}); remove it by hand",
+                        filename=verdict.target_filename,
+                    ) from None
+                prior = None  # too large to keep: deleted without a copy to restore
+            if prior is not None:
+                decision.prior_content = prior.decode("utf-8", errors="replace")
+                decision.prior_content_hash = content_hash(prior)
+        return decision
+
+    def _derived_key(self, kind: str, origin: str, selector: Selector, candidate_hash: str, filename: str | None) -> str:
+        """A key that names this candidate against the target's current state:
+        the same request twice in a row is one decision, but the same content
+        after the memory changed (say, deleted) is a new one."""
+        last = self.catalog.last_decision_for(selector.key, filename) if filename else None
+        parts = [kind, origin, selector.key, candidate_hash, filename or "", last or ""]
+        return "derived:" + hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+    # --- record and apply --------------------------------------------------
+
+    def _record_and_apply(self, decision: Decision, parsed: ParsedMemory | None = None) -> Entry | None:
+        """Record the decision, then change the file; returns the new entry
+        (None for a delete, or when nothing was to be applied)."""
+        changes_file = decision.op in (Op.ADD, Op.UPDATE, Op.DELETE)
+        decision.status = "pending" if changes_file else "recorded"
+        with self.catalog.write() as db:
+            self.catalog.insert_decision(db, decision, decision.status)
+        if not changes_file:
+            return None
+        return self._apply(decision, parsed)
+
+    def _apply(self, decision: Decision, parsed: ParsedMemory | None) -> Entry | None:
+        selector = decision.selector
+        assert decision.target_filename
+        filename = decision.target_filename
+        path = self.layout.file_path(selector, filename, create_dir=decision.op is not Op.DELETE)
+        entry: Entry | None = None
+        if decision.op is Op.DELETE:
+            path.unlink(missing_ok=True)
+            fsync_dir(path.parent)
+        else:
+            assert decision.post_content is not None
+            raw = decision.post_content.encode("utf-8")
+            atomic_write(path, raw, tmp_dir=self.layout.tmp_dir(selector))
+            stat = path.stat()
+            if parsed is None:
+                parsed = parse_memory(raw, filename, default_type(selector))
+            entry = parsed.to_entry(selector, filename, stat.st_size, stat.st_mtime_ns)
+        applied_at = stamp(self.clock(), ms=True)
+        with self.catalog.write() as db:
+            if entry is None:
+                self.catalog.delete_entry(db, selector.key, filename)
+            else:
+                self.catalog.upsert_entry(db, entry)
+            self.catalog.mark_applied(db, decision.id, applied_at)
+        decision.applied_at, decision.status = applied_at, "applied"
+        return entry
+
+    def _after_apply(
+        self, selector: Selector, filename: str | None, entry: Entry | None, decision: Decision | None
+    ) -> None:
+        """Derived views of an applied change, outside the write lock so that
+        concurrent writers can share the work."""
+        assert filename
+        self.refresh_memory_index(selector)
+        for listener in self.listeners:
+            listener(selector, filename, entry)
+        if decision is not None and decision.status == "applied":
+            for decision_listener in self.decision_listeners:
+                decision_listener(decision)
+
+    def refresh_memory_index(self, selector: Selector) -> None:
+        self.memory_index.refresh(self.layout.scope_dir(selector), selector.key, self.layout.tmp_dir(selector))
+
+    # --- revert ------------------------------------------------------------
+
+    def revert(self, original_id: str, *, dry_run: bool = False) -> Outcome:
+        """Undo an applied decision if the file is still as it left it."""
+        with self._lock:
+            original = self.catalog.get_decision(original_id)
+            if original is None:
+                raise NotFound(f"no decision {original_id}", decision_id=original_id)
+            if original.applied_at is None or original.target_filename is None:
+                raise Conflict(f"decision {original_id} was not applied ({original.op.value}); nothing to revert")
+            selector, filename = original.selector, original.target_filename
+            current = self._current_hash(selector, filename)
+            op, post, reason = revert_plan(original, current)
+            now = self.clock()
+            key = self._derived_key("revert", "revert", selector, original.id, filename)
+            decision = Decision(
+                id=decision_id(key),
+                idempotency_key=key,
+                candidate_hash=hashlib.sha256(f"revert:{original.id}".encode()).hexdigest(),
+                selector=selector,
+                op=op,
+                origin="revert",
+                reason=reason,
+                targets=[filename],
+                target_filename=filename,
+                rule_trace=[RuleResult("revert.hash_check", True, reason, filename)],
+                decided_at=stamp(now, ms=True),
+                reverts=original.id,
+            )
+            if post is not None:
+                decision.post_content = post
+                decision.post_content_hash = content_hash(post.encode("utf-8"))
+                meta = parse_memory(post.encode("utf-8"), filename, default_type(selector)).meta
+                decision.frontmatter = frontmatter_view(selector, filename, meta)
+            if current is not None:
+                prior = self._raw(selector, filename) or b""
+                decision.prior_content = prior.decode("utf-8", errors="replace")
+                decision.prior_content_hash = current
+            if dry_run:
+                decision.status = "dry_run"
+                return Outcome(decision, applied=False, dry_run=True)
+            entry = self._record_and_apply(decision)
+        self._after_apply(selector, filename, entry, decision)
+        return Outcome(decision, applied=True)
+
+    # --- hand edits --------------------------------------------------------
+
+    def unchanged(self, selector: Selector, filename: str) -> bool:
+        """Whether the file's size and mtime are those the catalog took in
+        (or refused): a stat and a row, no read, no lock (`observe` still
+        decides under the lock)."""
+        try:
+            info = os.lstat(self.layout.checked_scope_dir(selector) / check_filename(filename, system=True))
+        except FileNotFoundError:
+            return self.catalog.scope_file(selector.key, filename) is None and self.catalog.refused_file(selector.key, filename) is None
+        seen = (info.st_size, info.st_mtime_ns)
+        return seen in (self.catalog.scope_file(selector.key, filename), self.catalog.refused_file(selector.key, filename))
+
+    def observe(self, selector: Selector, filename: str, *, record: bool = True) -> Decision | None:
+        """Bring the catalog in line with the file as it is on disk now.
+
+        A real change (created, edited, deleted by a person or another tool)
+        becomes an applied decision with origin `file` and source
+        `observed`, keeping the prior text so it can be reverted. A file the
+        intake gate refuses (unparsable, over a limit, caught by the safety
+        scan) leaves the catalog, and so recall, and is reported until it is
+        fixed; a quarantine is recorded as an observed `reject`.
+        `record=False` takes files in silently (a scope's first scan).
+        """
+        # Not file_path(): a symlink is reported like any file that is not a
+        # regular one, never followed.
+        path = self.layout.checked_scope_dir(selector) / check_filename(filename, system=True)
+        for _ in range(OBSERVE_TRIES):
+            # Read, parse and scan outside the write lock: a slow or hostile
+            # file (a FIFO, 20 MB of text) must never hold up writes.
+            seen = self.take_in(selector, filename)
+            with self._lock:
+                if not _still_as_read(path, seen):
+                    continue  # it changed while it was read: look again
+                changed, entry, decision = self._settle(selector, filename, path, seen, record)
+            if changed:
+                self._after_apply(selector, filename, entry, decision)
+            return decision
+        return None  # still changing: its last event or the next scan takes it in
+
+    def _settle(
+        self, selector: Selector, filename: str, path: Path, seen: Intake | None, record: bool
+    ) -> tuple[bool, Entry | None, Decision | None]:
+        """(catalog changed, new entry, decision) for the file as read."""
+        known = self.catalog.get_entry(selector.key, filename)
+        if seen is None:
+            with self.catalog.write() as db:
+                self.catalog.clear_invalid(db, str(path))
+            if known is None:
+                return False, None, None
+            decision = self._observed(selector, filename, Op.DELETE, None, known) if record else None
+            with self.catalog.write() as db:
+                self.catalog.delete_entry(db, selector.key, filename)
+            return True, None, decision
+        if seen.refusal is not None:
+            return self._refuse(selector, filename, path, seen, known, record)
+        assert seen.parsed is not None and seen.stat is not None
+        if known is not None and known.content_hash == seen.parsed.content_hash:
+            if (known.size, known.mtime_ns) == (seen.stat.st_size, seen.stat.st_mtime_ns):
+                return False, None, None
+            # Touched, not changed: no decision, but a new age.
+            known.size, known.mtime_ns = seen.stat.st_size, seen.stat.st_mtime_ns
+            known.raw = seen.shown
+            with self.catalog.write() as db:
+                self.catalog.upsert_entry(db, known)
+            return True, known, None
+        entry = seen.entry(selector, filename)
+        op = Op.UPDATE if known is not None else Op.ADD
+        decision = self._observed(selector, filename, op, seen.raw, known) if record else None
+        with self.catalog.write() as db:
+            self.catalog.clear_invalid(db, str(path))
+            self.catalog.upsert_entry(db, entry)
+        return True, entry, decision
+
+    def _refuse(
+        self, selector: Selector, filename: str, path: Path, seen: Intake, known: Entry | None, record: bool
+    ) -> tuple[bool, Entry | None, Decision | None]:
+        """Take a refused file out of the catalog and report it; a quarantine
+        is recorded once per version of the file."""
+        assert seen.refusal is not None
+        now = stamp(self.clock(), ms=True)
+        prior = self.catalog.raw_of(selector.key, filename) if known is not None else None
+        with self.catalog.write() as db:
+            if known is not None:
+                self.catalog.delete_entry(db, selector.key, filename)
+            self.catalog.set_invalid(db, str(path), selector.key, filename, seen.refusal, now[:19] + "Z", seen.stat)
+        decision = None
+        if record and seen.refusal.kind == "quarantined":
+            key = self._derived_key("quarantined", "file", selector, seen.fingerprint, filename)
+            if self.catalog.decision_status(decision_id(key)) is None:
+                decision = quarantine_decision(key, selector, filename, seen.refusal, at=now, fingerprint=seen.fingerprint)
+                if known is not None:
+                    decision.prior_content, decision.prior_content_hash = prior, known.content_hash
+                with self.catalog.write() as db:
+                    self.catalog.insert_decision(db, decision, "recorded")
+        return known is not None, None, decision
+
+    def _observed(self, selector: Selector, filename: str, op: Op, raw: bytes | None, known: Entry | None) -> Decision | None:
+        post_hash = content_hash(raw) if raw is not None else None
+        key = self._derived_key("observed", "file", selector, post_hash or "deleted", filename)
+        if self.catalog.decision_status(decision_id(key)) is not None:
+            return None  # this very change was already recorded (watcher and scan both saw it)
+        prior = self.catalog.raw_of(selector.key, filename) if known is not None else None
+        decision = observed_decision(
+            key,
+            selector,
+            filename,
+            op,
+            at=stamp(self.clock(), ms=True),
+            post=raw,
+            prior=prior,
+            prior_hash=known.content_hash if known is not None else None,
+        )
+        with self.catalog.write() as db:
+            self.catalog.insert_decision(db, decision, "applied")
+        return decision
+
+    # --- crash recovery ----------------------------------------------------
+
+    def recover(self) -> RecoveryReport:
+        """Settle decisions recorded but not applied when the daemon died:
+        applied if the disk shows their result, abandoned otherwise."""
+        report = RecoveryReport()
+        with self._lock:
+            for decision in self.catalog.pending_decisions():
+                assert decision.target_filename
+                try:
+                    current = self._current_hash(decision.selector, decision.target_filename)
+                except Exception:  # noqa: BLE001 - a scope that vanished cannot be settled
+                    current = "unreachable"
+                done = current is None if decision.op is Op.DELETE else current == decision.post_content_hash
+                with self.catalog.write() as db:
+                    if done:
+                        self.catalog.mark_applied(db, decision.id, decision.decided_at)
+                        report.applied += 1
+                    else:
+                        self.catalog.mark_abandoned(db, decision.id, "daemon stopped before applying")
+                        report.abandoned += 1
+        return report
+
+
+
+def _still_as_read(path: Path, seen: Intake | None) -> bool:
+    """Whether the file is the one `seen` read (same inode, size, mtime)."""
+    try:
+        now = os.lstat(path)
+    except FileNotFoundError:
+        return seen is None or seen.stat is None
+    if seen is None or seen.stat is None:
+        return False
+    was = seen.stat
+    return (now.st_ino, now.st_size, now.st_mtime_ns) == (was.st_ino, was.st_size, was.st_mtime_ns)

@@ -1,0 +1,252 @@
+"""The controller's rules (DESIGN §5), in order, as plain functions.
+
+`decide()` reads the catalog and the target file but writes nothing; it
+returns a Verdict with the op, its targets and the full `rule_trace`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..config import AUTONOMOUS_ORIGINS, Config
+from ..model import MemoryType, Op, RuleResult, Selector
+from ..storage.catalog import Catalog
+from ..storage.files import ParsedMemory, body_hash, canonical_body, make_filename
+from .safety import Scanner
+
+
+@dataclass
+class Candidate:
+    """A proposed change to one scope, from any origin."""
+
+    selector: Selector
+    origin: str
+    delete: bool = False
+    filename: str | None = None
+    type: MemoryType | None = None
+    name: str | None = None
+    description: str | None = None
+    body: str | None = None
+    entity: str | None = None
+    attribute: str | None = None
+    tags: list[str] | None = None
+    provenance: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+    dry_run: bool = False
+    if_match: str | None = None
+    # PATCH: the file must exist, and fields left None keep their value.
+    patch: bool = False
+
+    def identity(self) -> dict[str, Any]:
+        """What `candidate_hash` is computed over (no timestamps)."""
+        return {
+            "delete": self.delete,
+            "filename": self.filename,
+            "type": self.type.value if self.type else None,
+            "name": self.name,
+            "description": self.description,
+            "body": self.body,
+            "entity": self.entity,
+            "attribute": self.attribute,
+            "tags": self.tags,
+            "provenance": self.provenance,
+            "metadata": self.metadata,
+            "patch": self.patch,
+        }
+
+
+@dataclass
+class Verdict:
+    op: Op
+    reason: str
+    confidence: float = 1.0
+    targets: list[str] = field(default_factory=list)
+    target_filename: str | None = None
+    trace: list[RuleResult] = field(default_factory=list)
+    # name / description / body after redaction, and the merged fields.
+    fields: dict[str, Any] = field(default_factory=dict)
+    # The target file as `decide` read it (None for an add), so the
+    # controller does not read and parse it a second time.
+    current: ParsedMemory | None = None
+    # Set by the controller: the frontmatter it will write.
+    post_meta: dict[str, Any] = field(default_factory=dict)
+    # The file the candidate names, or the one its slug gives.
+    filename: str | None = None
+
+    @property
+    def ambiguous(self) -> bool:
+        return bool(self.trace) and self.trace[-1].name == "ambiguous"
+
+
+ReadFile = Callable[[str], ParsedMemory | None]
+
+
+def _stop(verdict: Verdict, op: Op, reason: str, rule: str, *, target: str | None = None, details: str | None = None) -> Verdict:
+    verdict.op = op
+    verdict.reason = reason
+    verdict.trace.append(RuleResult(rule, op not in (Op.REJECT,), reason, target, details))
+    if target:
+        verdict.target_filename = target
+        if target not in verdict.targets:
+            verdict.targets.append(target)
+    return verdict
+
+
+FIELD_KEYS = ("type", "name", "description", "body", "entity", "attribute", "tags", "metadata")
+
+
+def merged_fields(given: dict[str, Any], current: ParsedMemory | None) -> dict[str, Any]:
+    """The memory's fields after this candidate: what it omits (None) keeps
+    its current value; an empty string or list clears it."""
+    fields = dict(given)
+    if current is None:
+        return fields
+    meta = current.meta
+    existing = {
+        "type": current.type,
+        "name": current.name,
+        "description": current.description,
+        "body": current.body,
+        "entity": meta.get("entity"),
+        "attribute": meta.get("attribute"),
+        "tags": meta.get("tags"),
+        "metadata": meta.get("metadata"),
+    }
+    for key, value in existing.items():
+        if fields.get(key) is None:
+            fields[key] = value
+    return fields
+
+
+def decide(
+    candidate: Candidate,
+    *,
+    config: Config,
+    scanner: Scanner,
+    catalog: Catalog,
+    read_file: ReadFile,
+    file_exists: Callable[[str], bool],
+) -> Verdict:
+    verdict = Verdict(op=Op.NOOP, reason="")
+    trace = verdict.trace
+    policy = config.controller.policy
+
+    # 1. Policy.
+    if candidate.origin not in policy.allow_origins:
+        return _stop(verdict, Op.REJECT, f"origin {candidate.origin!r} is not allowed", "policy.origin")
+    trace.append(RuleResult("policy.origin", True, f"origin {candidate.origin} allowed"))
+
+    if candidate.delete:
+        return _decide_delete(candidate, verdict, file_exists)
+
+    given = {key: getattr(candidate, key) for key in FIELD_KEYS}
+    length = sum(len(given[key] or "") for key in ("name", "description", "body"))
+    if length > policy.max_content_chars:
+        return _stop(
+            verdict,
+            Op.REJECT,
+            f"content is {length} characters; the limit is {policy.max_content_chars}",
+            "policy.max_content_chars",
+        )
+    trace.append(RuleResult("policy.max_content_chars", True, f"{length} characters"))
+
+    # 2. Safety scan of what the candidate brings (may redact).
+    texts = {key: given[key] for key in ("name", "description", "body") if given[key] is not None}
+    outcome = scanner.scan(texts, autonomous=candidate.origin in AUTONOMOUS_ORIGINS)
+    if outcome.findings:
+        first = outcome.findings[0]
+        details = "; ".join(f"{f.rule}: {f.excerpt}" for f in outcome.findings)
+        return _stop(verdict, Op.REJECT, f"content contains {first.reason}", f"memory_scan.{first.rule}", details=details)
+    given.update(outcome.texts)
+    scan_reason = f"redacted {outcome.redactions} match(es)" if outcome.redactions else "clean"
+    trace.append(RuleResult("memory_scan", True, scan_reason))
+    trace.append(RuleResult("delete", True, "not a delete"))
+
+    # The target: the named file, else the one this memory's slug names.
+    fallback_name = " ".join((given["body"] or "").split()[:5]) or "Untitled memory"
+    filename = candidate.filename or make_filename(
+        given["type"], entity=given["entity"], name=given["name"] or fallback_name, body=given["body"] or ""
+    )
+    verdict.filename = filename
+    current = read_file(filename)
+    fields = merged_fields(given, current)
+    fields["name"] = fields.get("name") or fallback_name
+    verdict.fields = fields
+
+    # 4. Exact duplicate (canonical body) of another memory in this scope.
+    digest = body_hash(fields.get("body") or "")
+    others = [e for e in catalog.entries_with_body(candidate.selector.key, digest) if e.filename != filename]
+    if others:
+        return _stop(
+            verdict, Op.NOOP, f"same content as {others[0].filename}", "exact_duplicate", target=others[0].filename
+        )
+    if current is not None and _unchanged(current, fields):
+        return _stop(verdict, Op.NOOP, "no change to the memory", "exact_duplicate", target=filename)
+    trace.append(RuleResult("exact_duplicate", True, "no memory with the same content"))
+
+    # 5-6. Same filename, same slot.
+    slot: list[str] = []
+    if fields.get("entity"):
+        slot = [
+            e.filename
+            for e in catalog.entries_in_slot(candidate.selector.key, fields["entity"], fields.get("attribute"))
+            if e.filename != filename
+        ]
+    if current is not None and not slot:
+        verdict.targets = [filename]
+        verdict.current = current
+        return _stop(verdict, Op.UPDATE, f"updates {filename}", "same_filename", target=filename)
+    if current is None and len(slot) == 1:
+        slot_file = read_file(slot[0])
+        if slot_file is not None and _unchanged(slot_file, fields, ignore_name=True):
+            return _stop(verdict, Op.NOOP, f"slot already holds this value in {slot[0]}", "same_slot", target=slot[0])
+        verdict.current = slot_file
+        return _stop(
+            verdict,
+            Op.UPDATE,
+            f"new value for {fields['entity']}/{fields.get('attribute') or '-'} in {slot[0]}",
+            "same_slot",
+            target=slot[0],
+        )
+    if current is None and not slot:
+        trace.append(RuleResult("same_slot", True, "no memory in the same slot"))
+        return _stop(verdict, Op.ADD, f"new memory {filename}", "add", target=filename)
+
+    # 7. Ambiguous: several targets.
+    targets = ([filename] if current is not None else []) + slot
+    verdict.targets = targets
+    fallback = Op(config.controller.default_op_on_fail)
+    reason = f"ambiguous: {len(targets)} possible targets ({', '.join(targets)}); default_op_on_fail={fallback.value}"
+    verdict.confidence = 0.5
+    if fallback is Op.ADD and current is not None:
+        fallback = Op.UPDATE
+    changes = fallback in (Op.ADD, Op.UPDATE)
+    verdict.current = current
+    return _stop(verdict, fallback, reason, "ambiguous", target=filename if changes else None)
+
+
+def _decide_delete(candidate: Candidate, verdict: Verdict, file_exists: Callable[[str], bool]) -> Verdict:
+    assert candidate.filename
+    verdict.trace.append(RuleResult("memory_scan", True, "not scanned: delete"))
+    if not file_exists(candidate.filename):
+        return _stop(verdict, Op.NOOP, f"{candidate.filename} does not exist", "delete")
+    return _stop(verdict, Op.DELETE, f"deletes {candidate.filename}", "delete", target=candidate.filename)
+
+
+def _unchanged(current: ParsedMemory, fields: dict[str, Any], *, ignore_name: bool = False) -> bool:
+    meta = current.meta
+    if canonical_body(current.body) != canonical_body(fields.get("body") or ""):
+        return False
+    if ignore_name:
+        return True
+    return (
+        current.type == fields.get("type")
+        and current.name == fields.get("name")
+        and current.description == (fields.get("description") or "")
+        and meta.get("entity") == fields.get("entity")
+        and meta.get("attribute") == fields.get("attribute")
+        and (meta.get("tags") or None) == (fields.get("tags") or None)
+        and (meta.get("metadata") or None) == (fields.get("metadata") or None)
+    )

@@ -1,0 +1,1 @@
+"""The native HTTP API, one module per area; the app is in faces/app.py."""

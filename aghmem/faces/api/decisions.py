@@ -1,0 +1,73 @@
+"""Routes for the decision log: list, show, revert, and the history view."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ...errors import ValidationError
+from ...service.service import MemoryService
+from .parsing import query_int, query_selector, read_json
+
+
+def _service(request: Request) -> MemoryService:
+    return request.app.state.service
+
+
+async def list_decisions(request: Request) -> JSONResponse:
+    """Decisions newest first; filter by selector, op, since."""
+    params = request.query_params
+    decisions, next_cursor = await run_in_threadpool(
+        _service(request).list_decisions,
+        query_selector(request, optional=True),
+        op=params.get("op") or None,
+        since=params.get("since") or None,
+        limit=query_int(request, "limit", 50),
+        cursor=params.get("cursor") or None,
+    )
+    return JSONResponse({"decisions": [d.to_dict() for d in decisions], "next_cursor": next_cursor})
+
+
+async def get_decision(request: Request) -> JSONResponse:
+    """One decision with its rule trace."""
+    decision = await run_in_threadpool(_service(request).get_decision, request.path_params["decision_id"])
+    return JSONResponse({"decision": decision.to_dict()})
+
+
+async def revert_decision(request: Request) -> JSONResponse:
+    """Undo an applied decision if the file is still as it left it."""
+    body = await read_json(request)
+    unknown = set(body) - {"dry_run"}
+    if unknown:
+        raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}", unknown=sorted(unknown))
+    dry_run = body.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise ValidationError("dry_run must be true or false", field="dry_run")
+    outcome = await run_in_threadpool(_service(request).revert, request.path_params["decision_id"], dry_run=dry_run)
+    return JSONResponse(
+        {"reverted": outcome.applied, "dry_run": outcome.dry_run, "decision": outcome.decision.to_dict()}
+    )
+
+
+async def history(request: Request) -> JSONResponse:
+    """Applied operations newest first, one line each."""
+    params = request.query_params
+    operations, next_cursor = await run_in_threadpool(
+        _service(request).history,
+        query_selector(request, optional=True),
+        operation=params.get("operation") or params.get("op") or None,
+        since=params.get("since") or None,
+        limit=query_int(request, "limit", 50),
+        cursor=params.get("cursor") or None,
+    )
+    return JSONResponse({"operations": operations, "next_cursor": next_cursor})
+
+
+routes = [
+    Route("/api/memory/decisions", list_decisions, methods=["GET"]),
+    Route("/api/memory/decisions/{decision_id}", get_decision, methods=["GET"]),
+    Route("/api/memory/decisions/{decision_id}/revert", revert_decision, methods=["POST"]),
+    Route("/api/memory/history", history, methods=["GET"]),
+]

@@ -1,0 +1,72 @@
+"""Routes for dreaming and daily logs."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ...service.service import MemoryService
+from .parsing import query_int, query_selector, read_json
+
+
+def _service(request: Request) -> MemoryService:
+    return request.app.state.service
+
+
+async def list_dreams(request: Request) -> JSONResponse:
+    """Dream runs newest first; filter by selector and status."""
+    dreams = await run_in_threadpool(
+        _service(request).list_dreams,
+        query_selector(request, optional=True),
+        status=request.query_params.get("status") or None,
+        limit=query_int(request, "limit", 50),
+    )
+    return JSONResponse({"dreams": dreams})
+
+
+async def dream_status(request: Request) -> JSONResponse:
+    """Each scope's latest run (or idle) and its gates as they stand now."""
+    dreams = await run_in_threadpool(_service(request).dream_status, query_selector(request, optional=True))
+    return JSONResponse({"dreams": dreams})
+
+
+async def get_dream(request: Request) -> JSONResponse:
+    """One dream run."""
+    dream = await run_in_threadpool(_service(request).get_dream, request.path_params["dream_id"])
+    return JSONResponse({"dream": dream})
+
+
+async def trigger_dream(request: Request) -> JSONResponse:
+    """Run a dream now (`force` skips the time and session gates; `dry_run`
+    scores the candidates and changes nothing)."""
+    body = await read_json(request)
+    return JSONResponse(await run_in_threadpool(_service(request).trigger_dream, body))
+
+
+async def retry_dream(request: Request) -> JSONResponse:
+    """Run a failed dream again."""
+    await read_json(request)
+    return JSONResponse(await run_in_threadpool(_service(request).retry_dream, request.path_params["dream_id"]))
+
+
+async def daily_logs(request: Request) -> JSONResponse:
+    """Daily logs newest first, with their operation counts."""
+    logs = await run_in_threadpool(
+        _service(request).daily_logs,
+        query_selector(request, optional=True),
+        date=request.query_params.get("date") or None,
+        limit=query_int(request, "limit", 30),
+    )
+    return JSONResponse({"logs": logs})
+
+
+routes = [
+    Route("/api/memory/dreams", list_dreams, methods=["GET"]),
+    Route("/api/memory/dreams/status", dream_status, methods=["GET"]),
+    Route("/api/memory/dreams/trigger", trigger_dream, methods=["POST"]),
+    Route("/api/memory/dreams/{dream_id}", get_dream, methods=["GET"]),
+    Route("/api/memory/dreams/{dream_id}/retry", retry_dream, methods=["POST"]),
+    Route("/api/memory/daily", daily_logs, methods=["GET"]),
+]

@@ -1,0 +1,72 @@
+"""The one place where aghmem errors become HTTP responses (DESIGN §10)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from ...errors import AghmemError
+
+log = logging.getLogger("aghmem.api")
+
+STATUS = {
+    "memory.validation": 400,
+    "memory.unauthorized": 401,
+    "memory.forbidden": 403,
+    "memory.not_found": 404,
+    "memory.method_not_allowed": 405,
+    "memory.conflict": 409,
+    "memory.too_large": 413,
+    "memory.rejected": 422,
+    "memory.rate_limited": 429,
+    "memory.internal": 500,
+    "memory.unsupported": 501,
+}
+
+
+def envelope(code: str, message: str, details: dict | None = None, *, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"code": code, "message": message, "details": details or {}},
+        status_code=STATUS[code],
+        headers=headers,
+    )
+
+
+async def on_aghmem_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AghmemError)
+    headers = None
+    if exc.code == "memory.rate_limited":
+        headers = {"Retry-After": str(exc.details.get("retry_after", 60))}
+    elif exc.code == "memory.unauthorized":
+        headers = {"WWW-Authenticate": "Bearer"}
+    return envelope(exc.code, exc.message, exc.details, headers=headers)
+
+
+async def on_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return envelope("memory.not_found", f"no route {request.method} {request.url.path}")
+    if exc.status_code == 405:
+        return envelope("memory.method_not_allowed", f"{request.method} is not allowed on {request.url.path}")
+    if exc.status_code == 413:
+        return envelope("memory.too_large", "request body is too large")
+    return envelope("memory.validation", str(exc.detail))
+
+
+async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # The message is masked: internals (paths, SQL) stay in the log, keyed
+    # by an id the caller can quote.
+    incident = secrets.token_hex(6)
+    log.exception("internal error %s on %s %s", incident, request.method, request.url.path)
+    return envelope("memory.internal", f"internal error (incident {incident}; see the daemon log)", {"incident": incident})
+
+
+EXCEPTION_HANDLERS = {
+    AghmemError: on_aghmem_error,
+    HTTPException: on_http_exception,
+    Exception: on_unexpected,
+}

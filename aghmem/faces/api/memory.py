@@ -1,0 +1,114 @@
+"""Routes for memories: list, read, write, patch, delete, ad-hoc notes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ...controller.controller import Outcome
+from ...service.service import MemoryService
+from .parsing import if_match, query_int, query_selector, read_json
+
+
+def _service(request: Request) -> MemoryService:
+    return request.app.state.service
+
+
+def render_outcome(outcome: Outcome) -> JSONResponse:
+    decision = outcome.decision
+    headers = {}
+    if outcome.applied and decision.post_content_hash:
+        headers["ETag"] = f'"{decision.post_content_hash}"'
+    return JSONResponse(
+        {
+            "applied": outcome.applied,
+            "dry_run": outcome.dry_run,
+            "replay": outcome.replay,
+            "decision": decision.to_dict(),
+        },
+        headers=headers,
+    )
+
+
+async def list_memories(request: Request) -> JSONResponse:
+    """List the memories of one scope, newest first."""
+    selector = query_selector(request)
+    limit = query_int(request, "limit", 100)
+    cursor = request.query_params.get("cursor") or None
+    memories, next_cursor = await run_in_threadpool(
+        _service(request).list_memories, selector, limit=limit, cursor=cursor
+    )
+    return JSONResponse({"memories": memories, "next_cursor": next_cursor})
+
+
+async def write_memory(request: Request) -> JSONResponse:
+    """Create a memory (or update the one it names) through the controller."""
+    body = await read_json(request)
+    outcome = await run_in_threadpool(_service(request).write_memory, body)
+    return render_outcome(outcome)
+
+
+async def ad_hoc(request: Request) -> JSONResponse:
+    """Save a quick note; its name and type are inferred."""
+    body = await read_json(request)
+    return JSONResponse(await run_in_threadpool(_service(request).ad_hoc, body))
+
+
+async def promote(request: Request) -> JSONResponse:
+    """Copy a memory to another scope through the controller."""
+    body = await read_json(request)
+    return render_outcome(await run_in_threadpool(_service(request).promote, body))
+
+
+async def get_memory(request: Request) -> JSONResponse:
+    """Read one memory; the ETag is its content hash."""
+    selector = query_selector(request)
+    view = await run_in_threadpool(_service(request).get_memory, selector, request.path_params["filename"])
+    payload: dict[str, Any] = {"memory": {"summary": view.summary, "content": view.content}}
+    return JSONResponse(payload, headers={"ETag": f'"{view.content_hash}"'})
+
+
+async def patch_memory(request: Request) -> JSONResponse:
+    """Change fields of one memory; honours If-Match."""
+    body = await read_json(request)
+    outcome = await run_in_threadpool(
+        _service(request).patch_memory,
+        request.path_params["filename"],
+        body,
+        dict(request.query_params),
+        if_match=if_match(request),
+    )
+    return render_outcome(outcome)
+
+
+async def delete_memory(request: Request) -> JSONResponse:
+    """Delete one memory; honours If-Match."""
+    body = await read_json(request)
+    outcome = await run_in_threadpool(
+        _service(request).delete_memory,
+        request.path_params["filename"],
+        body,
+        dict(request.query_params),
+        if_match=if_match(request),
+    )
+    return render_outcome(outcome)
+
+
+routes = [
+    Route("/api/memory", list_memories, methods=["GET"]),
+    Route("/api/memory", write_memory, methods=["POST"]),
+    Route("/api/memory/ad-hoc", ad_hoc, methods=["POST"]),
+    Route("/api/memory/promote", promote, methods=["POST"]),
+]
+
+# Last, and with the `path` convertor: an encoded slash (`%2f`) must reach
+# the handler and be refused with a 400, not fall through to a 404.
+item_routes = [
+    Route("/api/memory/{filename:path}", get_memory, methods=["GET"]),
+    Route("/api/memory/{filename:path}", patch_memory, methods=["PATCH"]),
+    Route("/api/memory/{filename:path}", delete_memory, methods=["DELETE"]),
+]

@@ -1,0 +1,152 @@
+"""Reading requests: JSON bodies with a size cap, query selectors, numbers."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from starlette.requests import Request
+
+from ...errors import TooLarge, ValidationError
+from ...model import SELECTOR_FIELDS, Selector, has_selector_fields, resolve_selector
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """The request's JSON object; an empty body is `{}`.
+
+    A body over `server.max_body_bytes` is 413 (checked on Content-Length
+    first, then while reading, so a chunked upload cannot get past it); a
+    non-empty body must be sent as application/json.
+    """
+    cap: int = request.app.state.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            declared_size = int(declared)
+        except ValueError:
+            raise ValidationError("Content-Length is not a number") from None
+        if declared_size > cap:
+            raise TooLarge(f"request body is {declared_size} bytes; the limit is {cap}", limit=cap)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            raise TooLarge(f"request body is over the limit of {cap} bytes", limit=cap)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        return {}
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise ValidationError("send the body as JSON with Content-Type: application/json", content_type=content_type)
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ValidationError("body is not valid JSON: it is nested too deeply") from None
+    if not isinstance(data, dict):
+        raise ValidationError("body must be a JSON object")
+    reject_lone_surrogates(data)
+    return data
+
+
+# JSON may spell a lone UTF-16 surrogate (`"\ud800"`), and json.loads passes
+# it through (raw bytes ED A0 80 too: it decodes with surrogatepass). Such a
+# string is not text: it cannot be encoded as UTF-8, so it would fail deep in
+# the write path (hashing, the file, the ledger) after work had begun.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+# A step back to the parent in a JSON path: (parent crumb, key or index).
+_Crumb = tuple["_Crumb | None", "str | int"] | None
+
+
+def _has_surrogate(text: str) -> bool:
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def _printable(key: str) -> str:
+    """A key as it can be shown (and encoded) in an error: `\\ud800` for a surrogate."""
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _path(crumb: _Crumb) -> str:
+    """`events[0].payload.content` from the chain of crumbs."""
+    parts: list[str | int] = []
+    while crumb is not None:
+        crumb, step = crumb
+        parts.append(step)
+    text = ""
+    for step in reversed(parts):
+        text += f"[{step}]" if isinstance(step, int) else (f".{_printable(step)}" if text else _printable(step))
+    return text
+
+
+def lone_surrogate_path(data: Any) -> str | None:
+    """The path of a string or key holding a lone surrogate (the first the
+    walk meets), else None. Iterative: the nesting depth costs no stack, and
+    a path is only spelled out for the one that is found."""
+    stack: list[tuple[Any, _Crumb]] = [(data, None)]
+    while stack:
+        value, crumb = stack.pop()
+        if isinstance(value, str):
+            if _has_surrogate(value):
+                return _path(crumb)
+        elif isinstance(value, dict):
+            for key in value:
+                if _has_surrogate(key):
+                    return _path((crumb, key))
+            stack.extend(((item, (crumb, key)) for key, item in reversed(value.items())))
+        elif isinstance(value, list):
+            stack.extend(((value[i], (crumb, i)) for i in range(len(value) - 1, -1, -1)))
+    return None
+
+
+def reject_lone_surrogates(data: Any) -> None:
+    """400 naming the field when any string or key holds a lone surrogate."""
+    field = lone_surrogate_path(data)
+    if field is not None:
+        raise ValidationError(
+            f"{field} holds a lone UTF-16 surrogate (such as \\ud800), which is not text; send valid Unicode",
+            field=field,
+        )
+
+
+def query_selector(request: Request, *, optional: bool = False) -> Selector | None:
+    """The selector in the query string; with `optional`, None when absent."""
+    query = {key: request.query_params.get(key) for key in SELECTOR_FIELDS}
+    if optional and not has_selector_fields(query):
+        return None
+    return resolve_selector(query)
+
+
+def query_int(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValidationError(f"{name} must be a whole number", field=name) from None
+
+
+def query_flag(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name, "").lower()
+    if raw in ("", "false", "0"):
+        return False
+    if raw in ("true", "1"):
+        return True
+    raise ValidationError(f"{name} must be true or false", field=name)
+
+
+def if_match(request: Request) -> str | None:
+    """The content hash in If-Match, quotes (and a weak W/ prefix) removed."""
+    value = request.headers.get("if-match")
+    if value is None:
+        return None
+    value = value.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    return value.strip('"')

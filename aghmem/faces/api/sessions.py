@@ -1,0 +1,59 @@
+"""Routes for session ledgers: append events, read, replay, prune, repair."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ...service.service import MemoryService
+from .parsing import read_json
+
+
+def _service(request: Request) -> MemoryService:
+    return request.app.state.service
+
+
+def _ids(request: Request) -> tuple[str, str]:
+    return request.path_params["workspace_id"], request.path_params["session_id"]
+
+
+async def append_events(request: Request) -> JSONResponse:
+    """Append events to a session's ledger (sequences already there are skipped)."""
+    body = await read_json(request)
+    result = await run_in_threadpool(_service(request).sessions.append, *_ids(request), body)
+    return JSONResponse(result.to_dict())
+
+
+async def session_ledger(request: Request) -> JSONResponse:
+    """A session's meta and every event in its ledger."""
+    return JSONResponse(await run_in_threadpool(_service(request).sessions.ledger, *_ids(request)))
+
+
+async def replay_session(request: Request) -> JSONResponse:
+    """The conversation in order (tool and memory events only when asked)."""
+    body = await read_json(request)
+    return JSONResponse(await run_in_threadpool(_service(request).sessions.replay, *_ids(request), body))
+
+
+async def prune_sessions(request: Request) -> JSONResponse:
+    """Delete sessions idle for longer than older_than_hours."""
+    body = await read_json(request)
+    return JSONResponse(await run_in_threadpool(_service(request).sessions.prune, body))
+
+
+async def repair_sessions(request: Request) -> JSONResponse:
+    """Trim torn ledger lines and fix checksums; damaged ledgers are reported."""
+    await read_json(request)
+    return JSONResponse(await run_in_threadpool(_service(request).sessions.repair))
+
+
+_SESSION = "/api/workspaces/{workspace_id}/memory/sessions/{session_id}"
+routes = [
+    Route(f"{_SESSION}/events", append_events, methods=["POST"]),
+    Route(f"{_SESSION}/ledger", session_ledger, methods=["GET"]),
+    Route(f"{_SESSION}/replay", replay_session, methods=["POST"]),
+    Route("/api/memory/sessions/prune", prune_sessions, methods=["POST"]),
+    Route("/api/memory/sessions/repair", repair_sessions, methods=["POST"]),
+]

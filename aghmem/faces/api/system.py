@@ -1,0 +1,69 @@
+"""Routes about the daemon itself: readiness, health, config, scopes, workspaces."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+
+from ...errors import ValidationError
+from ...service.service import MemoryService
+from .openapi import openapi_document
+from .parsing import query_selector, read_json
+
+
+def _service(request: Request) -> MemoryService:
+    return request.app.state.service
+
+
+async def healthz(request: Request) -> PlainTextResponse:
+    """200 once the daemon is ready."""
+    return PlainTextResponse("ok")
+
+
+async def health(request: Request) -> JSONResponse:
+    """Counts, index state, invalid files, dream settings."""
+    return JSONResponse(await run_in_threadpool(_service(request).health))
+
+
+async def config(request: Request) -> JSONResponse:
+    """The effective configuration (token masked)."""
+    return JSONResponse(_service(request).config_view())
+
+
+async def scope_show(request: Request) -> JSONResponse:
+    """The scopes a selector sees, deepest first, and their directories."""
+    selector = query_selector(request)
+    return JSONResponse(await run_in_threadpool(_service(request).scope_show, selector))
+
+
+async def list_workspaces(request: Request) -> JSONResponse:
+    """Registered workspace roots."""
+    return JSONResponse({"workspaces": _service(request).list_workspaces()})
+
+
+async def add_workspace(request: Request) -> JSONResponse:
+    """Register a workspace root (creating .agh/workspace.toml if needed)."""
+    body = await read_json(request)
+    unknown = set(body) - {"path"}
+    if unknown:
+        raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}", unknown=sorted(unknown))
+    workspace, created = await run_in_threadpool(_service(request).add_workspace, body.get("path"))
+    return JSONResponse({"workspace": workspace, "created": created}, status_code=201 if created else 200)
+
+
+async def openapi(request: Request) -> JSONResponse:
+    """This document."""
+    return JSONResponse(openapi_document(request.app.routes))
+
+
+routes = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/openapi.json", openapi, methods=["GET"]),
+    Route("/api/workspaces", list_workspaces, methods=["GET"]),
+    Route("/api/workspaces", add_workspace, methods=["POST"]),
+    Route("/api/memory/health", health, methods=["GET"]),
+    Route("/api/memory/config", config, methods=["GET"]),
+    Route("/api/memory/scope-show", scope_show, methods=["GET"]),
+]

@@ -1,0 +1,401 @@
+"""The extractor: memories from session messages, through an inbox.
+
+Per session, one job in flight and one queued: turns that arrive while a job
+runs join the queued one. A job takes at most `extractor.queue.coalesce_max`
+turns; what is left waits for the next job (the session is "backpressured"),
+so a fast sender is slowed down, never cut. At most
+`extractor.queue.capacity` sessions wait: beyond that, `admit` refuses new
+messages with 429 (memory.rate_limited) before they are written, and the
+runtime sends them again: nothing is lost.
+A job extracts candidates (rules, or the LLM provider with the rules as
+fallback), writes them to a JSONL file in the inbox, claims the file by
+renaming it, and sends each candidate through the controller (origin
+`extractor`) with an idempotency key made of the session, the message and
+the text. A daemon killed with a claimed file re-processes it at start, and
+the keys make that create nothing twice. A file that fails goes to the
+dead-letter folder, where `retry` finds it.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import logging
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ... import faults
+from ...config import Config
+from ...controller.controller import Controller
+from ...controller.decisions import stamp
+from ...controller.rules import Candidate
+from ...errors import RateLimited, ValidationError
+from ...model import GLOBAL, MemoryType, Op, Scope, Selector
+from ...storage.files import atomic_write, slugify
+from ..providers import ProviderError, Providers
+from ..sessions import Event, SessionMeta
+from .patterns import Extracted, extract
+
+log = logging.getLogger("aghmem.extractor")
+
+LLM_SYSTEM = (
+    "You extract durable memories from a conversation between a developer (user) and a coding agent: stated "
+    "preferences, standing instructions, and lasting facts about the user or the project. Ignore questions, "
+    "small talk, code, logs and anything true only for this task. Answer JSON Lines only, one object per memory: "
+    '{"type": "user|feedback|project|reference", "name": "a short title", "content": "one or two sentences", '
+    '"entity": "optional", "attribute": "optional"}. Answer nothing when there is nothing durable.'
+)
+SESSION_TYPES = {MemoryType.PROJECT.value, MemoryType.FEEDBACK.value, MemoryType.REFERENCE.value}
+
+
+@dataclass
+class Job:
+    meta: SessionMeta
+    turns: list[Event] = field(default_factory=list)
+
+
+@dataclass
+class Counters:
+    dropped_turns: int = 0
+    refused_turns: int = 0
+    coalesced_turns: int = 0
+    processed_jobs: int = 0
+    candidates: int = 0
+    applied: int = 0
+    llm_fallbacks: int = 0
+    bad_llm_lines: int = 0
+
+
+class Extractor:
+    def __init__(self, config: Config, controller: Controller, providers: Providers, home: Path) -> None:
+        self.config = config
+        self.controller = controller
+        self.providers = providers
+        self.inbox = home / config.extractor.inbox_path
+        self.failures_dir = home / config.extractor.dlq_path
+        self.counters = Counters()
+        self._queued: collections.OrderedDict[tuple[str, str], Job] = collections.OrderedDict()
+        self._in_flight: set[tuple[str, str]] = set()
+        self._pending_files: collections.deque[Path] = collections.deque()
+        self._working = 0  # items taken by the worker and not finished
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._worker: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Take up inbox files a previous run left (claimed or not), then work."""
+        if self.inbox.is_dir():
+            leftovers = sorted(self.inbox.glob("*/*.jsonl")) + sorted(self.inbox.glob("*/*.jsonl.claimed"))
+            if leftovers:
+                log.info("extractor: %d inbox file(s) left by the last run; processing them", len(leftovers))
+            self._pending_files.extend(leftovers)
+        self._worker = threading.Thread(target=self._run, name="aghmem-extractor", daemon=True)
+        self._worker.start()
+
+    def close(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._worker is not None:
+            self._worker.join(timeout=30)
+
+    # --- intake (Sessions' admission check and listener) ----------------------
+
+    def admit(self, key: tuple[str, str], messages: int) -> None:
+        """Refuse a session's new messages while `capacity` other sessions wait."""
+        if not self.config.extractor.enabled:
+            return
+        capacity = self.config.extractor.queue.capacity
+        with self._cond:
+            waiting = len(self._queued)
+            if key in self._queued or key in self._in_flight or waiting < capacity:
+                return
+            self.counters.refused_turns += messages
+        raise RateLimited(
+            f"the extractor has {waiting} sessions waiting (extractor.queue.capacity); send these events again shortly",
+            retry_after=1,
+            retry_after_ms=100,
+            queued_sessions=waiting,
+        )
+
+    def on_events(self, meta: SessionMeta, events: list[Event]) -> None:
+        if not self.config.extractor.enabled:
+            return
+        turns = [e for e in events if e.event_type == "message"]
+        if not turns:
+            return
+        key = (meta.workspace_id or "", meta.session_id)
+        with self._cond:
+            if self._stopping:
+                self.counters.dropped_turns += len(turns)  # still in the ledger
+                return
+            job = self._queued.get(key)
+            if job is None:
+                job = self._queued[key] = Job(meta)
+            else:
+                job.meta = meta
+                self.counters.coalesced_turns += len(turns)
+            job.turns.extend(turns)
+            self._cond.notify_all()
+
+    # --- the worker --------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                item = self._next()
+                while item is None and not self._stopping:
+                    self._cond.wait()
+                    item = self._next()
+                if item is None:
+                    return
+            try:
+                if isinstance(item, Path):
+                    self._process_file(item)
+                else:
+                    self._run_job(item[1])
+            except Exception:  # noqa: BLE001 - logged; the worker goes on
+                log.exception("extractor job failed")
+            finally:
+                with self._cond:
+                    self._working -= 1
+                    if not isinstance(item, Path):
+                        self._in_flight.discard(item[0])
+                    self._cond.notify_all()
+
+    def _next(self) -> Path | tuple[tuple[str, str], Job] | None:
+        """The next inbox file or queued job (called holding the condition)."""
+        if self._pending_files:
+            self._working += 1
+            return self._pending_files.popleft()
+        limit = max(1, self.config.extractor.queue.coalesce_max)
+        for key, queued in self._queued.items():
+            if key not in self._in_flight:
+                job = Job(queued.meta, queued.turns[:limit])
+                del queued.turns[:limit]
+                if not queued.turns:
+                    del self._queued[key]
+                self._in_flight.add(key)
+                self._working += 1
+                return key, job
+        return None
+
+    def _run_job(self, job: Job) -> None:
+        found = self._extract(job)
+        self.counters.processed_jobs += 1
+        if not found:
+            return
+        meta = job.meta
+        job_id = f"{int(time.time() * 1000)}-{uuid.uuid4().hex[:8]}"
+        directory = self.inbox / meta.session_id
+        directory.mkdir(parents=True, exist_ok=True)
+        lines = [json.dumps(self._inbox_line(meta, item)) for item in found]
+        path = directory / f"{job_id}.jsonl"
+        atomic_write(path, ("\n".join(lines) + "\n").encode("utf-8"), durable=False)
+        self.counters.candidates += len(found)
+        self._process_file(path)
+
+    def _inbox_line(self, meta: SessionMeta, item: Extracted) -> dict[str, Any]:
+        key_text = f"extractor\x1f{meta.workspace_id or ''}\x1f{meta.session_id}\x1f{item.source_sequence}\x1f{item.content}"
+        return {
+            "key": "extract:" + hashlib.sha256(key_text.encode("utf-8")).hexdigest()[:32],
+            "session_id": meta.session_id,
+            "workspace_id": meta.workspace_id,
+            "candidate": item.to_dict(),
+        }
+
+    # --- extraction --------------------------------------------------------
+
+    def _extract(self, job: Job) -> list[Extracted]:
+        if self.config.extractor.mode == "llm":
+            if self.providers.llm_usable():
+                try:
+                    return self._extract_llm(job)
+                except ProviderError as exc:
+                    log.warning("extractor: provider failed (%s); using the rules for this job", exc.code)
+            self.counters.llm_fallbacks += 1
+        found = []
+        for turn in job.turns:
+            if turn.payload.get("role") == "user":
+                found.extend(extract(str(turn.payload.get("content", "")), turn.sequence))
+        return found
+
+    def _extract_llm(self, job: Job) -> list[Extracted]:
+        transcript = "\n".join(f"[{t.sequence}] {t.payload.get('role')}: {t.payload.get('content')}" for t in job.turns)
+        completion = self.providers.complete(
+            [{"role": "system", "content": LLM_SYSTEM}, {"role": "user", "content": transcript}],
+            model=self.config.extractor.model or None,
+        )
+        found = []
+        last = job.turns[-1].sequence if job.turns else None
+        for raw in completion.text.splitlines():
+            line = raw.strip()
+            if not line or line.startswith("```"):
+                continue
+            item = _llm_item(line, last)
+            if item is None:
+                self.counters.bad_llm_lines += 1
+                log.info("extractor: skipped a line the provider sent that is not a memory: %.120s", line)
+                continue
+            found.append(item)
+        return found
+
+    # --- the inbox ---------------------------------------------------------
+
+    def _process_file(self, path: Path) -> None:
+        """Claim an inbox file by renaming it, send its candidates, then
+        remove it (or move it to the dead-letter folder)."""
+        claimed = path if path.name.endswith(".claimed") else path.with_name(path.name + ".claimed")
+        if claimed != path:
+            try:
+                path.rename(claimed)
+            except FileNotFoundError:
+                return  # someone else claimed it
+        faults.point("extractor.claimed")
+        try:
+            for line in claimed.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    self._submit(json.loads(line))
+        except Exception as exc:  # noqa: BLE001 - the file goes to the dead-letter folder
+            self._dead_letter(claimed, exc)
+            return
+        claimed.unlink(missing_ok=True)
+        try:
+            claimed.parent.rmdir()
+        except OSError:
+            pass  # other jobs of this session are still there
+
+    def _submit(self, line: dict[str, Any]) -> None:
+        item = line["candidate"]
+        workspace_id = line.get("workspace_id")
+        kind = item["type"]
+        selector = Selector(Scope.WORKSPACE, workspace_id=workspace_id) if workspace_id and kind in SESSION_TYPES else GLOBAL
+        candidate = Candidate(
+            selector=selector,
+            origin="extractor",
+            type=MemoryType(kind),
+            filename=item.get("filename"),
+            name=item.get("name"),
+            body=item["content"],
+            entity=item.get("entity"),
+            attribute=item.get("attribute"),
+            provenance={"source_sessions": [line["session_id"]], "confidence": item.get("confidence", 0.7)},
+            idempotency_key=line["key"],
+        )
+        while True:
+            try:
+                outcome = self.controller.submit(candidate)
+                break
+            except RateLimited as exc:
+                if self._stopping:
+                    raise
+                time.sleep(min(5.0, float(exc.details.get("retry_after", 1))))
+        if outcome.applied and outcome.decision.op in (Op.ADD, Op.UPDATE):
+            self.counters.applied += 1
+        faults.point("extractor.submitted")
+
+    def _dead_letter(self, claimed: Path, exc: Exception) -> None:
+        self.failures_dir.mkdir(parents=True, exist_ok=True)
+        name = f"{claimed.parent.name}__{claimed.name.removesuffix('.claimed')}"
+        target = self.failures_dir / name
+        claimed.replace(target)
+        error = {
+            "id": name.removesuffix(".jsonl"), "session_id": claimed.parent.name, "error": f"{type(exc).__name__}: {exc}",
+            "traceback": "".join(traceback.format_exception(exc)), "failed_at": stamp(self.controller.clock(), ms=True),
+        }
+        atomic_write(target.with_suffix(".error.json"), json.dumps(error, indent=2).encode("utf-8"), durable=False)
+        log.error("extractor: %s failed (%s); moved to %s", claimed.name, error["error"], target)
+
+    # --- the endpoints' side -------------------------------------------------
+
+    def failures(self) -> list[dict[str, Any]]:
+        if not self.failures_dir.is_dir():
+            return []
+        out = []
+        for path in sorted(self.failures_dir.glob("*.jsonl")):
+            try:
+                error = json.loads(path.with_suffix(".error.json").read_text())
+            except (OSError, ValueError):
+                error = {"id": path.stem, "error": "unknown (no error file)"}
+            lines = sum(1 for line in path.read_text().splitlines() if line.strip())
+            out.append({**{k: error.get(k) for k in ("id", "session_id", "error", "failed_at")}, "path": str(path), "candidate_count": lines})
+        return out
+
+    def retry(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Put dead-letter files back in the inbox (all, or `ids`) and process them."""
+        ids = body.get("ids")
+        if set(body) - {"ids"} or (ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids))):
+            raise ValidationError("retry takes ids: a list of failure ids (none: all)", field="ids")
+        retried = []
+        for failure in self.failures():
+            if ids is not None and failure["id"] not in ids:
+                continue
+            source = Path(failure["path"])
+            session, _, job_name = source.name.rpartition("__")  # job names have no "__"; session ids may
+            directory = self.inbox / session
+            directory.mkdir(parents=True, exist_ok=True)
+            target = directory / job_name
+            source.replace(target)
+            source.with_suffix(".error.json").unlink(missing_ok=True)
+            retried.append(failure["id"])
+            with self._cond:
+                self._pending_files.append(target)
+                self._cond.notify_all()
+        return {"retried": len(retried), "ids": retried}
+
+    def drain(self, timeout: float = 60.0) -> dict[str, Any]:
+        """Wait until nothing is queued or in flight (at most `timeout` s)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self.busy and time.monotonic() < deadline:
+                self._cond.wait(timeout=0.05)
+        return {**self.status(), "drained": not self.busy}
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._queued or self._pending_files or self._working)
+
+    def status(self) -> dict[str, Any]:
+        c = self.counters
+        state = "disabled" if not self.config.extractor.enabled else "running" if self.busy else "idle"
+        return {
+            "status": state,
+            "mode": self.config.extractor.mode,
+            "queued_sessions": len(self._queued),
+            "backpressured_sessions": sum(1 for job in self._queued.values() if len(job.turns) > self.config.extractor.queue.coalesce_max),
+            "in_flight_sessions": len(self._in_flight),
+            "dropped_turns": c.dropped_turns,
+            "refused_turns": c.refused_turns,
+            "coalesced_turns": c.coalesced_turns,
+            "failure_count": len(list(self.failures_dir.glob("*.jsonl"))) if self.failures_dir.is_dir() else 0,
+            "processed_jobs": c.processed_jobs,
+            "candidates": c.candidates,
+            "applied": c.applied,
+            "llm_fallbacks": c.llm_fallbacks,
+            "bad_llm_lines": c.bad_llm_lines,
+        }
+
+
+def _llm_item(line: str, sequence: int | None) -> Extracted | None:
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    kind, content = data.get("type"), data.get("content")
+    if kind not in {t.value for t in MemoryType} or not isinstance(content, str) or not content.strip():
+        return None
+    name = data.get("name") if isinstance(data.get("name"), str) else None
+    entity = data.get("entity") if isinstance(data.get("entity"), str) else None
+    attribute = data.get("attribute") if isinstance(data.get("attribute"), str) and entity else None
+    filename = f"{kind}_{slugify(attribute)}.md" if attribute else None
+    return Extracted(kind, (name or content)[:120], content.strip(), "llm", entity, attribute, 0.8, sequence, filename)

@@ -1,0 +1,418 @@
+"""Session ledgers: what agent runtimes stream to the daemon (DESIGN §9).
+
+`HOME/sessions/<workspace_id or _unbound>/<session_id>/ledger.jsonl` holds
+one event per line; `meta.json` beside it the session's times, lineage and a
+chained checksum (sha256 of the previous checksum and each line, so an
+append hashes only what it adds and `repair` can verify a ledger from the
+start). The `sessions` table mirrors each meta.json for the dream gate and
+pruning, so neither reads ledgers.
+
+Re-sending events is safe: a sequence already in the ledger is skipped.
+Appends are not fsynced (a crash of the daemon loses nothing; a power cut
+may lose the last lines, which `repair` detects and trims).
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import hashlib
+import json
+import logging
+import re
+import shutil
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+from ..controller.decisions import stamp
+from ..errors import Conflict, NotFound, ValidationError
+from ..faces.api.payloads import check_fields, flag, timestamp
+from ..storage.catalog import Catalog
+from ..storage.files import atomic_write
+from ..storage.layout import WorkspaceRegistry
+
+log = logging.getLogger("aghmem.sessions")
+
+Clock = Callable[[], dt.datetime]
+UNBOUND = "_unbound"
+SESSION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+ROLES = ("user", "assistant", "system")
+MAX_EVENTS_PER_CALL = 1_000
+CACHED_SESSIONS = 256  # sessions whose sequence sets stay in memory
+EMPTY_CHECKSUM = hashlib.sha256(b"").hexdigest()
+
+
+@dataclass
+class Event:
+    sequence: int
+    event_type: str
+    emitted_at: str
+    payload: dict[str, Any]
+
+    def line(self) -> bytes:
+        return (json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+@dataclass
+class SessionMeta:
+    session_id: str
+    workspace_id: str | None
+    created_at: str
+    updated_at: str
+    stopped_at: str | None = None
+    parent_session_id: str | None = None
+    root_session_id: str | None = None
+    spawn_depth: int = 0
+    version: int = 1
+    event_count: int = 0
+    last_sequence: int = 0
+    checksum: str = EMPTY_CHECKSUM
+    path: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class AppendResult:
+    meta: SessionMeta
+    appended: list[Event]
+    skipped: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.meta.session_id,
+            "appended": len(self.appended),
+            "skipped": self.skipped,
+            "meta": self.meta.to_dict(),
+        }
+
+
+def chain(checksum: str, line: bytes) -> str:
+    return hashlib.sha256(checksum.encode("ascii") + line).hexdigest()
+
+
+class Sessions:
+    def __init__(self, root: Path, catalog: Catalog, registry: WorkspaceRegistry, clock: Clock) -> None:
+        self.root = root
+        self.catalog = catalog
+        self.registry = registry
+        self.clock = clock
+        # Told the events each append added (the extractor listens).
+        self.listeners: list[Callable[[SessionMeta, list[Event]], None]] = []
+        # Asked before new messages are written: may refuse (RateLimited)
+        # when the extractor cannot keep up. The runtime sends them again.
+        self.admit: Callable[[tuple[str, str], int], None] | None = None
+        self._locks: dict[tuple[str, str], threading.Lock] = collections.defaultdict(threading.Lock)
+        self._locks_guard = threading.Lock()
+        self._sequences: collections.OrderedDict[tuple[str, str], set[int]] = collections.OrderedDict()
+
+    # --- paths -------------------------------------------------------------
+
+    def workspace(self, route_id: str) -> str | None:
+        """A route's workspace: `_unbound` for none, else a registered one (404)."""
+        return None if route_id == UNBOUND else self.registry.get(route_id).id
+
+    def directory(self, workspace_id: str | None, session_id: str) -> Path:
+        return self.root / (workspace_id or UNBOUND) / check_session_id(session_id)
+
+    def _lock(self, key: tuple[str, str]) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks[key]
+
+    # --- appending ---------------------------------------------------------
+
+    def append(self, route_id: str, session_id: str, body: Mapping[str, Any]) -> AppendResult:
+        check_fields(body, frozenset({"events", "parent_session_id", "root_session_id"}))
+        workspace_id = self.workspace(route_id)
+        events = parse_events(body.get("events"), self.clock())
+        directory = self.directory(workspace_id, session_id)
+        key = (workspace_id or "", session_id)
+        with self._lock(key):
+            meta = self._read_meta(directory)
+            now = stamp(self.clock(), ms=True)
+            if meta is None:
+                meta = self._new_meta(workspace_id, session_id, body, now, directory)
+            seen = self._seen(key, directory)
+            fresh = []
+            for event in events:
+                if event.sequence not in seen:
+                    seen.add(event.sequence)
+                    fresh.append(event)
+            try:
+                if fresh and meta.stopped_at is not None:
+                    raise Conflict(
+                        f"session {session_id} stopped at {meta.stopped_at}; send new events under a new session id",
+                        session_id=session_id,
+                        stopped_at=meta.stopped_at,
+                    )
+                messages = sum(1 for event in fresh if event.event_type == "message")
+                if messages and self.admit is not None:
+                    self.admit(key, messages)
+                if fresh:
+                    self._write_events(directory, meta, fresh, now)
+            except Exception:
+                # Not taken: the runtime may send these sequences again.
+                seen.difference_update(event.sequence for event in fresh)
+                raise
+        for listener in self.listeners:
+            if fresh:
+                listener(meta, fresh)
+        return AppendResult(meta, fresh, len(events) - len(fresh))
+
+    def _new_meta(self, workspace_id: str | None, session_id: str, body: Mapping[str, Any], now: str, directory: Path) -> SessionMeta:
+        parent = body.get("parent_session_id")
+        root = body.get("root_session_id")
+        for name, value in (("parent_session_id", parent), ("root_session_id", root)):
+            if value is not None:
+                check_session_id(value, field=name)
+        depth = 0
+        if parent:
+            parent_meta = self._read_meta(self.directory(workspace_id, parent))
+            depth = parent_meta.spawn_depth + 1 if parent_meta else 1
+            root = root or (parent_meta.root_session_id if parent_meta else None) or parent
+        return SessionMeta(
+            session_id, workspace_id, now, now, parent_session_id=parent, root_session_id=root or session_id,
+            spawn_depth=depth, path=str(directory / "ledger.jsonl"),
+        )
+
+    def _write_events(self, directory: Path, meta: SessionMeta, fresh: list[Event], now: str) -> None:
+        # Lines first: an event that cannot be serialised must fail before
+        # the session's folder exists.
+        lines = [event.line() for event in fresh]
+        directory.mkdir(parents=True, exist_ok=True)
+        with open(directory / "ledger.jsonl", "ab") as handle:
+            handle.write(b"".join(lines))
+        for event, line in zip(fresh, lines):
+            meta.checksum = chain(meta.checksum, line)
+            if event.event_type == "session.stopped" and meta.stopped_at is None:
+                # The daemon's time, not the runtime's: the dream gate compares
+                # it with its own clock.
+                meta.stopped_at = now
+        meta.event_count += len(fresh)
+        meta.last_sequence = max(meta.last_sequence, *(e.sequence for e in fresh))
+        meta.updated_at = now
+        self._save_meta(directory, meta)
+
+    def _save_meta(self, directory: Path, meta: SessionMeta) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        atomic_write(directory / "meta.json", json.dumps(meta.to_dict(), indent=2).encode("utf-8"), durable=False)
+        with self.catalog.write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO sessions (workspace_id, session_id, created_at, updated_at, stopped_at, "
+                "last_sequence, event_count) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (meta.workspace_id or "", meta.session_id, meta.created_at, meta.updated_at, meta.stopped_at,
+                 meta.last_sequence, meta.event_count),
+            )
+
+    def _seen(self, key: tuple[str, str], directory: Path) -> set[int]:
+        """The sequences in a ledger: read once, then kept (a few hundred
+        sessions at most; the least recently used is forgotten)."""
+        seen = self._sequences.get(key)
+        if seen is None:
+            seen = {event.sequence for event in read_ledger(directory / "ledger.jsonl")}
+            self._sequences[key] = seen
+            while len(self._sequences) > CACHED_SESSIONS:
+                self._sequences.popitem(last=False)
+        self._sequences.move_to_end(key)
+        return seen
+
+    # --- reading -----------------------------------------------------------
+
+    def _read_meta(self, directory: Path) -> SessionMeta | None:
+        try:
+            data = json.loads((directory / "meta.json").read_text())
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            raise Conflict(f"{directory / 'meta.json'} is not valid JSON; run POST /api/memory/sessions/repair") from None
+        known = set(SessionMeta.__dataclass_fields__)
+        return SessionMeta(**{k: v for k, v in data.items() if k in known})
+
+    def meta(self, workspace_id: str | None, session_id: str) -> SessionMeta:
+        meta = self._read_meta(self.directory(workspace_id, session_id))
+        if meta is None:
+            raise NotFound(f"no session {session_id}", session_id=session_id, workspace_id=workspace_id)
+        return meta
+
+    def ledger(self, route_id: str, session_id: str) -> dict[str, Any]:
+        workspace_id = self.workspace(route_id)
+        meta = self.meta(workspace_id, session_id)
+        events = list(read_ledger(self.directory(workspace_id, session_id) / "ledger.jsonl"))
+        return {"meta": meta.to_dict(), "events": [asdict(e) for e in events]}
+
+    def replay(self, route_id: str, session_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The conversation in order: tool and memory events only when asked."""
+        check_fields(body, frozenset({"include_tools", "include_memory", "after_sequence"}))
+        workspace_id = self.workspace(route_id)
+        flags = {name: flag(body, name) for name in ("include_tools", "include_memory")}
+        after = body.get("after_sequence", 0)
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            raise ValidationError("after_sequence must be a whole number ≥ 0", field="after_sequence")
+        self.meta(workspace_id, session_id)
+        events = []
+        for event in sorted(read_ledger(self.directory(workspace_id, session_id) / "ledger.jsonl"), key=lambda e: e.sequence):
+            kind = event.event_type.split(".", 1)[0]
+            if event.sequence <= after:
+                continue
+            if kind == "tool" and not flags["include_tools"] or kind == "memory" and not flags["include_memory"]:
+                continue
+            events.append(asdict(event))
+        return {"session_id": session_id, "events": events}
+
+    # --- maintenance -------------------------------------------------------
+
+    def prune(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Delete sessions whose last activity is older than `older_than_hours`."""
+        check_fields(body, frozenset({"older_than_hours", "dry_run"}))
+        hours = body.get("older_than_hours")
+        if not isinstance(hours, (int, float)) or isinstance(hours, bool) or hours < 0:
+            raise ValidationError("older_than_hours must be a number ≥ 0", field="older_than_hours")
+        dry_run = flag(body, "dry_run")
+        cutoff = stamp(self.clock() - dt.timedelta(hours=hours), ms=True)
+        rows = self.catalog.db.execute(
+            "SELECT workspace_id, session_id, event_count FROM sessions WHERE COALESCE(stopped_at, updated_at) < ?",
+            (cutoff,),
+        ).fetchall()
+        if not dry_run:
+            for workspace_id, session_id, _ in rows:
+                key = (workspace_id, session_id)
+                with self._lock(key):
+                    shutil.rmtree(self.directory(workspace_id or None, session_id), ignore_errors=True)
+                    self._sequences.pop(key, None)
+                    with self.catalog.write() as db:
+                        db.execute("DELETE FROM sessions WHERE workspace_id = ? AND session_id = ?", key)
+        return {"dry_run": dry_run, "pruned_sessions": len(rows), "pruned_events": sum(r[2] for r in rows)}
+
+    def repair(self, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        """Check every ledger against its meta: trim a torn last line, fix a
+        wrong checksum or count. A ledger with damage before its last line
+        is left alone and reported (skipped)."""
+        directories = [d for d in self.root.glob("*/*") if d.is_dir()] if self.root.is_dir() else []
+        repaired, skipped, problems = 0, 0, []
+        for done, directory in enumerate(directories, 1):
+            workspace_id = None if directory.parent.name == UNBOUND else directory.parent.name
+            key = (workspace_id or "", directory.name)
+            with self._lock(key):
+                try:
+                    fixed = self._repair_one(directory, workspace_id)
+                except (ValueError, OSError) as exc:
+                    skipped += 1
+                    problems.append({"path": str(directory), "error": str(exc)})
+                    continue
+                self._sequences.pop(key, None)
+            repaired += fixed
+            if progress is not None:
+                progress(done, len(directories))
+        return {
+            "repaired_ledgers": repaired,
+            "skipped_ledgers": skipped,
+            "problems": problems,
+            "completed_at": stamp(self.clock(), ms=False),
+        }
+
+    def _repair_one(self, directory: Path, workspace_id: str | None) -> bool:
+        ledger = directory / "ledger.jsonl"
+        raw = ledger.read_bytes() if ledger.exists() else b""
+        lines = raw.split(b"\n")
+        good: list[bytes] = []
+        for index, line in enumerate(lines):
+            if not line:
+                continue
+            try:
+                _event(json.loads(line))
+            except (ValueError, TypeError, KeyError):
+                if index < len(lines) - 1 and any(lines[index + 1 :]):
+                    raise ValueError(f"line {index + 1} of {ledger} is damaged and is not the last line") from None
+                break  # a torn last line: trimmed below
+            good.append(line + b"\n")
+        fixed = False
+        if b"".join(good) != raw:
+            atomic_write(ledger, b"".join(good), durable=True)
+            fixed = True
+        checksum = EMPTY_CHECKSUM
+        events = []
+        for line in good:
+            checksum = chain(checksum, line)
+            events.append(_event(json.loads(line)))
+        try:
+            meta = self._read_meta(directory)
+        except Conflict:
+            meta = None
+        if meta is None:
+            now = stamp(self.clock(), ms=True)
+            meta = SessionMeta(directory.name, workspace_id, now, now, root_session_id=directory.name, path=str(ledger))
+            fixed = True
+        expected = (checksum, len(events), max((e.sequence for e in events), default=0))
+        if (meta.checksum, meta.event_count, meta.last_sequence) != expected:
+            meta.checksum, meta.event_count, meta.last_sequence = expected
+            fixed = True
+        stops = [e.emitted_at for e in events if e.event_type == "session.stopped"]
+        if stops and meta.stopped_at is None:
+            meta.stopped_at, fixed = stops[0], True
+        if fixed:
+            self._save_meta(directory, meta)
+        return fixed
+
+
+def check_session_id(value: Any, *, field: str = "session_id") -> str:
+    if not isinstance(value, str) or not SESSION_ID_RE.match(value) or ".." in value:
+        raise ValidationError(f"{field} must match [A-Za-z0-9][A-Za-z0-9._:-]{{0,127}}", field=field)
+    return value
+
+
+def parse_events(raw: Any, now: dt.datetime) -> list[Event]:
+    if not isinstance(raw, list) or not raw:
+        raise ValidationError("events must be a non-empty list", field="events")
+    if len(raw) > MAX_EVENTS_PER_CALL:
+        raise ValidationError(f"at most {MAX_EVENTS_PER_CALL} events per call", field="events")
+    events = []
+    for index, item in enumerate(raw):
+        where = f"events[{index}]"
+        if not isinstance(item, dict):
+            raise ValidationError(f"{where} must be an object", field=where)
+        check_fields(item, frozenset({"sequence", "event_type", "emitted_at", "payload"}))
+        sequence = item.get("sequence")
+        if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 1:
+            raise ValidationError(f"{where}.sequence must be a whole number ≥ 1", field=f"{where}.sequence")
+        event_type = item.get("event_type")
+        if not isinstance(event_type, str) or not EVENT_TYPE_RE.match(event_type):
+            raise ValidationError(f"{where}.event_type must be a lower-case name such as message or session.stopped", field=f"{where}.event_type")
+        payload = item.get("payload", {})
+        if not isinstance(payload, dict):
+            raise ValidationError(f"{where}.payload must be an object", field=f"{where}.payload")
+        if event_type == "message":
+            if payload.get("role") not in ROLES or not isinstance(payload.get("content"), str):
+                raise ValidationError(
+                    f"{where}.payload of a message needs role ({', '.join(ROLES)}) and content (a string)",
+                    field=f"{where}.payload",
+                )
+        events.append(Event(sequence, event_type, _emitted_at(item.get("emitted_at"), now, where), payload))
+    return events
+
+
+def _emitted_at(value: Any, now: dt.datetime, where: str) -> str:
+    return stamp(now, ms=True) if value is None else timestamp(value, f"{where}.emitted_at")
+
+
+def _event(data: Any) -> Event:
+    if not isinstance(data, dict):
+        raise TypeError("an event is a JSON object")
+    return Event(int(data["sequence"]), str(data["event_type"]), str(data["emitted_at"]), dict(data["payload"]))
+
+
+def read_ledger(path: Path) -> Iterator[Event]:
+    """The events of a ledger; a torn last line (a crash mid-append) is ignored."""
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with handle:
+        for line in handle:
+            try:
+                yield _event(json.loads(line))
+            except (ValueError, TypeError, KeyError):
+                log.warning("%s: skipping an unreadable line (POST /api/memory/sessions/repair trims it)", path)

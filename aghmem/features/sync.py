@@ -1,0 +1,315 @@
+"""Keeping the catalog (and through it the index) in step with the files.
+
+- `Reconciler` walks scope directories, compares each file's size and mtime
+  with the catalog and re-reads only what differs. The first scan of a scope
+  takes its files in as a baseline; later scans hand each difference to
+  `Controller.observe`, which records it as an observed decision.
+- `Watcher` (watchdog) sees hand edits as they happen, debounces them, and
+  hands each touched file to `Controller.observe`; events it cannot map to
+  one file (a directory moved, the event queue overflowing) trigger a scan.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileAttribEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+
+from ..controller.controller import Controller
+from ..errors import AghmemError
+from ..model import Selector
+from ..storage.catalog import Catalog
+from ..storage.files import is_memory_filename, remove_stale_temp_files, utc_now
+from ..storage.layout import Layout, is_inside
+
+log = logging.getLogger("aghmem.sync")
+
+Progress = Callable[[int, int], None]
+
+# Only what can change a memory. Without the filter inotify also reports
+# every open and close-without-write, and a scan that reads 100k files makes
+# watchdog parse 200k events it then drops (61 s → 37 s cold start). An
+# in-place save ends with a close-after-write, so the modify event of each
+# write() call is dropped by the handler. FileModifiedEvent is still listed:
+# it is the only filter entry that makes watchdog (6.0) ask inotify for
+# IN_ATTRIB, without which `touch` and `chmod` go unseen.
+WATCHED_EVENTS = [
+    FileModifiedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileMovedEvent,
+    FileClosedEvent,
+    FileAttribEvent,
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+]
+
+
+@dataclass
+class ScanReport:
+    scopes: int = 0
+    files: int = 0
+    changed: int = 0
+    removed: int = 0
+    invalid: int = 0
+    temp_files_removed: int = 0
+    changed_scopes: list[Selector] = field(default_factory=list)
+
+
+STALE_TEMP_SECONDS = 3600.0
+
+
+class Reconciler:
+    def __init__(self, layout: Layout, catalog: Catalog, controller: Controller) -> None:
+        self.layout = layout
+        self.catalog = catalog
+        self.controller = controller
+        self.startup = True  # until the first full scan is done
+        self._lock = threading.Lock()  # one scan at a time
+
+    def scan_all(self, progress: Progress | None = None) -> ScanReport:
+        with self._lock:
+            report = ScanReport()
+            seen_keys: set[str] = set()
+            scopes = list(self.layout.scope_dirs())
+            for selector, directory in scopes:
+                seen_keys.add(selector.key)
+                self._scan_scope(selector, directory, report, progress)
+            # Scopes whose directories vanished (an agent removed, a workspace
+            # unregistered) leave nothing behind.
+            with self.catalog.write() as db:
+                for key in set(self.catalog.scope_keys()) - seen_keys:
+                    report.removed += self.catalog.delete_scope(db, key)
+                marks = ",".join("?" * len(seen_keys))
+                db.execute(f"DELETE FROM invalid_files WHERE scope_key NOT IN ({marks})", tuple(seen_keys))
+            self.startup = False
+            return report
+
+    def scan_scope(self, selector: Selector, directory: Path) -> ScanReport:
+        with self._lock:
+            report = ScanReport()
+            self._scan_scope(selector, directory, report, None)
+            return report
+
+    def _scan_scope(self, selector: Selector, directory: Path, report: ScanReport, progress: Progress | None) -> None:
+        report.scopes += 1
+        # At start-up no write is under way: every temp file is a crash's.
+        # Later, one may belong to a write in progress: only old ones go.
+        older_than = None if self.startup else STALE_TEMP_SECONDS
+        for where in (directory, self.layout.tmp_dir(selector)):
+            report.temp_files_removed += remove_stale_temp_files(where, older_than=older_than)
+        known = self.catalog.scope_files(selector.key)
+        refused = self.catalog.refused_files(selector.key)
+        on_disk: dict[str, os.stat_result] = {}
+        if directory.is_dir() and is_inside(directory, self.layout.trust_root(selector)):
+            with os.scandir(directory) as items:
+                for item in items:
+                    # Every kind of entry: a FIFO or a directory named *.md is
+                    # reported, not skipped in silence.
+                    if is_memory_filename(item.name):
+                        on_disk[item.name] = item.stat(follow_symlinks=False)
+        report.files += len(on_disk)
+        changed = [
+            name
+            for name, stat in on_disk.items()
+            if (stat.st_size, stat.st_mtime_ns) not in (known.get(name, (None, None, None))[:2], refused.get(name))
+        ]
+        removed = [name for name in {*known, *refused} if name not in on_disk]
+        if changed or removed:
+            report.changed_scopes.append(selector)
+        if not self.catalog.was_scanned(selector.key):
+            self._baseline(selector, directory, changed, report, progress)
+            return
+        for name in changed + removed:
+            decision = self.controller.observe(selector, name)
+            report.changed += name in changed
+            report.removed += name in removed
+            report.invalid += decision is None and name in changed and self.catalog.is_invalid(str(directory / name))
+
+    def _baseline(
+        self,
+        selector: Selector,
+        directory: Path,
+        names: list[str],
+        report: ScanReport,
+        progress: Progress | None,
+    ) -> None:
+        """Take a scope's files in without recording decisions, in bulk.
+        Refused files go through `observe` one by one, so a quarantine is on
+        the record even in a first scan (a cloned repository's files)."""
+        batch = 2000
+        for start in range(0, max(len(names), 1), batch):
+            # Read outside the transaction: the database stays free for writes.
+            taken = [
+                (name, self.controller.take_in(selector, name, directory=directory)) for name in names[start : start + batch]
+            ]
+            refused = [name for name, seen in taken if seen is not None and seen.refusal is not None]
+            with self.catalog.write() as db:
+                for name, seen in taken:
+                    if seen is None or seen.refusal is not None:
+                        continue  # gone since the directory was listed, or refused (below)
+                    self.catalog.clear_invalid(db, str(directory / name))
+                    self.catalog.upsert_entry(db, seen.entry(selector, name))
+                    report.changed += 1
+                if start + batch >= len(names):
+                    self.catalog.mark_scanned(db, selector.key, utc_now())
+            for name in refused:
+                self.controller.observe(selector, name)
+                report.invalid += self.catalog.is_invalid(str(directory / name))
+            if progress is not None and names:
+                progress(min(start + batch, len(names)), len(names))
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, watcher: "Watcher") -> None:
+        self.watcher = watcher
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        kind = event.event_type
+        if event.is_directory:
+            # Every file change also "modifies" its directory: not news.
+            if kind in ("created", "deleted", "moved"):
+                path = Path(os.fsdecode(event.src_path))
+                self.watcher.directory_changed(path, created=kind == "created")
+                self.watcher.touched(path)  # a directory named *.md is reported like any non-file
+            return
+        # "attrib" stays: `touch` changes only the mtime, which recency uses.
+        if kind in ("opened", "closed_no_write", "modified"):
+            return
+        for raw in (event.src_path, getattr(event, "dest_path", "")):
+            if raw:
+                self.watcher.touched(Path(os.fsdecode(raw)))
+
+
+class Watcher:
+    """Turns filesystem events into `Controller.observe` calls, debounced."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        controller: Controller,
+        *,
+        debounce: float,
+        rescan: Callable[[], None],
+        scan_scope: Callable[[Selector], None],
+    ) -> None:
+        self.layout = layout
+        self.controller = controller
+        self.debounce = debounce
+        self.rescan = rescan
+        self.scan_scope = scan_scope
+        self._observer = Observer()
+        self._handler = _Handler(self)
+        self._watched: set[Path] = set()
+        self._pending: set[tuple[Selector, str]] = set()
+        self._new_scopes: set[Selector] = set()
+        self._rescan_wanted = False
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._worker = threading.Thread(target=self._run, name="aghmem-watcher", daemon=True)
+
+    @property
+    def running(self) -> bool:
+        return self._worker.is_alive()
+
+    def start(self) -> None:
+        for root in self.layout.watch_roots():
+            self.watch(root)
+        self._observer.start()
+        self._worker.start()
+
+    def watch(self, root: Path) -> None:
+        """Cover `root` recursively (idempotent; creates it if missing)."""
+        if root in self._watched:
+            return
+        root.mkdir(parents=True, exist_ok=True)
+        self._observer.schedule(self._handler, str(root), recursive=True, event_filter=WATCHED_EVENTS)
+        self._watched.add(root)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        if self._observer.is_alive():
+            self._observer.stop()
+            self._observer.join(timeout=5)
+        if self._worker.is_alive():
+            self._worker.join(timeout=5)
+
+    def directory_changed(self, path: Path, *, created: bool) -> None:
+        """A new directory may be a new scope (or hold one, like agents/bob);
+        a moved or deleted one took an unknown set of files with it."""
+        if "_system" in path.parts or "_inbox" in path.parts:
+            return
+        with self._cond:
+            if created:
+                for candidate in (path, path / "memory"):
+                    selector = self.layout.scope_for_dir(candidate)
+                    if selector is not None:
+                        self._new_scopes.add(selector)
+            else:
+                self._rescan_wanted = True
+            self._cond.notify()
+
+    def touched(self, path: Path) -> None:
+        if not is_memory_filename(path.name):
+            return
+        selector = self.layout.scope_for_dir(path.parent)
+        if selector is None:
+            return
+        with self._cond:
+            self._pending.add((selector, path.name))
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._pending or self._new_scopes or self._rescan_wanted or self._stopping):
+                    self._cond.wait()
+                if self._stopping:
+                    return
+            # Let an editor's burst (write temp, rename, chmod) settle.
+            threading.Event().wait(self.debounce)
+            with self._cond:
+                batch, self._pending = self._pending, set()
+                new_scopes, self._new_scopes = self._new_scopes, set()
+                rescan, self._rescan_wanted = self._rescan_wanted, False
+            for selector, filename in sorted(batch, key=lambda item: (item[0].key, item[1])):
+                self._observe(selector, filename)
+            try:
+                if rescan:
+                    self.rescan()
+                else:
+                    for selector in new_scopes:
+                        self.scan_scope(selector)
+            except Exception:  # noqa: BLE001 - the periodic scan retries
+                log.exception("scan after a directory change failed")
+
+    def _observe(self, selector: Selector, filename: str) -> None:
+        try:
+            if self.controller.unchanged(selector, filename):
+                return  # most often the daemon's own write, already taken in
+            self.controller.observe(selector, filename)
+        except AghmemError as exc:
+            log.warning("cannot take in %s: %s", filename, exc.message)
+        except Exception:  # noqa: BLE001 - one bad file must not stop the watcher
+            log.exception("observing %s failed", filename)

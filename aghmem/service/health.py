@@ -1,0 +1,60 @@
+"""`GET /api/memory/health`: what the daemon holds and how fresh it is."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import __version__
+
+if TYPE_CHECKING:
+    from .service import MemoryService
+
+
+def health_report(service: "MemoryService") -> dict[str, Any]:
+    per_scope = service.catalog.scope_stats()
+    service.indexing.index.flush()  # report what a search would see
+    indexed = service.indexing.index.num_docs()
+    dirty = len(service.catalog.dirty_ids())
+    operation_count, last_operation_at = service.catalog.operation_stats()
+    refused = service.catalog.invalid_files()
+    invalid = [{"path": f["path"], "error": f["error"]} for f in refused if f["kind"] == "invalid"]
+    quarantined = [
+        {"path": f["path"], "rule": f["rule"], "reason": f["error"]} for f in refused if f["kind"] == "quarantined"
+    ]
+    problems = [f"{len(invalid)} memory file(s) cannot be read or parsed"] if invalid else []
+    if quarantined:
+        problems.append(f"{len(quarantined)} memory file(s) quarantined (a limit or the safety scan)")
+    dream = service.config.dream
+    return {
+        "status": "degraded" if problems else "ok",
+        "reason": "; ".join(problems),
+        "version": __version__,
+        "configured": True,
+        "enabled": service.config.enabled,
+        "home": str(service.config.home_path),
+        "global_dir": str(service.layout.global_dir),
+        "global_files": per_scope.get("global", 0),
+        "workspace_count": len(service.registry.list()),
+        "workspace_files": sum(n for key, n in per_scope.items() if key.startswith("ws:")),
+        "agent_files": sum(n for key, n in per_scope.items() if key.startswith("agent:")),
+        "catalog_files": sum(per_scope.values()),
+        "indexed_files": indexed,
+        # Index documents without a catalog entry, or the reverse: 0 when
+        # the two agree (the dirty rows are the part still on its way).
+        "orphaned_files": abs(indexed - sum(per_scope.values())) if not dirty else 0,
+        "invalid_files": invalid,
+        # Kept on disk untouched, never indexed or recalled, until fixed.
+        "quarantined_files": quarantined,
+        "operation_count": operation_count,
+        "last_operation_at": last_operation_at,
+        "last_scan": service.last_scan_at,
+        "last_reindex": service.indexing.last_reindex or service.last_scan_at,
+        "index": {**service.indexing.status(), "dirty": dirty},
+        "job": service.indexing.progress.to_dict() if service.indexing.progress else None,
+        "last_consolidation": service.dreaming.store.last_completed_at(None),
+        "dream_enabled": dream.enabled,
+        "dream_agent": dream.agent,
+        "dream_check_interval": dream.check_interval,
+        "dream_min_hours": dream.min_hours,
+        "dream_min_sessions": dream.min_sessions,
+    }

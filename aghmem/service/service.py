@@ -1,0 +1,515 @@
+"""MemoryService: the parts wired together, and the one API the faces use.
+
+Routes, the CLI (through HTTP) and library users call these methods; they
+take and return plain Python values and raise `aghmem.errors` exceptions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from ..config import LOCKED_PATHS, Config, load_config, mutable_paths, parse_duration
+from ..controller.controller import Clock, Controller, Outcome
+from ..controller.decisions import stamp
+from ..controller.rules import Candidate
+from ..errors import Conflict, NotFound, Rejected, ValidationError
+from ..faces.api.payloads import (
+    ad_hoc_candidate,
+    check_fields,
+    delete_candidate,
+    dream_trigger,
+    patch_candidate,
+    search_request,
+    timestamp,
+    write_candidate,
+)
+from ..features.daily import DailyLog
+from ..features.dreaming.runs import Dreaming
+from ..features.dreaming.store import DreamStore
+from ..features.extractor.worker import Extractor
+from ..features.indexing import Indexing
+from ..features.providers import Providers
+from ..features.recall import Recall
+from ..features.sessions import Sessions
+from ..features.signals import Signals
+from ..features.sync import Reconciler, ScanReport, Watcher
+from ..features.tiebreak import TieBreaker
+from ..model import GLOBAL, SELECTOR_FIELDS, Decision, Entry, Op, Selector, resolve_selector
+from ..storage.catalog import Catalog, DecisionFilter
+from ..storage.files import check_filename
+from ..storage.layout import Layout, WorkspaceRegistry
+from ..storage.schema import DERIVED_TABLES
+from .health import health_report
+from .scheduler import Scheduler
+
+log = logging.getLogger("aghmem")
+
+HISTORY_OPERATIONS = {Op.ADD: "memory.write", Op.UPDATE: "memory.update", Op.DELETE: "memory.delete"}
+MAX_LIST_LIMIT = 500
+
+
+@dataclass
+class MemoryView:
+    summary: dict[str, Any]
+    content: str
+    content_hash: str
+
+
+class MemoryService:
+    def __init__(self, config: Config, *, clock: Clock | None = None, config_path: Path | None = None) -> None:
+        self.config = config
+        self.config_path = config_path
+        home = config.home_path
+        self.registry = WorkspaceRegistry(
+            home, toml_path=config.workspace.toml_path, auto_create=config.workspace.auto_create
+        )
+        self.layout = Layout(home, self.registry)
+        self.catalog = Catalog(home / "state" / "aghmem.db")
+        self.controller = Controller(config=config, layout=self.layout, catalog=self.catalog, clock=clock)
+        self.reconciler = Reconciler(self.layout, self.catalog, self.controller)
+        self.indexing = Indexing(
+            self.catalog, home / "state" / "index", commit_delay=parse_duration(config.index.commit_interval)
+        )
+        self.controller.listeners.append(self.indexing.on_change)
+        signals = config.recall.signals
+        self.signals = Signals(
+            self.catalog, capacity=signals.queue_capacity, retries=signals.worker_retry_max, enabled=signals.metrics_enabled
+        )
+        self.recall = Recall(config, self.catalog, self.indexing, self.signals)
+        self.watcher = Watcher(
+            self.layout,
+            self.controller,
+            debounce=parse_duration(config.index.debounce),
+            rescan=self.rescan,
+            scan_scope=lambda selector: self._scan_scope(selector),
+        )
+        self.last_scan: ScanReport | None = None
+        self.last_scan_at: str | None = None
+        self.providers = Providers(config, home / "state" / "providers.json", self.controller.clock)
+        self.controller.tie_breaker = TieBreaker(config, self.providers)
+        self.sessions = Sessions(home / config.session.ledger_root, self.catalog, self.registry, self.controller.clock)
+        self.extractor = Extractor(config, self.controller, self.providers, home)
+        self.sessions.listeners.append(self.extractor.on_events)
+        self.sessions.admit = self.extractor.admit
+        self.daily = DailyLog(self.layout, lambda: self.config.daily)
+        self.controller.decision_listeners.append(self.daily.record)
+        self.dreaming = Dreaming(
+            config=config, layout=self.layout, controller=self.controller, signals=self.signals, store=DreamStore(self.catalog)
+        )
+        self.controller.listeners.append(self.dreaming.syntheses.on_change)
+        self.scheduler = Scheduler()
+        self.scheduler.every("reconcile", config.index.reconcile_interval, self.rescan)
+        self.scheduler.every("dream_check", config.dream.check_interval, self.dreaming.check)
+        self.scheduler.daily("daily_sweep", config.daily.sweep_hour, 0, self.sweep_daily)
+        self.scheduler.daily("prune_decisions", config.daily.sweep_hour, 15, self.prune_decisions)
+        self.scheduler.daily("session_retention", config.daily.sweep_hour, 30, self.sweep_sessions)
+
+    @property
+    def clock(self) -> Clock:
+        return self.controller.clock
+
+    # --- lifecycle ---------------------------------------------------------
+
+    def start(self, *, watch: bool = True) -> None:
+        """Settle a crash's leftovers, bring the catalog and the index up to
+        the disk, then keep them there (watcher, periodic reconcile)."""
+        self.layout.global_dir.mkdir(parents=True, exist_ok=True)
+        recovery = self.controller.recover()
+        if recovery.applied or recovery.abandoned:
+            log.info("recovered pending decisions: %d applied, %d abandoned", recovery.applied, recovery.abandoned)
+        self.dreaming.recover()
+        if watch:
+            self.watcher.start()  # before the scan: nothing edited meanwhile is missed
+        self.rescan()
+        self.indexing.catch_up()
+        # After the first scan, which takes every temp file for a crash's: the
+        # extractor's inbox leftovers are writes of their own.
+        self.extractor.start()
+        if watch:
+            self.scheduler.start()
+
+    def rescan(self) -> ScanReport:
+        """Compare every scope with the disk; changes become decisions."""
+        report = self.reconciler.scan_all(progress=self._scan_progress)
+        self._after_scan(report, all_scopes=self.last_scan is None)
+        return report
+
+    def _scan_scope(self, selector: Selector) -> None:
+        report = self.reconciler.scan_scope(selector, self.layout.scope_dir(selector))
+        self._after_scan(report, all_scopes=False)
+
+    def _after_scan(self, report: ScanReport, *, all_scopes: bool) -> None:
+        scopes = [s for s, _ in self.layout.scope_dirs()] if all_scopes else report.changed_scopes
+        for selector in scopes:
+            self.controller.refresh_memory_index(selector)
+        # Baseline scans write the catalog in bulk, without listeners.
+        if report.changed_scopes and not self.indexing.index.needs_rebuild:
+            self.indexing.restage(self.catalog.dirty_ids())
+        self.last_scan, self.last_scan_at = report, self._now()
+
+    def _scan_progress(self, done: int, total: int) -> None:
+        if total >= 1000:
+            log.info("scan: %d/%d files", done, total)
+
+    def prune_decisions(self) -> int:
+        """Drop applied decisions older than decisions.prune_after_applied_days
+        (0 keeps them all)."""
+        days = self.config.decisions.prune_after_applied_days
+        if days <= 0:
+            return 0
+        cutoff = self.clock() - dt.timedelta(days=days)
+        pruned = self.catalog.prune_decisions(stamp(cutoff, ms=True), keep_summary=self.config.decisions.keep_audit_summary)
+        if pruned:
+            log.info("pruned %d decision(s) applied before %s", pruned, stamp(cutoff, ms=False))
+        return pruned
+
+    def sweep_daily(self) -> dict[str, int]:
+        """Archive and delete old daily logs (daily.cold_archive_days, hard_delete_days)."""
+        report = self.daily.sweep(self.clock().date())
+        if report.archived or report.deleted:
+            log.info("daily sweep: %d log(s) archived, %d deleted", report.archived, report.deleted)
+        return report.to_dict()
+
+    def sweep_sessions(self) -> int:
+        """Delete session ledgers idle for session.hard_delete_days (0 keeps them)."""
+        days = self.config.session.hard_delete_days
+        if days <= 0:
+            return 0
+        pruned = self.sessions.prune({"older_than_hours": days * 24})["pruned_sessions"]
+        if pruned:
+            log.info("session retention: %d ledger(s) idle for %d days deleted", pruned, days)
+        return pruned
+
+    def close(self) -> None:
+        self.scheduler.stop()
+        self.extractor.close()
+        self.watcher.stop()
+        self.recall.close()
+        self.signals.close()
+        self.indexing.close()
+        self.providers.close()
+        self.catalog.close()
+
+    def _now(self) -> str:
+        return self.clock().astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    # --- selectors and scopes ----------------------------------------------
+
+    def check_selector(self, selector: Selector) -> Selector:
+        """Fail early (404) for a workspace that is not registered."""
+        if selector.workspace_id:
+            self.registry.get(selector.workspace_id)
+        return selector
+
+    def scope_show(self, selector: Selector) -> dict[str, Any]:
+        self.check_selector(selector)
+        visible = selector.visible_scopes()
+        return {
+            "selector": selector.to_dict(),
+            "precedence": [s.to_dict() for s in sorted(visible, key=lambda s: -s.depth)],
+            "roots": self.layout.roots(selector),
+        }
+
+    # --- memories ----------------------------------------------------------
+
+    def summary(self, entry: Entry) -> dict[str, Any]:
+        return entry.summary(entry.staleness_banner(self.clock(), self.config.recall.freshness.banner_after_days))
+
+    def list_memories(self, selector: Selector, *, limit: int = 100, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        self.check_selector(selector)
+        limit = _limit(limit, MAX_LIST_LIMIT)
+        entries, next_cursor = self.catalog.list_entries(selector.key, limit=limit, cursor=cursor)
+        return [self.summary(e) for e in entries], next_cursor
+
+    def get_memory(self, selector: Selector, filename: str) -> MemoryView:
+        """One memory as it is on disk now (the files are the truth), through
+        the same gate as hand edits: a quarantined file is not served, and
+        with redaction on, secrets come back redacted."""
+        self.check_selector(selector)
+        self.layout.file_path(selector, filename)  # refuses names and symlinks that leave the scope
+        seen = self.controller.take_in(selector, filename)
+        if seen is None:
+            raise NotFound(f"no memory {filename} in this scope", filename=filename, **selector.to_dict())
+        if seen.refusal is not None:
+            verb = "is quarantined" if seen.refusal.kind == "quarantined" else "cannot be parsed"
+            raise Conflict(
+                f"{filename} {verb}: {seen.refusal.reason}; fix the file by hand",
+                filename=filename,
+                rule=seen.refusal.rule,
+            )
+        entry = seen.entry(selector, filename)
+        known = self.catalog.get_entry(selector.key, filename)
+        if known is not None:
+            entry.recall_count, entry.last_recalled_at = known.recall_count, known.last_recalled_at
+        assert seen.parsed is not None
+        return MemoryView(self.summary(entry), seen.body, seen.parsed.content_hash)
+
+    def _submit(self, candidate: Candidate) -> Outcome:
+        self.check_selector(candidate.selector)
+        outcome = self.controller.submit(candidate)
+        # A replay of a rejected request is rejected again: same answer, same status.
+        if outcome.decision.op is Op.REJECT:
+            raise Rejected(outcome.decision.reason, decision=outcome.decision.to_dict())
+        return outcome
+
+    def write_memory(self, body: Mapping[str, Any], *, default_origin: str = "http") -> Outcome:
+        return self._submit(write_candidate(body, default_origin=default_origin))
+
+    def patch_memory(
+        self, filename: str, body: Mapping[str, Any], query: Mapping[str, Any], *, if_match: str | None = None
+    ) -> Outcome:
+        return self._submit(patch_candidate(filename, body, query, if_match=if_match))
+
+    def delete_memory(
+        self, filename: str, body: Mapping[str, Any], query: Mapping[str, Any], *, if_match: str | None = None
+    ) -> Outcome:
+        return self._submit(delete_candidate(filename, body, query, if_match=if_match))
+
+    def promote(self, body: Mapping[str, Any]) -> Outcome:
+        """Copy a memory into another scope through the controller (origin
+        `promote`); the source stays. A rejection is a Rejected error."""
+        check_fields(body, frozenset({"filename", "from", "to", "dry_run", "idempotency_key"}))
+        filename = check_filename(body.get("filename"))
+        scopes = []
+        for side in ("from", "to"):
+            fields = body.get(side)
+            if not isinstance(fields, dict):
+                raise ValidationError(f"{side} must be a selector object, e.g. {{\"scope\": \"global\"}}", field=side)
+            check_fields(fields, frozenset(SELECTOR_FIELDS))
+            scopes.append(self.check_selector(resolve_selector(fields)))
+        source_scope, target_scope = scopes
+        if source_scope == target_scope:
+            raise ValidationError("from and to name the same scope", field="to")
+        source = self.controller.read(source_scope, filename)
+        if source is None:
+            raise NotFound(f"no memory {filename} in the source scope", filename=filename, **source_scope.to_dict())
+        meta = source.meta
+        dry_run = body.get("dry_run", False)
+        if not isinstance(dry_run, bool):
+            raise ValidationError("dry_run must be true or false", field="dry_run")
+        candidate = Candidate(
+            selector=target_scope,
+            origin="promote",
+            filename=filename,
+            type=source.type,
+            name=source.name,
+            description=source.description,
+            body=source.body,
+            entity=meta.get("entity"),
+            attribute=meta.get("attribute"),
+            tags=meta.get("tags"),
+            metadata=meta.get("metadata"),
+            provenance={"source_sessions": source.provenance.get("source_sessions") or []},
+            idempotency_key=body.get("idempotency_key"),
+            dry_run=dry_run,
+        )
+        return self._submit(candidate)
+
+    def ad_hoc(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        candidate = ad_hoc_candidate(body)
+        outcome = self._submit(candidate)
+        decision = outcome.decision
+        path = None
+        if decision.target_filename:
+            path = str(self.layout.scope_dir(candidate.selector) / decision.target_filename)
+        return {
+            "accepted": decision.op in (Op.ADD, Op.UPDATE, Op.NOOP),
+            "applied": outcome.applied,
+            "created_at": decision.applied_at or decision.decided_at,
+            "path": path,
+            "decision": decision.to_dict(),
+        }
+
+    # --- decisions and history ---------------------------------------------
+
+    def list_decisions(
+        self,
+        selector: Selector | None,
+        *,
+        op: str | None = None,
+        since: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        applied_only: bool = False,
+    ) -> tuple[list[Decision], str | None]:
+        if selector is not None:
+            self.check_selector(selector)
+        filt = DecisionFilter(
+            scope_key=selector.key if selector else None,
+            op=_op(op) if op else None,
+            since=timestamp(since, "since") if since else None,
+            limit=_limit(limit, MAX_LIST_LIMIT),
+            cursor=cursor,
+            applied_only=applied_only,
+        )
+        return self.catalog.list_decisions(filt)
+
+    def get_decision(self, decision_id: str) -> Decision:
+        decision = self.catalog.get_decision(decision_id)
+        if decision is None:
+            raise NotFound(f"no decision {decision_id}", decision_id=decision_id)
+        return decision
+
+    def revert(self, decision_id: str, *, dry_run: bool = False) -> Outcome:
+        return self.controller.revert(decision_id, dry_run=dry_run)
+
+    def history(
+        self,
+        selector: Selector | None,
+        *,
+        operation: str | None = None,
+        since: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        op = None
+        if operation:
+            by_name = {name: op for op, name in HISTORY_OPERATIONS.items()}
+            if operation not in by_name:
+                raise ValidationError(f"operation must be one of: {', '.join(by_name)}", field="operation")
+            op = by_name[operation].value
+        decisions, next_cursor = self.list_decisions(
+            selector, op=op, since=since, limit=limit, cursor=cursor, applied_only=True
+        )
+        operations = []
+        for d in decisions:
+            operations.append(
+                {
+                    "id": d.id,
+                    **d.selector.to_dict(),
+                    "filename": d.target_filename,
+                    "operation": HISTORY_OPERATIONS[d.op],
+                    "summary": d.reason,
+                    "origin": d.origin,
+                    "timestamp": d.applied_at,
+                }
+            )
+        return operations, next_cursor
+
+    # --- workspaces --------------------------------------------------------
+
+    def add_workspace(self, path: Any) -> tuple[dict[str, Any], bool]:
+        workspace, created = self.registry.register(path)
+        if self.watcher.running:
+            for root in (workspace.path / ".agh" / "memory", workspace.path / ".agh" / "agents"):
+                self.watcher.watch(root)
+        for selector, _ in self.layout.scope_dirs():
+            if selector.workspace_id == workspace.id:
+                self._scan_scope(selector)
+        return workspace.to_dict(), created
+
+    def list_workspaces(self) -> list[dict[str, Any]]:
+        return [ws.to_dict() for ws in self.registry.list()]
+
+    # --- search ------------------------------------------------------------
+
+    def search(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        request = search_request(body, self.config.recall)
+        self.check_selector(request.selector)
+        return self.recall.search(request, self.clock())
+
+    def recall_trace(self, session_id: str, turn_seq: int) -> dict[str, Any]:
+        self.signals.flush()
+        trace = self.catalog.recall_trace(session_id, turn_seq)
+        if trace is None:
+            raise NotFound(f"no recall trace for session {session_id!r} turn {turn_seq}", session_id=session_id, turn_seq=turn_seq)
+        return trace
+
+    # --- dreaming and daily logs ---------------------------------------------
+
+    def trigger_dream(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        selector, force, dry_run = dream_trigger(body)
+        self.check_selector(selector)
+        return self.dreaming.trigger(selector, force=force, dry_run=dry_run).to_dict()
+
+    def retry_dream(self, dream_id: str) -> dict[str, Any]:
+        result = self.dreaming.retry(dream_id)
+        return {**result.to_dict(), "retried": result.triggered}
+
+    def get_dream(self, dream_id: str) -> dict[str, Any]:
+        return self.dreaming.get(dream_id).to_dict()
+
+    def list_dreams(self, selector: Selector | None, *, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        if selector is not None:
+            self.check_selector(selector)
+        return [d.to_dict() for d in self.dreaming.list(selector, status=status, limit=_limit(limit, MAX_LIST_LIMIT))]
+
+    def dream_status(self, selector: Selector | None) -> list[dict[str, Any]]:
+        if selector is not None:
+            self.check_selector(selector)
+        return self.dreaming.status(selector)
+
+    def daily_logs(self, selector: Selector | None, *, date: str | None = None, limit: int = 30) -> list[dict[str, Any]]:
+        """Daily logs of one scope, or of every scope."""
+        if selector is not None:
+            self.check_selector(selector)
+        scopes = [selector] if selector else [s for s, _ in self.layout.scope_dirs()]
+        return self.daily.list(scopes, date=date, limit=_limit(limit, MAX_LIST_LIMIT))
+
+    def reindex(self, selector: Selector | None, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        """Scan the files again and rebuild the index documents of a scope
+        (its visible scopes), or of everything."""
+        if selector is None:
+            self.rescan()
+            count = self.indexing.rebuild(progress)
+        else:
+            self.check_selector(selector)
+            for scope in selector.visible_scopes():
+                self._scan_scope(scope)
+            count = self.indexing.reindex([s.key for s in selector.visible_scopes()])
+        return {**(selector or GLOBAL).to_dict(), "indexed_files": count, "completed_at": self._now()}
+
+    def reset(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Drop the derived state (catalog entries, index) and rebuild it from
+        the files. Memory files and history (decisions, signals) stay."""
+        check_fields(body, frozenset({"confirm", "derived_only"}))
+        if body.get("confirm") is not True or body.get("derived_only") is not True:
+            raise ValidationError("reset needs confirm: true and derived_only: true (only derived state can be reset)")
+        with self.catalog.write() as db:
+            rows = sum(db.execute(f"DELETE FROM {table}").rowcount for table in DERIVED_TABLES)
+        self.last_scan = None
+        self.rescan()
+        files = self.indexing.reset()
+        return {"derived_only": True, "deleted_rows": rows, "deleted_files": files, "reset_at": self._now()}
+
+    def reload(self) -> dict[str, Any]:
+        """Take the config file again; settings a running daemon cannot
+        change (locked_paths) keep their value."""
+        fresh = load_config(self.config_path, home=self.config.home) if self.config_path else self.config
+        for section in fields(fresh):
+            if section.name in ("home", "server"):
+                continue
+            setattr(self.config, section.name, getattr(fresh, section.name))
+        self.controller.reconfigure()
+        self.indexing.index.flush()
+        return {"generation": self.indexing.index.generation, "reloaded_at": self._now()}
+
+    # --- status ------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        return health_report(self)
+
+    def config_view(self) -> dict[str, Any]:
+        return {
+            "config": self.config.to_dict(),
+            "mutable_paths": mutable_paths(self.config),
+            "locked_paths": list(LOCKED_PATHS),
+            "providers": self.providers.list(),
+        }
+
+
+def _limit(value: Any, maximum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValidationError(f"limit must be a whole number from 1 to {maximum}", field="limit")
+    return min(value, maximum)
+
+
+def _op(value: str) -> Op:
+    try:
+        return Op(value)
+    except ValueError:
+        raise ValidationError(f"op must be one of: {', '.join(o.value for o in Op)}", field="op") from None

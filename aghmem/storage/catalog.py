@@ -1,0 +1,561 @@
+"""SQLite: the catalog of memory entries and the history of decisions.
+
+The tables are in `schema.py`.
+
+`entries` and `invalid_files` are derived from the memory files and can be
+rebuilt at any time; `decisions` (and later signals, traces, dreams) are
+history and are never rebuilt. One connection per thread; WAL lets readers
+run while the single writer commits.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from ..errors import ValidationError
+from ..model import Decision, Entry, MemoryType, Op, RuleResult, Selector, memory_id
+from .files import Refusal, body_of
+from .schema import DERIVED_TABLES, SCHEMA, SCHEMA_VERSION
+
+ENTRY_COLUMNS = (
+    "e.scope_key, e.filename, e.type, e.name, e.description, e.content_hash, e.body_hash, e.size, "
+    "e.mtime_ns, e.created_at, e.updated_at, e.entity, e.attribute, e.superseded_by, "
+    "COALESCE(s.recall_count, 0), s.last_recalled_at, e.id"
+)
+ENTRY_FROM = "entries e LEFT JOIN signals s ON s.memory_id = e.id"
+
+
+def _entry(row: Sequence[Any]) -> Entry:
+    return Entry(
+        selector=Selector.from_key(row[0]),
+        filename=row[1],
+        type=MemoryType(row[2]),
+        name=row[3],
+        description=row[4],
+        content_hash=row[5],
+        body_hash=row[6],
+        size=row[7],
+        mtime_ns=row[8],
+        created_at=row[9],
+        updated_at=row[10],
+        entity=row[11],
+        attribute=row[12],
+        superseded_by=row[13],
+        recall_count=row[14],
+        last_recalled_at=row[15],
+        known_id=row[16],
+    )
+
+
+class Stamps:
+    """A process-wide monotonic counter ordering catalog writes against
+    index staging: a commit may clear a dirty row only if the row was
+    written before the document was staged."""
+
+    def __init__(self, start: int = 0) -> None:
+        self._next = itertools.count(start + 1)
+
+    def __call__(self) -> int:
+        return next(self._next)
+
+
+def encode_cursor(*values: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, arity: int) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError("cursor is not one this server issued", field="cursor") from None
+    if not isinstance(values, list) or len(values) != arity:
+        raise ValidationError("cursor is not one this server issued", field="cursor")
+    return values
+
+
+@dataclass
+class DecisionFilter:
+    scope_key: str | None = None
+    op: Op | None = None
+    since: str | None = None
+    applied_only: bool = False
+    limit: int = 50
+    cursor: str | None = None
+
+
+class Catalog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            for table in DERIVED_TABLES:
+                self.db.execute(f"DROP TABLE IF EXISTS {table}")
+        self.db.executescript(SCHEMA)
+        self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        top = self.db.execute("SELECT MAX(stamp) FROM index_dirty").fetchone()[0]
+        self.stamp = Stamps(top or 0)
+
+    # --- connections -------------------------------------------------------
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a crash of the process loses nothing; a power
+            # cut may lose the last commits but never corrupts the database.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    def write(self) -> "_Transaction":
+        return _Transaction(self.db)
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.ProgrammingError:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+    # --- entries -----------------------------------------------------------
+
+    def upsert_entry(self, db: sqlite3.Connection, entry: Entry) -> None:
+        db.execute("INSERT OR REPLACE INTO index_dirty VALUES (?, ?)", (entry.id, self.stamp()))
+        db.execute("INSERT OR REPLACE INTO texts VALUES (?, ?)", (entry.id, entry.raw))
+        db.execute(
+            "INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                entry.selector.key,
+                entry.filename,
+                entry.id,
+                entry.type.value,
+                entry.name,
+                entry.description,
+                entry.content_hash,
+                entry.body_hash,
+                entry.size,
+                entry.mtime_ns,
+                entry.created_at,
+                entry.updated_at,
+                entry.entity,
+                entry.attribute,
+                entry.superseded_by,
+            ),
+        )
+
+    def delete_entry(self, db: sqlite3.Connection, scope_key: str, filename: str) -> None:
+        gone = memory_id(Selector.from_key(scope_key), filename)
+        db.execute("INSERT OR REPLACE INTO index_dirty VALUES (?, ?)", (gone, self.stamp()))
+        db.execute("DELETE FROM texts WHERE id = ?", (gone,))
+        db.execute("DELETE FROM entries WHERE scope_key = ? AND filename = ?", (scope_key, filename))
+
+    def delete_scope(self, db: sqlite3.Connection, scope_key: str) -> int:
+        db.execute(
+            "INSERT OR REPLACE INTO index_dirty SELECT id, ? FROM entries WHERE scope_key = ?", (self.stamp(), scope_key)
+        )
+        db.execute("DELETE FROM texts WHERE id IN (SELECT id FROM entries WHERE scope_key = ?)", (scope_key,))
+        return db.execute("DELETE FROM entries WHERE scope_key = ?", (scope_key,)).rowcount
+
+    # --- what the index needs ----------------------------------------------
+
+    def raw_of(self, scope_key: str, filename: str) -> str | None:
+        row = self.db.execute(
+            "SELECT t.raw FROM entries e JOIN texts t ON t.id = e.id WHERE e.scope_key = ? AND e.filename = ?",
+            (scope_key, filename),
+        ).fetchone()
+        return row[0] if row else None
+
+    def index_docs(self, ids: Sequence[str] | None = None) -> Iterator[tuple[str, str, str, int, str]]:
+        """(id, scope_key, filename, mtime_ns, text to index) for the given
+        ids, or for all."""
+        sql = (
+            "SELECT e.id, e.scope_key, e.filename, e.mtime_ns, e.name, e.description, t.raw "
+            "FROM entries e JOIN texts t ON t.id = e.id"
+        )
+        rows: Iterable[Sequence[Any]]
+        if ids is None:
+            rows = self.db.execute(sql)
+        else:
+            rows = self._in_chunks(sql + " WHERE e.id IN ({})", list(ids))
+        for memory_id_, scope_key, filename, mtime_ns, name, description, raw in rows:
+            yield memory_id_, scope_key, filename, mtime_ns, f"{name}\n{description}\n{body_of(raw)}"
+
+    def _in_chunks(self, sql: str, values: list[Any], size: int = 500) -> Iterator[Sequence[Any]]:
+        for start in range(0, len(values), size):
+            chunk = values[start : start + size]
+            yield from self.db.execute(sql.format(",".join("?" * len(chunk))), chunk)
+
+    def dirty_ids(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT id FROM index_dirty")]
+
+    def clear_dirty(self, staged: Sequence[tuple[str, int]]) -> None:
+        """Forget rows the index has committed: (id, stamp when staged); "*"
+        stands for every id (a rebuild)."""
+        with self.write() as db:
+            for memory_id_, stamp in staged:
+                if memory_id_ == "*":
+                    db.execute("DELETE FROM index_dirty WHERE stamp <= ?", (stamp,))
+                else:
+                    db.execute("DELETE FROM index_dirty WHERE id = ? AND stamp <= ?", (memory_id_, stamp))
+
+    def entry_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+
+    def entries_by_ids(self, ids: Sequence[str]) -> dict[str, Entry]:
+        """Entries (without their text) for a handful of ids, in one query."""
+        return {entry.id: entry for entry in map(_entry, self._in_chunks(
+            f"SELECT {ENTRY_COLUMNS} FROM {ENTRY_FROM} WHERE e.id IN ({{}})", list(ids)
+        ))}
+
+    def raw_by_ids(self, ids: Sequence[str]) -> dict[str, str]:
+        """The file text of a few entries (what recall shows)."""
+        return dict(self._in_chunks("SELECT id, raw FROM texts WHERE id IN ({})", list(ids)))
+
+    def entries_named(self, filenames: Sequence[str], scope_keys: Sequence[str]) -> list[tuple[str, str, str]]:
+        """(scope_key, filename, id) of these filenames in these scopes: the
+        lookup behind shadowing."""
+        if not filenames or not scope_keys:
+            return []
+        marks_f = ",".join("?" * len(filenames))
+        marks_s = ",".join("?" * len(scope_keys))
+        return self.db.execute(
+            f"SELECT scope_key, filename, id FROM entries WHERE filename IN ({marks_f}) AND scope_key IN ({marks_s})",
+            (*filenames, *scope_keys),
+        ).fetchall()
+
+    def mark_scanned(self, db: sqlite3.Connection, scope_key: str, at: str) -> None:
+        db.execute("INSERT OR REPLACE INTO scanned_scopes VALUES (?, ?)", (scope_key, at))
+
+    def was_scanned(self, scope_key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM scanned_scopes WHERE scope_key = ?", (scope_key,)).fetchone() is not None
+
+    def get_entry(self, scope_key: str, filename: str) -> Entry | None:
+        row = self.db.execute(
+            f"SELECT {ENTRY_COLUMNS} FROM {ENTRY_FROM} WHERE e.scope_key = ? AND e.filename = ?",
+            (scope_key, filename),
+        ).fetchone()
+        return _entry(row) if row else None
+
+    # Left to itself (no ANALYZE statistics) SQLite walks the covering primary
+    # key through the whole scope for these; INDEXED BY makes them one probe.
+    # They return a row or two, sorted here. tests/test_catalog.py pins it.
+    BODY_QUERY = (
+        f"SELECT {ENTRY_COLUMNS} FROM entries e INDEXED BY entries_body LEFT JOIN signals s ON s.memory_id = e.id "
+        "WHERE e.scope_key = ? AND e.body_hash = ?"
+    )
+    SLOT_QUERY = (
+        f"SELECT {ENTRY_COLUMNS} FROM entries e INDEXED BY entries_slot LEFT JOIN signals s ON s.memory_id = e.id "
+        "WHERE e.scope_key = ? AND e.entity = ? AND e.attribute IS ? AND e.entity IS NOT NULL"
+    )
+
+    def entries_with_body(self, scope_key: str, body_hash: str) -> list[Entry]:
+        rows = self.db.execute(self.BODY_QUERY, (scope_key, body_hash))
+        return sorted((_entry(row) for row in rows), key=lambda e: e.filename)
+
+    def entries_in_slot(self, scope_key: str, entity: str, attribute: str | None) -> list[Entry]:
+        rows = self.db.execute(self.SLOT_QUERY, (scope_key, entity, attribute))
+        return sorted((_entry(row) for row in rows), key=lambda e: e.filename)
+
+    def list_entries(self, scope_key: str, *, limit: int, cursor: str | None = None) -> tuple[list[Entry], str | None]:
+        """Newest first; `cursor` continues a previous page."""
+        params: list[Any] = [scope_key]
+        where = "e.scope_key = ?"
+        if cursor:
+            mtime_ns, filename = decode_cursor(cursor, 2)
+            where += " AND (e.mtime_ns < ? OR (e.mtime_ns = ? AND e.filename > ?))"
+            params += [mtime_ns, mtime_ns, filename]
+        rows = self.db.execute(
+            f"SELECT {ENTRY_COLUMNS} FROM {ENTRY_FROM} WHERE {where} "
+            "ORDER BY e.mtime_ns DESC, e.filename LIMIT ?",
+            (*params, limit + 1),
+        ).fetchall()
+        entries = [_entry(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = entries[-1]
+            next_cursor = encode_cursor(last.mtime_ns, last.filename)
+        return entries, next_cursor
+
+    def index_rows(self, scope_key: str, limit: int) -> list[tuple[str, str, str]]:
+        """(filename, name, description) newest first, system files left out:
+        just what MEMORY.md needs, so regenerating it after a write is cheap."""
+        return self.db.execute(
+            "SELECT filename, name, description FROM entries WHERE scope_key = ? "
+            "AND filename NOT LIKE '\\_system%' ESCAPE '\\' ORDER BY mtime_ns DESC, filename LIMIT ?",
+            (scope_key, limit),
+        ).fetchall()
+
+    def scope_stats(self) -> dict[str, int]:
+        """Number of entries per scope key (one grouped query)."""
+        rows = self.db.execute("SELECT scope_key, COUNT(*) FROM entries GROUP BY scope_key")
+        return {key: count for key, count in rows}
+
+    def scope_files(self, scope_key: str) -> dict[str, tuple[int, int, str]]:
+        """filename → (size, mtime_ns, content_hash), for a reconcile scan."""
+        rows = self.db.execute(
+            "SELECT filename, size, mtime_ns, content_hash FROM entries WHERE scope_key = ?", (scope_key,)
+        )
+        return {name: (size, mtime, digest) for name, size, mtime, digest in rows}
+
+    def scope_file(self, scope_key: str, filename: str) -> tuple[int, int] | None:
+        row = self.db.execute(
+            "SELECT size, mtime_ns FROM entries WHERE scope_key = ? AND filename = ?", (scope_key, filename)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def scope_keys(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT DISTINCT scope_key FROM entries")]
+
+    # --- invalid files -----------------------------------------------------
+
+    def set_invalid(
+        self,
+        db: sqlite3.Connection,
+        path: str,
+        scope_key: str,
+        filename: str,
+        refusal: Refusal,
+        seen_at: str,
+        stat: os.stat_result | None,
+    ) -> None:
+        size, mtime_ns = (stat.st_size, stat.st_mtime_ns) if stat is not None else (None, None)
+        db.execute(
+            "INSERT OR REPLACE INTO invalid_files VALUES (?,?,?,?,?,?,?,?,?)",
+            (path, scope_key, filename, refusal.reason, seen_at, refusal.kind, refusal.rule, size, mtime_ns),
+        )
+
+    def refused_files(self, scope_key: str) -> dict[str, tuple[int, int]]:
+        """filename → (size, mtime_ns) of the version refused, for a scan to
+        skip until the file changes."""
+        rows = self.db.execute(
+            "SELECT filename, size, mtime_ns FROM invalid_files WHERE scope_key = ?", (scope_key,)
+        )
+        return {name: (size, mtime_ns) for name, size, mtime_ns in rows}
+
+    def refused_file(self, scope_key: str, filename: str) -> tuple[int, int] | None:
+        row = self.db.execute(
+            "SELECT size, mtime_ns FROM invalid_files WHERE scope_key = ? AND filename = ?", (scope_key, filename)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def refusal_of(self, path: str) -> Refusal | None:
+        row = self.db.execute("SELECT kind, rule, error FROM invalid_files WHERE path = ?", (path,)).fetchone()
+        return Refusal(*row) if row else None
+
+    def clear_invalid(self, db: sqlite3.Connection, path: str) -> None:
+        db.execute("DELETE FROM invalid_files WHERE path = ?", (path,))
+
+    def is_invalid(self, path: str) -> bool:
+        return self.db.execute("SELECT 1 FROM invalid_files WHERE path = ?", (path,)).fetchone() is not None
+
+    def ids_in_scopes(self, scope_keys: Sequence[str]) -> list[str]:
+        marks = ",".join("?" * len(scope_keys))
+        return [row[0] for row in self.db.execute(f"SELECT id FROM entries WHERE scope_key IN ({marks})", tuple(scope_keys))]
+
+    def recall_scores(self) -> dict[str, float]:
+        return dict(self.db.execute("SELECT memory_id, recall_score FROM signals").fetchall())
+
+    def surfaced_ids(self, session_id: str) -> set[str]:
+        """Memories a session has already been shown."""
+        rows = self.db.execute("SELECT memory_id FROM surfaced WHERE session_id = ?", (session_id,))
+        return {row[0] for row in rows}
+
+    def recall_trace(self, session_id: str, turn_seq: int) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT trace FROM recall_traces WHERE session_id = ? AND turn_seq = ?", (session_id, turn_seq)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def invalid_files(self) -> list[dict[str, str]]:
+        """Every file not taken in: path, error, scope_key, filename, kind, rule."""
+        rows = self.db.execute(
+            "SELECT path, error, scope_key, filename, kind, rule FROM invalid_files ORDER BY path"
+        )
+        keys = ("path", "error", "scope_key", "filename", "kind", "rule")
+        return [dict(zip(keys, row)) for row in rows]
+
+    # --- decisions ---------------------------------------------------------
+
+    def insert_decision(self, db: sqlite3.Connection, decision: Decision, status: str) -> None:
+        d = decision
+        db.execute(
+            "INSERT INTO decisions (id, idempotency_key, candidate_hash, scope_key, op, origin, source, reason, "
+            "confidence, targets, target_filename, frontmatter, post_content, post_content_hash, prior_content, "
+            "prior_content_hash, rule_trace, llm_trace, prompt_version, decided_at, applied_at, status, reverts) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                d.id,
+                d.idempotency_key,
+                d.candidate_hash,
+                d.selector.key,
+                d.op.value,
+                d.origin,
+                d.source,
+                d.reason,
+                d.confidence,
+                json.dumps(d.targets),
+                d.target_filename,
+                json.dumps(d.frontmatter) if d.frontmatter is not None else None,
+                d.post_content,
+                d.post_content_hash,
+                d.prior_content,
+                d.prior_content_hash,
+                json.dumps([r.to_dict() for r in d.rule_trace]),
+                json.dumps(d.llm_trace) if d.llm_trace is not None else None,
+                d.prompt_version,
+                d.decided_at,
+                d.applied_at,
+                status,
+                d.reverts,
+            ),
+        )
+
+    def mark_applied(self, db: sqlite3.Connection, decision_id: str, applied_at: str) -> None:
+        db.execute(
+            "UPDATE decisions SET status = 'applied', applied_at = ? WHERE id = ?", (applied_at, decision_id)
+        )
+
+    def mark_abandoned(self, db: sqlite3.Connection, decision_id: str, reason: str) -> None:
+        db.execute(
+            "UPDATE decisions SET status = 'abandoned', reason = reason || ' (abandoned: ' || ? || ')' WHERE id = ?",
+            (reason, decision_id),
+        )
+
+    _DECISION_COLUMNS = (
+        "id, idempotency_key, candidate_hash, scope_key, op, origin, source, reason, confidence, targets, "
+        "target_filename, frontmatter, post_content, post_content_hash, prior_content, prior_content_hash, "
+        "rule_trace, llm_trace, prompt_version, decided_at, applied_at, reverts, seq, status"
+    )
+
+    def _decision(self, row: Sequence[Any]) -> Decision:
+        return Decision(
+            id=row[0],
+            idempotency_key=row[1],
+            candidate_hash=row[2],
+            selector=Selector.from_key(row[3]),
+            op=Op(row[4]),
+            origin=row[5],
+            source=row[6],
+            reason=row[7],
+            confidence=row[8],
+            targets=json.loads(row[9]),
+            target_filename=row[10],
+            frontmatter=json.loads(row[11]) if row[11] else None,
+            post_content=row[12],
+            post_content_hash=row[13],
+            prior_content=row[14],
+            prior_content_hash=row[15],
+            rule_trace=[RuleResult(**r) for r in json.loads(row[16])],
+            llm_trace=json.loads(row[17]) if row[17] else None,
+            prompt_version=row[18],
+            decided_at=row[19],
+            applied_at=row[20],
+            reverts=row[21],
+            status=row[23],
+        )
+
+    def get_decision(self, decision_id: str) -> Decision | None:
+        row = self.db.execute(f"SELECT {self._DECISION_COLUMNS} FROM decisions WHERE id = ?", (decision_id,)).fetchone()
+        return self._decision(row) if row else None
+
+    def decision_status(self, decision_id: str) -> str | None:
+        row = self.db.execute("SELECT status FROM decisions WHERE id = ?", (decision_id,)).fetchone()
+        return row[0] if row else None
+
+    def last_decision_for(self, scope_key: str, filename: str) -> str | None:
+        """Id of the latest applied decision that touched this file."""
+        row = self.db.execute(
+            "SELECT id FROM decisions WHERE scope_key = ? AND target_filename = ? AND status = 'applied' "
+            "ORDER BY seq DESC LIMIT 1",
+            (scope_key, filename),
+        ).fetchone()
+        return row[0] if row else None
+
+    def pending_decisions(self) -> list[Decision]:
+        rows = self.db.execute(
+            f"SELECT {self._DECISION_COLUMNS} FROM decisions WHERE status = 'pending' ORDER BY seq"
+        )
+        return [self._decision(row) for row in rows]
+
+    def list_decisions(self, filt: DecisionFilter) -> tuple[list[Decision], str | None]:
+        where: list[str] = []
+        params: list[Any] = []
+        if filt.scope_key is not None:
+            where.append("scope_key = ?")
+            params.append(filt.scope_key)
+        if filt.op is not None:
+            where.append("op = ?")
+            params.append(filt.op.value)
+        if filt.since:
+            where.append("decided_at >= ?")
+            params.append(filt.since)
+        if filt.applied_only:
+            where.append("status = 'applied'")
+        if filt.cursor:
+            (seq,) = decode_cursor(filt.cursor, 1)
+            where.append("seq < ?")
+            params.append(int(seq))
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        rows = self.db.execute(
+            f"SELECT {self._DECISION_COLUMNS} FROM decisions {clause} ORDER BY seq DESC LIMIT ?",
+            (*params, filt.limit + 1),
+        ).fetchall()
+        decisions = [self._decision(row) for row in rows[: filt.limit]]
+        next_cursor = encode_cursor(rows[filt.limit - 1][22]) if len(rows) > filt.limit else None
+        return decisions, next_cursor
+
+    def prune_decisions(self, applied_before: str, *, keep_summary: bool) -> int:
+        """Drop decisions applied before a time (their reverts with them);
+        with `keep_summary`, a one-line summary of each stays."""
+        with self.write() as db:
+            if keep_summary:
+                db.execute(
+                    "INSERT OR IGNORE INTO decision_summaries SELECT id, scope_key, op, origin, target_filename, "
+                    "reason, applied_at FROM decisions WHERE status = 'applied' AND applied_at < ?",
+                    (applied_before,),
+                )
+            return db.execute(
+                "DELETE FROM decisions WHERE status = 'applied' AND applied_at < ?", (applied_before,)
+            ).rowcount
+
+    def operation_stats(self) -> tuple[int, str | None]:
+        row = self.db.execute(
+            "SELECT COUNT(*), MAX(applied_at) FROM decisions WHERE status = 'applied'"
+        ).fetchone()
+        return row[0], row[1]
+
+
+class _Transaction:
+    """`with catalog.write() as db:` — one IMMEDIATE transaction."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._db.execute("BEGIN IMMEDIATE")
+        return self._db
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+

@@ -1,0 +1,269 @@
+"""Where each scope lives on disk, the workspace registry, and path safety.
+
+Every path the daemon reads or writes for a memory comes from here, and each
+is checked to stay inside its memory root after symlinks are resolved.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import tomli_w
+
+from ..errors import Conflict, Forbidden, NotFound, ValidationError
+from ..model import GLOBAL, Scope, Selector, Tier, check_agent_name, check_workspace_id
+from .files import atomic_write, check_filename, utc_now
+
+_AGENT_DIR_OK = check_agent_name
+
+
+@dataclass(frozen=True)
+class Workspace:
+    id: str
+    path: Path
+    added_at: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"id": self.id, "path": str(self.path), "added_at": self.added_at}
+
+
+def _check_plain_path(raw: object, what: str) -> Path:
+    if not isinstance(raw, str) or not raw:
+        raise ValidationError(f"{what} must be a non-empty string", field="path")
+    if "\x00" in raw:
+        raise ValidationError(f"{what} contains a NUL byte", field="path")
+    path = Path(raw)
+    if not path.is_absolute():
+        raise ValidationError(f"{what} must be an absolute path", field="path", path=raw)
+    if ".." in path.parts:
+        raise ValidationError(f"{what} must not contain '..'", field="path", path=raw)
+    return path
+
+
+def is_inside(path: Path, root: Path) -> bool:
+    """Whether `path`, with symlinks resolved, is `root` or below it."""
+    try:
+        return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root))
+    except OSError:
+        return False
+
+
+class WorkspaceRegistry:
+    """Registered workspace roots, kept in `HOME/workspaces.toml`."""
+
+    def __init__(self, home: Path, *, toml_path: str, auto_create: bool) -> None:
+        self.file = home / "workspaces.toml"
+        self.toml_path = toml_path
+        self.auto_create = auto_create
+        self._lock = threading.Lock()
+        self._by_id: dict[str, Workspace] = {}
+        self._load()
+
+    def _load(self) -> None:
+        try:
+            data = tomllib.loads(self.file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        for item in data.get("workspace", []):
+            ws = Workspace(id=item["id"], path=Path(item["path"]), added_at=item.get("added_at", ""))
+            self._by_id[ws.id] = ws
+
+    def _save(self) -> None:
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        data = {"workspace": [ws.to_dict() for ws in self._by_id.values()]}
+        atomic_write(self.file, tomli_w.dumps(data).encode("utf-8"))
+
+    def list(self) -> list[Workspace]:
+        return sorted(self._by_id.values(), key=lambda ws: (ws.added_at, ws.id))
+
+    def __contains__(self, workspace_id: object) -> bool:
+        return workspace_id in self._by_id
+
+    def get(self, workspace_id: str) -> Workspace:
+        try:
+            return self._by_id[workspace_id]
+        except KeyError:
+            raise NotFound(f"unknown workspace {workspace_id!r}; register it with POST /api/workspaces", workspace_id=workspace_id) from None
+
+    def register(self, raw_path: object) -> tuple[Workspace, bool]:
+        """Register a root; returns the workspace and whether it is new here."""
+        given = _check_plain_path(raw_path, "workspace path")
+        if not given.is_dir():
+            raise ValidationError("workspace path is not an existing directory", field="path", path=str(given))
+        root = Path(os.path.realpath(given))
+        marker = root / self.toml_path
+        if not is_inside(marker.parent, root):
+            raise ValidationError("the workspace's .agh directory points outside the workspace", path=str(root))
+        with self._lock:
+            workspace_id = self._read_marker(marker) or self._create_marker(marker)
+            known = self._by_id.get(workspace_id)
+            if known is not None:
+                if known.path == root:
+                    return known, False
+                if self._read_marker(known.path / self.toml_path) == workspace_id:
+                    raise Conflict(
+                        f"workspace id {workspace_id} is already registered for {known.path}; "
+                        f"give one of the copies a new id by deleting its {self.toml_path}",
+                        workspace_id=workspace_id,
+                        path=str(known.path),
+                    )
+            # New, or moved: the old root no longer carries this id.
+            ws = Workspace(id=workspace_id, path=root, added_at=known.added_at if known else utc_now())
+            self._by_id[workspace_id] = ws
+            self._save()
+            return ws, known is None
+
+    def _read_marker(self, marker: Path) -> str | None:
+        try:
+            data = tomllib.loads(marker.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ValidationError(f"{marker} is not valid TOML: {exc}", path=str(marker)) from None
+        try:
+            return check_workspace_id(data.get("id"))
+        except ValidationError:
+            raise ValidationError(f"{marker} needs id = \"ws_<lowercase letters and digits>\"", path=str(marker)) from None
+
+    def _create_marker(self, marker: Path) -> str:
+        if not self.auto_create:
+            raise ValidationError(
+                f"{marker.parent.parent} is not a workspace (no {self.toml_path}) and workspace.auto_create is off",
+                path=str(marker.parent.parent),
+            )
+        workspace_id = "ws_" + secrets.token_hex(8)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(marker, tomli_w.dumps({"id": workspace_id}).encode("utf-8"))
+        return workspace_id
+
+
+class Layout:
+    """Maps selectors to directories under HOME and the workspace roots."""
+
+    def __init__(self, home: Path, registry: WorkspaceRegistry) -> None:
+        self.home = home
+        self.registry = registry
+
+    @property
+    def global_dir(self) -> Path:
+        return self.home / "memory"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home / "state"
+
+    def trust_root(self, selector: Selector) -> Path:
+        """The directory a scope's files must stay inside."""
+        if selector.workspace_id and (selector.scope is Scope.WORKSPACE or selector.agent_tier is Tier.WORKSPACE):
+            return self.registry.get(selector.workspace_id).path
+        return self.home
+
+    def scope_dir(self, selector: Selector) -> Path:
+        if selector.scope is Scope.GLOBAL:
+            return self.global_dir
+        if selector.scope is Scope.WORKSPACE:
+            return self.trust_root(selector) / ".agh" / "memory"
+        assert selector.agent_name is not None
+        if selector.agent_tier is Tier.GLOBAL:
+            return self.home / "agents" / selector.agent_name / "memory"
+        return self.trust_root(selector) / ".agh" / "agents" / selector.agent_name / "memory"
+
+    def checked_scope_dir(self, selector: Selector, *, create: bool = False) -> Path:
+        directory = self.scope_dir(selector)
+        if create:
+            directory.mkdir(parents=True, exist_ok=True)
+        if directory.exists() and not is_inside(directory, self.trust_root(selector)):
+            raise Forbidden("the memory directory of this scope points outside its root", path=str(directory))
+        return directory
+
+    def file_path(self, selector: Selector, filename: str, *, create_dir: bool = False) -> Path:
+        """The path of one memory file, refusing anything that leaves the scope."""
+        check_filename(filename, system=True)
+        directory = self.checked_scope_dir(selector, create=create_dir)
+        path = directory / filename
+        if path.is_symlink() and not is_inside(path, directory):
+            raise ValidationError("filename is a symlink that points outside the memory directory", field="filename")
+        return path
+
+    def scope_dirs(self) -> Iterator[tuple[Selector, Path]]:
+        """Every scope that exists on disk: global, agents, workspaces."""
+        yield GLOBAL, self.global_dir
+        for name in _agent_names(self.home / "agents"):
+            yield Selector(Scope.AGENT, agent_name=name, agent_tier=Tier.GLOBAL), self.home / "agents" / name / "memory"
+        for ws in self.registry.list():
+            yield Selector(Scope.WORKSPACE, workspace_id=ws.id), ws.path / ".agh" / "memory"
+            for name in _agent_names(ws.path / ".agh" / "agents"):
+                yield (
+                    Selector(Scope.AGENT, workspace_id=ws.id, agent_name=name, agent_tier=Tier.WORKSPACE),
+                    ws.path / ".agh" / "agents" / name / "memory",
+                )
+
+    def tmp_dir(self, selector: Selector) -> Path:
+        """Where this scope's temp files are written: on the same filesystem,
+        outside what the watcher covers (created on demand)."""
+        root = self.trust_root(selector)
+        directory = self.state_dir / "tmp" if root == self.home else root / ".agh" / "tmp"
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+
+    def scope_for_dir(self, directory: Path) -> Selector | None:
+        """The scope whose memory directory this is, if any (no I/O)."""
+        if directory.name != "memory":
+            return None
+        parent = directory.parent
+        if directory == self.global_dir:
+            return GLOBAL
+        if parent.parent == self.home / "agents":
+            return _agent_selector(parent.name, None)
+        for ws in self.registry.list():
+            agh = ws.path / ".agh"
+            if parent == agh:
+                return Selector(Scope.WORKSPACE, workspace_id=ws.id)
+            if parent.parent == agh / "agents":
+                return _agent_selector(parent.name, ws.id)
+        return None
+
+    def watch_roots(self) -> list[Path]:
+        """Directories a watcher covers (recursively) to see every scope,
+        including agents and scopes created later."""
+        roots = [self.global_dir, self.home / "agents"]
+        for ws in self.registry.list():
+            roots += [ws.path / ".agh" / "memory", ws.path / ".agh" / "agents"]
+        return roots
+
+    def roots(self, selector: Selector) -> dict[str, str]:
+        """The directories a reader with `selector` sees, by scope label."""
+        labels = {0: "global", 1: "workspace", 2: "agent_global", 3: "agent_workspace"}
+        return {labels[s.depth]: str(self.scope_dir(s)) for s in selector.visible_scopes()}
+
+
+def _agent_selector(name: str, workspace_id: str | None) -> Selector | None:
+    try:
+        _AGENT_DIR_OK(name)
+    except ValidationError:
+        return None
+    if workspace_id is None:
+        return Selector(Scope.AGENT, agent_name=name, agent_tier=Tier.GLOBAL)
+    return Selector(Scope.AGENT, workspace_id=workspace_id, agent_name=name, agent_tier=Tier.WORKSPACE)
+
+
+def _agent_names(agents_dir: Path) -> list[str]:
+    try:
+        names = sorted(os.listdir(agents_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    valid = []
+    for name in names:
+        try:
+            _AGENT_DIR_OK(name)
+        except ValidationError:
+            continue
+        if (agents_dir / name / "memory").is_dir():
+            valid.append(name)
+    return valid

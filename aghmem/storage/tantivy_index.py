@@ -1,0 +1,355 @@
+"""The Tantivy index: one document per memory, three lexical views.
+
+Writes are staged into the one IndexWriter and committed by a background
+thread shortly after (many changes per commit); a search that finds staged
+changes commits them first, so a search after a write always sees it
+without every write paying for a commit. A missing, corrupt or outdated
+index is rebuilt from the catalog, never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import tantivy
+
+from . import analysis
+from .files import utc_now
+
+log = logging.getLogger("aghmem.index")
+
+# 2: terms carry their scope (`scope|term`), see `scoped`.
+# 3: the `stats` field (unscoped terms, for document frequencies).
+# 4: scope, filename and mtime stored, so ranking needs no catalog rows.
+SCHEMA_VERSION = 4
+VIEWS = ("words", "stems", "grams")
+WRITER_HEAP = 64_000_000
+
+
+@dataclass(frozen=True)
+class IndexDoc:
+    id: str
+    scope_key: str
+    filename: str
+    mtime_ns: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: what ranking needs, straight from the index."""
+
+    id: str
+    scope_key: str
+    filename: str
+    mtime_ns: int
+    score: float
+    address: tuple[int, int] = (0, 0)  # (segment, doc): valid in the snapshot that found it
+
+
+# A term mask is a sum of distinct powers of two carried in Tantivy's f32
+# score: exact up to 2**23, so at most 24 terms per query.
+MASK_TERMS = 24
+
+
+class Snapshot:
+    """One searcher for every lookup of a search (hits' addresses agree),
+    with document frequencies read once each (the word view and the
+    relevance floor ask for the same ones)."""
+
+    def __init__(self, searcher: tantivy.Searcher) -> None:
+        self.searcher = searcher
+        self._memo: dict[tuple[str, str], int] = {}
+
+    def doc_freq(self, field: str, term: str) -> int:
+        df = self._memo.get((field, term))
+        if df is None:
+            df = self._memo[(field, term)] = self.searcher.doc_freq(field, term)
+        return df
+
+
+def scoped(scope_key: str, term: str) -> str:
+    """A term as indexed: prefixed with its document's scope. A query ORs the
+    scoped terms of the visible scopes, so it needs no filter clause (which
+    would make Tantivy score every match instead of pruning with block-max
+    WAND: 1.9 ms against 0.6 ms at 100k memories), visibility holds by
+    construction, and BM25's statistics are those of each scope."""
+    return f"{scope_key}|{term}"
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("scope", stored=True, tokenizer_name="raw")
+    builder.add_text_field("filename", stored=True, tokenizer_name="raw")
+    builder.add_integer_field("mtime", stored=True)
+    for view in VIEWS:
+        builder.add_text_field(view, tokenizer_name="aghmem_ws", index_option="freq")
+    # Every term once per document, unscoped, as `view:term`: only read for
+    # document frequencies across all scopes (so docs-only, no term counts).
+    builder.add_text_field("stats", tokenizer_name="aghmem_ws", index_option="basic")
+    return builder.build()
+
+
+def _analyzer() -> tantivy.TextAnalyzer:
+    # Terms arrive analysed (aghmem.analysis); the index only splits them.
+    return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
+
+
+def idf(docs: int, doc_freq: int) -> float:
+    """BM25's idf, as Tantivy computes it."""
+    return math.log(1 + (docs - doc_freq + 0.5) / (doc_freq + 0.5))
+
+
+def view_terms(text: str) -> dict[str, list[str]]:
+    words = analysis.word_terms(text)
+    return {"words": words, "stems": analysis.stems(words), "grams": analysis.trigrams(words)}
+
+
+class SearchIndex:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        stamp: Callable[[], int],
+        commit_delay: float = 0.05,
+        on_commit: Callable[[list[tuple[str, int]]], None] | None = None,
+    ) -> None:
+        self.path = path
+        self.stamp = stamp
+        self.commit_delay = commit_delay
+        self.on_commit = on_commit
+        self.schema = _schema()
+        self.needs_rebuild = False
+        self._index = self._open()
+        self._writer = self._index.writer(heap_size=WRITER_HEAP, num_threads=1)
+        self._lock = threading.Lock()  # the writer, and the staged ids
+        self._wake = threading.Condition(self._lock)
+        self._staged: list[tuple[str, int]] = []  # (id, stamp when staged)
+        self._closing = False
+        # Tantivy's commit opstamp: grows with every commit, across restarts.
+        self.generation: int = self._writer.commit_opstamp
+        self.last_sync_at: str | None = utc_now()
+        self._committer = threading.Thread(target=self._commit_loop, name="aghmem-index-commit", daemon=True)
+        self._committer.start()
+
+    # --- opening -----------------------------------------------------------
+
+    def _open(self) -> tantivy.Index:
+        marker = self.path / "aghmem.json"
+        try:
+            if json.loads(marker.read_text())["schema_version"] != SCHEMA_VERSION:
+                raise ValueError("schema version changed")
+            index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+            index.register_tokenizer("aghmem_ws", _analyzer())
+            _ = index.searcher().num_docs  # touches the segments: a corrupt index fails here
+            return index
+        except FileNotFoundError:
+            log.info("no search index at %s: building it", self.path)
+        except Exception as exc:  # noqa: BLE001 - any damage means: rebuild
+            log.warning("search index at %s is unusable (%s): rebuilding it", self.path, exc)
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.path.mkdir(parents=True)
+        index = tantivy.Index(self.schema, path=str(self.path))
+        index.register_tokenizer("aghmem_ws", _analyzer())
+        marker.write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
+        self.needs_rebuild = True
+        return index
+
+    # --- writing -----------------------------------------------------------
+
+    def _document(self, doc: IndexDoc) -> tantivy.Document:
+        terms = view_terms(doc.text)
+        prefix = doc.scope_key + "|"
+        stats = " ".join(f"{view}:{t}" for view, values in terms.items() for t in dict.fromkeys(values))
+        return tantivy.Document(
+            id=doc.id,
+            scope=doc.scope_key,
+            filename=doc.filename,
+            mtime=doc.mtime_ns,
+            stats=stats,
+            **{view: " ".join(prefix + t for t in values) for view, values in terms.items()},
+        )
+
+    def stage(self, upserts: Sequence[IndexDoc] = (), deletes: Sequence[str] = ()) -> None:
+        """Queue changes; the committer (or the next search) commits them."""
+        documents = [self._document(doc) for doc in upserts]  # analysis outside the lock
+        with self._lock:
+            for doc, document in zip(upserts, documents):
+                self._writer.delete_documents_by_term("id", doc.id)
+                self._writer.add_document(document)
+                self._staged.append((doc.id, self.stamp()))
+            for memory_id in deletes:
+                self._writer.delete_documents_by_term("id", memory_id)
+                self._staged.append((memory_id, self.stamp()))
+            self._wake.notify()
+
+    @property
+    def pending(self) -> int:
+        return len(self._staged)
+
+    def flush(self) -> None:
+        """Commit what is staged now (no-op when nothing is)."""
+        with self._lock:
+            self._commit_locked()
+
+    def _commit_locked(self) -> None:
+        if not self._staged:
+            return
+        # `_staged` empties only once the commit is visible: a search that
+        # reads it without the lock must not skip a commit still under way.
+        committed = list(self._staged)
+        self.generation = self._writer.commit()
+        self._index.reload()
+        self._staged = []
+        self.last_sync_at = utc_now()
+        if self.on_commit is not None:
+            self.on_commit(committed)
+
+    def _commit_loop(self) -> None:
+        while True:
+            with self._lock:
+                while not self._staged and not self._closing:
+                    self._wake.wait()
+                if self._closing:
+                    return
+            time.sleep(self.commit_delay)  # let a burst of changes share one commit
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - keep committing later changes
+                log.exception("index commit failed")
+
+    def rebuild(self, docs: Iterable[IndexDoc], total: int, progress: Callable[[int, int], None] | None = None) -> int:
+        """Replace the whole index with `docs`; returns how many."""
+        count = 0
+        with self._lock:
+            self._writer.delete_all_documents()
+            for doc in docs:
+                self._writer.add_document(self._document(doc))
+                count += 1
+                if progress is not None and (count % 1000 == 0 or count == total):
+                    progress(count, total)
+            self._staged.append(("*", self.stamp()))
+            self._commit_locked()
+        self.needs_rebuild = False
+        return count
+
+    def close(self) -> None:
+        with self._lock:
+            self._closing = True
+            self._wake.notify_all()
+            try:
+                self._commit_locked()
+            except Exception:  # noqa: BLE001 - the dirty table replays it at start
+                log.exception("final index commit failed")
+        self._committer.join(timeout=5)
+        self._writer.wait_merging_threads()
+
+    # --- reading -----------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """Everything committed, staged changes included."""
+        if self._staged:
+            self.flush()
+        return Snapshot(self._index.searcher())
+
+    def search(
+        self,
+        fields: dict[str, Sequence[str]],
+        scope_keys: Sequence[str],
+        limit: int,
+        *,
+        max_terms: int | None = None,
+        snapshot: Snapshot | None = None,
+    ) -> list[Hit]:
+        """Top `limit` hits (bm25 score) for terms in one or more fields (one view),
+        within the given scopes.
+
+        Tantivy weighs a scoped term by idf(all documents, the scope's
+        frequency); a boost turns that into idf(all documents, the frequency
+        across all scopes), so scores are those of one index over everything
+        (on LoCoMo: R@10 0.668 against 0.657 with per-scope statistics).
+        `max_terms` keeps a field's rarest terms: the others add little to
+        BM25 and cost the most, their posting lists being the longest.
+        """
+        snap = snapshot or self.snapshot()
+        searcher = snap.searcher
+        total = max(searcher.num_docs, 1)
+        clauses = []
+        for field, terms in fields.items():
+            ordered = sorted((snap.doc_freq("stats", f"{field}:{t}"), t) for t in dict.fromkeys(terms))
+            for df_all, term in [(df, t) for df, t in ordered if df > 0][: max_terms or None]:
+                wanted = idf(total, df_all)
+                for key in scope_keys:
+                    df_scope = snap.doc_freq(field, scoped(key, term))
+                    if df_scope:
+                        query = tantivy.Query.term_query(self.schema, field, scoped(key, term))
+                        clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(query, wanted / idf(total, df_scope))))
+        if not clauses:
+            return []
+        hits = []
+        for score, address in searcher.search(tantivy.Query.boolean_query(clauses), limit).hits:
+            doc = searcher.doc(address)
+            hits.append(
+                Hit(doc["id"][0], doc["scope"][0], doc["filename"][0], doc["mtime"][0], score, (address.segment_ord, address.doc))
+            )
+        return hits
+
+    @staticmethod
+    def doc_freqs(snap: Snapshot, field: str, terms: Sequence[str], scope_keys: Sequence[str] | None) -> list[int]:
+        """How many documents of the given scopes (None: of all) hold each
+        term: dictionary lookups, no postings are read."""
+        if scope_keys is None:
+            return [snap.doc_freq("stats", f"{field}:{term}") for term in terms]
+        return [sum(snap.doc_freq(field, scoped(key, term)) for key in scope_keys) for term in terms]
+
+    def term_masks(
+        self,
+        snap: Snapshot,
+        hits: Sequence[Hit],
+        field: str,
+        terms: Sequence[str],
+        scope_keys: Sequence[str],
+    ) -> dict[tuple[int, int], int]:
+        """Which of `terms` each hit holds, as a bit mask (bit i: terms[i]).
+
+        One query per 24 terms, restricted to the hits' ids: each term is a
+        constant-score clause worth 2**i, so a document's score is its mask.
+        The hits must come from `snap`. Measured on 10k memories (p50):
+        0.07 ms for 10 hits, 0.2 ms for 100; analysing the hits' texts
+        instead took 5.8 ms for 100. The ids are ORed term queries: a
+        term-set query walks the id dictionary (0.27 ms even for 10).
+        """
+        masks: dict[tuple[int, int], int] = {}
+        if not hits or not terms:
+            return masks
+        ids = [(tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "id", hit.id)) for hit in hits]
+        only = tantivy.Query.const_score_query(tantivy.Query.boolean_query(ids), 0.0)
+        for start in range(0, len(terms), MASK_TERMS):
+            clauses = []
+            for bit, term in enumerate(terms[start : start + MASK_TERMS]):
+                for key in scope_keys:
+                    if snap.doc_freq(field, scoped(key, term)):
+                        query = tantivy.Query.term_query(self.schema, field, scoped(key, term))
+                        clauses.append((tantivy.Occur.Should, tantivy.Query.const_score_query(query, float(1 << bit))))
+            if not clauses:
+                continue
+            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, only), (tantivy.Occur.Must, tantivy.Query.boolean_query(clauses))])
+            for score, address in snap.searcher.search(query, len(hits)).hits:
+                key = (address.segment_ord, address.doc)
+                masks[key] = masks.get(key, 0) | (int(score) << start)
+        return masks
+
+    def num_docs(self) -> int:
+        return self._index.searcher().num_docs
+
+    def status(self) -> dict[str, object]:
+        return {"generation": self.generation, "pending": self.pending, "last_sync_at": self.last_sync_at}

@@ -1,0 +1,121 @@
+"""The architecture, checked by machine (ARCHITECTURE.md).
+
+Layers point one way — faces → service → features → controller → storage →
+root — so a module imports from its own layer and the layers below it,
+never above; and no two modules import each other, directly or round a
+loop. Sizes stay readable: no module over 450 lines.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "aghmem"
+LAYERS = ("root", "storage", "controller", "features", "service", "faces")
+MAX_LINES = 450
+# Known debts, each paid off by a later commit of issue 10: listed so that
+# nothing new joins them, and a module on the list cannot grow.
+KNOWN_UPWARD = {
+    ("aghmem.features.sessions", "aghmem.faces.api.payloads"),  # sessions parse JSON themselves
+    ("aghmem.service.service", "aghmem.faces.api.payloads"),  # MemoryService takes JSON bodies
+}
+KNOWN_CYCLES = {("aghmem.service.service", "aghmem.service.health")}  # health reads the service
+KNOWN_LONG = {
+    "aghmem.controller.controller": 560,
+    "aghmem.faces.cli.main": 460,
+    "aghmem.features.dreaming.runs": 550,
+    "aghmem.service.service": 520,
+    "aghmem.storage.catalog": 565,
+    "aghmem.storage.files": 500,
+}
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 and parts[1] in LAYERS else "root"
+
+
+def imports(module: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """The aghmem modules `module` imports (at any depth of its code)."""
+    is_package = path.name == "__init__.py"
+    package = module.split(".") if is_package else module.split(".")[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                target = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                target = node.module or ""
+            names = [f"{target}.{alias.name}" for alias in node.names]
+            candidates = [n for n in names if n in known] or [target]
+        elif isinstance(node, ast.Import):
+            candidates = [alias.name for alias in node.names]
+        else:
+            continue
+        for name in candidates:
+            while name and name not in known:
+                name = name.rpartition(".")[0]
+            if name.startswith("aghmem") and name != module:
+                found.add(name)
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {module: imports(module, path, known) for module, path in known.items()}
+
+
+def test_no_module_imports_a_higher_layer() -> None:
+    upward = [
+        f"{module} ({layer(module)}) imports {target} ({layer(target)})"
+        for module, targets in graph().items()
+        for target in sorted(targets)
+        # The package (re-exports) and `python -m aghmem` stand above it all.
+        if LAYERS.index(layer(target)) > LAYERS.index(layer(module)) and module not in ("aghmem", "aghmem.__main__")
+        and (module, target) not in KNOWN_UPWARD
+    ]
+    assert upward == []
+
+
+def test_no_import_cycles() -> None:
+    edges = graph()
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for target in sorted(edges.get(node, ())):
+            # A package importing its own submodules (re-exports) is no cycle.
+            if target.startswith(node + "."):
+                continue
+            if state.get(target) == 1:
+                cycle = stack[stack.index(target):] + [target]
+                if tuple(sorted(set(cycle))) not in {tuple(sorted(c)) for c in KNOWN_CYCLES}:
+                    cycles.append(cycle)
+            elif target not in state:
+                visit(target, [*stack, target])
+        state[node] = 2
+
+    for module in sorted(edges):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []
+
+
+def test_modules_stay_readable() -> None:
+    long = {
+        m: n for m, p in modules().items() if (n := len(p.read_text().splitlines())) > KNOWN_LONG.get(m, MAX_LINES)
+    }
+    assert long == {}
