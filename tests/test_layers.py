@@ -20,7 +20,7 @@ KNOWN_UPWARD = {
     ("aghmem.features.sessions", "aghmem.faces.api.payloads"),  # sessions parse JSON themselves
     ("aghmem.service.service", "aghmem.faces.api.payloads"),  # MemoryService takes JSON bodies
 }
-KNOWN_CYCLES = {("aghmem.service.service", "aghmem.service.health")}  # health reads the service
+KNOWN_CYCLES: set[tuple[str, ...]] = set()
 KNOWN_LONG = {
     "aghmem.controller.controller": 560,
     "aghmem.faces.cli.main": 460,

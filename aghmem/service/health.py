@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 
 if TYPE_CHECKING:
-    from .service import MemoryService
+    from .runtime import Runtime
 
 
-def health_report(service: "MemoryService") -> dict[str, Any]:
-    per_scope = service.catalog.scope_stats()
-    service.indexing.index.flush()  # report what a search would see
-    indexed = service.indexing.index.num_docs()
-    dirty = len(service.catalog.dirty_ids())
-    operation_count, last_operation_at = service.catalog.operation_stats()
-    refused = service.catalog.invalid_files()
+def health_report(runtime: "Runtime") -> dict[str, Any]:
+    per_scope = runtime.catalog.scope_stats()
+    runtime.indexing.index.flush()  # report what a search would see
+    indexed = runtime.indexing.index.num_docs()
+    dirty = len(runtime.catalog.dirty_ids())
+    operation_count, last_operation_at = runtime.catalog.operation_stats()
+    refused = runtime.catalog.invalid_files()
     invalid = [{"path": f["path"], "error": f["error"]} for f in refused if f["kind"] == "invalid"]
     quarantined = [
         {"path": f["path"], "rule": f["rule"], "reason": f["error"]} for f in refused if f["kind"] == "quarantined"
@@ -24,17 +24,17 @@ def health_report(service: "MemoryService") -> dict[str, Any]:
     problems = [f"{len(invalid)} memory file(s) cannot be read or parsed"] if invalid else []
     if quarantined:
         problems.append(f"{len(quarantined)} memory file(s) quarantined (a limit or the safety scan)")
-    dream = service.config.dream
+    dream = runtime.config.dream
     return {
         "status": "degraded" if problems else "ok",
         "reason": "; ".join(problems),
         "version": __version__,
         "configured": True,
-        "enabled": service.config.enabled,
-        "home": str(service.config.home_path),
-        "global_dir": str(service.layout.global_dir),
+        "enabled": runtime.config.enabled,
+        "home": str(runtime.config.home_path),
+        "global_dir": str(runtime.layout.global_dir),
         "global_files": per_scope.get("global", 0),
-        "workspace_count": len(service.registry.list()),
+        "workspace_count": len(runtime.registry.list()),
         "workspace_files": sum(n for key, n in per_scope.items() if key.startswith("ws:")),
         "agent_files": sum(n for key, n in per_scope.items() if key.startswith("agent:")),
         "catalog_files": sum(per_scope.values()),
@@ -47,11 +47,11 @@ def health_report(service: "MemoryService") -> dict[str, Any]:
         "quarantined_files": quarantined,
         "operation_count": operation_count,
         "last_operation_at": last_operation_at,
-        "last_scan": service.last_scan_at,
-        "last_reindex": service.indexing.last_reindex or service.last_scan_at,
-        "index": {**service.indexing.status(), "dirty": dirty},
-        "job": service.indexing.progress.to_dict() if service.indexing.progress else None,
-        "last_consolidation": service.dreaming.store.last_completed_at(None),
+        "last_scan": runtime.last_scan_at,
+        "last_reindex": runtime.indexing.last_reindex or runtime.last_scan_at,
+        "index": {**runtime.indexing.status(), "dirty": dirty},
+        "job": runtime.indexing.progress.to_dict() if runtime.indexing.progress else None,
+        "last_consolidation": runtime.dreaming.store.last_completed_at(None),
         "dream_enabled": dream.enabled,
         "dream_agent": dream.agent,
         "dream_check_interval": dream.check_interval,

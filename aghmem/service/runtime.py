@@ -1,0 +1,183 @@
+"""The daemon's parts, wired together, started, scheduled and stopped.
+
+`MemoryService` is the API the faces call; this is what it stands on: the
+catalog, the controller and its listeners, the index, the watcher and the
+reconcile scans, sessions, the extractor, dreaming, and the scheduler's
+jobs. Health reads it; nothing in it knows the service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+from ..config import Config, parse_duration
+from ..controller.controller import Clock, Controller
+from ..controller.decisions import stamp
+from ..features.daily import DailyLog
+from ..features.dreaming.runs import Dreaming
+from ..features.dreaming.store import DreamStore
+from ..features.extractor.worker import Extractor
+from ..features.indexing import Indexing
+from ..features.providers import Providers
+from ..features.recall import Recall
+from ..features.sessions import Sessions
+from ..features.signals import Signals
+from ..features.sync import Reconciler, ScanReport, Watcher
+from ..features.tiebreak import TieBreaker
+from ..model import Selector
+from ..storage.catalog import Catalog
+from ..storage.layout import Layout, WorkspaceRegistry
+from .scheduler import Scheduler
+
+log = logging.getLogger("aghmem")
+
+
+class Runtime:
+    def __init__(self, config: Config, *, clock: Clock | None = None, config_path: Path | None = None) -> None:
+        self.config = config
+        self.config_path = config_path
+        home = config.home_path
+        self.registry = WorkspaceRegistry(
+            home, toml_path=config.workspace.toml_path, auto_create=config.workspace.auto_create
+        )
+        self.layout = Layout(home, self.registry)
+        self.catalog = Catalog(home / "state" / "aghmem.db")
+        self.controller = Controller(config=config, layout=self.layout, catalog=self.catalog, clock=clock)
+        self.reconciler = Reconciler(self.layout, self.catalog, self.controller)
+        self.indexing = Indexing(
+            self.catalog, home / "state" / "index", commit_delay=parse_duration(config.index.commit_interval)
+        )
+        self.controller.listeners.append(self.indexing.on_change)
+        signals = config.recall.signals
+        self.signals = Signals(
+            self.catalog, capacity=signals.queue_capacity, retries=signals.worker_retry_max, enabled=signals.metrics_enabled
+        )
+        self.recall = Recall(config, self.catalog, self.indexing, self.signals)
+        self.watcher = Watcher(
+            self.layout,
+            self.controller,
+            debounce=parse_duration(config.index.debounce),
+            rescan=self.rescan,
+            scan_scope=lambda selector: self.scan_scope(selector),
+        )
+        self.last_scan: ScanReport | None = None
+        self.last_scan_at: str | None = None
+        self.providers = Providers(config, home / "state" / "providers.json", self.controller.clock)
+        self.controller.tie_breaker = TieBreaker(config, self.providers)
+        self.sessions = Sessions(home / config.session.ledger_root, self.catalog, self.registry, self.controller.clock)
+        self.extractor = Extractor(config, self.controller, self.providers, home)
+        self.sessions.listeners.append(self.extractor.on_events)
+        self.sessions.admit = self.extractor.admit
+        self.daily = DailyLog(self.layout, lambda: self.config.daily)
+        self.controller.decision_listeners.append(self.daily.record)
+        self.dreaming = Dreaming(
+            config=config, layout=self.layout, controller=self.controller, signals=self.signals, store=DreamStore(self.catalog)
+        )
+        self.controller.listeners.append(self.dreaming.syntheses.on_change)
+        self.scheduler = Scheduler()
+        self.scheduler.every("reconcile", config.index.reconcile_interval, self.rescan)
+        self.scheduler.every("dream_check", config.dream.check_interval, self.dreaming.check)
+        self.scheduler.daily("daily_sweep", config.daily.sweep_hour, 0, self.sweep_daily)
+        self.scheduler.daily("prune_decisions", config.daily.sweep_hour, 15, self.prune_decisions)
+        self.scheduler.daily("session_retention", config.daily.sweep_hour, 30, self.sweep_sessions)
+
+    @property
+    def clock(self) -> Clock:
+        return self.controller.clock
+
+    # --- lifecycle ---------------------------------------------------------
+
+    def start(self, *, watch: bool = True) -> None:
+        """Settle a crash's leftovers, bring the catalog and the index up to
+        the disk, then keep them there (watcher, periodic reconcile)."""
+        self.layout.global_dir.mkdir(parents=True, exist_ok=True)
+        recovery = self.controller.recover()
+        if recovery.applied or recovery.abandoned:
+            log.info("recovered pending decisions: %d applied, %d abandoned", recovery.applied, recovery.abandoned)
+        self.dreaming.recover()
+        if watch:
+            self.watcher.start()  # before the scan: nothing edited meanwhile is missed
+        self.rescan()
+        self.indexing.catch_up()
+        # After the first scan, which takes every temp file for a crash's: the
+        # extractor's inbox leftovers are writes of their own.
+        self.extractor.start()
+        if watch:
+            self.scheduler.start()
+
+    def rescan(self) -> ScanReport:
+        """Compare every scope with the disk; changes become decisions."""
+        report = self.reconciler.scan_all(progress=self._scan_progress)
+        self._after_scan(report, all_scopes=self.last_scan is None)
+        return report
+
+    def scan_scope(self, selector: Selector) -> None:
+        report = self.reconciler.scan_scope(selector, self.layout.scope_dir(selector))
+        self._after_scan(report, all_scopes=False)
+
+    def take_in_workspace(self, workspace_id: str, root: Path) -> None:
+        """A workspace just registered: watch its directories, scan its scopes."""
+        if self.watcher.running:
+            for directory in (root / ".agh" / "memory", root / ".agh" / "agents"):
+                self.watcher.watch(directory)
+        for selector, _ in self.layout.scope_dirs():
+            if selector.workspace_id == workspace_id:
+                self.scan_scope(selector)
+
+    def _after_scan(self, report: ScanReport, *, all_scopes: bool) -> None:
+        scopes = [s for s, _ in self.layout.scope_dirs()] if all_scopes else report.changed_scopes
+        for selector in scopes:
+            self.controller.refresh_memory_index(selector)
+        # Baseline scans write the catalog in bulk, without listeners.
+        if report.changed_scopes and not self.indexing.index.needs_rebuild:
+            self.indexing.restage(self.catalog.dirty_ids())
+        self.last_scan, self.last_scan_at = report, self.now()
+
+    def _scan_progress(self, done: int, total: int) -> None:
+        if total >= 1000:
+            log.info("scan: %d/%d files", done, total)
+
+    def prune_decisions(self) -> int:
+        """Drop applied decisions older than decisions.prune_after_applied_days
+        (0 keeps them all)."""
+        days = self.config.decisions.prune_after_applied_days
+        if days <= 0:
+            return 0
+        cutoff = self.clock() - dt.timedelta(days=days)
+        pruned = self.catalog.prune_decisions(stamp(cutoff, ms=True), keep_summary=self.config.decisions.keep_audit_summary)
+        if pruned:
+            log.info("pruned %d decision(s) applied before %s", pruned, stamp(cutoff, ms=False))
+        return pruned
+
+    def sweep_daily(self) -> dict[str, int]:
+        """Archive and delete old daily logs (daily.cold_archive_days, hard_delete_days)."""
+        report = self.daily.sweep(self.clock().date())
+        if report.archived or report.deleted:
+            log.info("daily sweep: %d log(s) archived, %d deleted", report.archived, report.deleted)
+        return report.to_dict()
+
+    def sweep_sessions(self) -> int:
+        """Delete session ledgers idle for session.hard_delete_days (0 keeps them)."""
+        days = self.config.session.hard_delete_days
+        if days <= 0:
+            return 0
+        pruned = self.sessions.prune({"older_than_hours": days * 24})["pruned_sessions"]
+        if pruned:
+            log.info("session retention: %d ledger(s) idle for %d days deleted", pruned, days)
+        return pruned
+
+    def close(self) -> None:
+        self.scheduler.stop()
+        self.extractor.close()
+        self.watcher.stop()
+        self.recall.close()
+        self.signals.close()
+        self.indexing.close()
+        self.providers.close()
+        self.catalog.close()
+
+    def now(self) -> str:
+        return self.clock().astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
