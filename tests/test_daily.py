@@ -9,6 +9,7 @@ from typing import Iterator
 import pytest
 
 from aghmem import MemoryService, load_config
+from aghmem.features.sessions import Event
 
 
 @pytest.fixture
@@ -83,10 +84,10 @@ def test_the_sweep_archives_then_deletes(service: MemoryService, clock: list[dt.
 
 
 def test_session_retention_follows_hard_delete_days(service: MemoryService, clock: list[dt.datetime]) -> None:
-    stop = {"events": [{"sequence": 1, "event_type": "session.stopped", "payload": {}}]}
-    service.sessions.append("_unbound", "old", stop)
+    stop = [Event(1, "session.stopped", None, {})]
+    service.append_events("_unbound", "old", stop)
     clock[0] += dt.timedelta(days=20)
-    service.sessions.append("_unbound", "recent", stop)
+    service.append_events("_unbound", "recent", stop)
     assert service.sweep_sessions() == 0  # hard_delete_days = 0: kept forever
     service.config.session.hard_delete_days = 10
     assert service.sweep_sessions() == 1

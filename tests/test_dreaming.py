@@ -15,6 +15,7 @@ import pytest
 
 from aghmem import MemoryService, load_config
 from aghmem.errors import Conflict
+from aghmem.features.sessions import Event
 from aghmem.storage.lockfile import ExpiringLock, LockBusy
 
 FACTS = [
@@ -65,7 +66,7 @@ def remember(service: MemoryService, facts: list[tuple[str, str, list[str]]], se
 
 def stop_sessions(service: MemoryService, *session_ids: str) -> None:
     for sid in session_ids:
-        service.sessions.append("_unbound", sid, {"events": [{"sequence": 1, "event_type": "session.stopped", "payload": {}}]})
+        service.append_events("_unbound", sid, [Event(1, "session.stopped", None, {})])
 
 
 def files(directory: Path) -> dict[str, bytes]:

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from aghmem.features.sessions import Event
 from conftest import Daemon
 
 
@@ -201,11 +202,11 @@ def test_the_session_store_itself_leaves_nothing_when_an_event_cannot_be_written
     service = MemoryService(config)
     service.start(watch=False)
     try:
-        bad = {"events": [{"sequence": 1, "event_type": "message", "payload": {"role": "user", "content": "a\ud800b"}}]}
+        bad = [Event(1, "message", None, {"role": "user", "content": "a\ud800b"})]
         with pytest.raises(UnicodeEncodeError):
-            service.sessions.append("_unbound", "lib1", bad)
+            service.append_events("_unbound", "lib1", bad)
         assert not (config.home_path / "sessions" / "_unbound" / "lib1").exists()
-        good = {"events": [{"sequence": 1, "event_type": "message", "payload": {"role": "user", "content": "ab"}}]}
-        assert len(service.sessions.append("_unbound", "lib1", good).appended) == 1
+        good = [Event(1, "message", None, {"role": "user", "content": "ab"})]
+        assert len(service.append_events("_unbound", "lib1", good).appended) == 1
     finally:
         service.close()

@@ -24,11 +24,10 @@ import shutil
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator
 
 from ..controller.decisions import stamp
 from ..errors import Conflict, NotFound, ValidationError
-from ..faces.api.payloads import check_fields, flag, timestamp
 from ..storage.catalog import Catalog
 from ..storage.files import atomic_write
 from ..storage.layout import WorkspaceRegistry
@@ -49,7 +48,7 @@ EMPTY_CHECKSUM = hashlib.sha256(b"").hexdigest()
 class Event:
     sequence: int
     event_type: str
-    emitted_at: str
+    emitted_at: str | None  # None on input: the daemon stamps it on arrival
     payload: dict[str, Any]
 
     def line(self) -> bytes:
@@ -125,17 +124,27 @@ class Sessions:
 
     # --- appending ---------------------------------------------------------
 
-    def append(self, route_id: str, session_id: str, body: Mapping[str, Any]) -> AppendResult:
-        check_fields(body, frozenset({"events", "parent_session_id", "root_session_id"}))
+    def append(
+        self,
+        route_id: str,
+        session_id: str,
+        events: list[Event],
+        *,
+        parent_session_id: str | None = None,
+        root_session_id: str | None = None,
+    ) -> AppendResult:
+        """Append events; a sequence already in the ledger is skipped."""
         workspace_id = self.workspace(route_id)
-        events = parse_events(body.get("events"), self.clock())
+        arrived = stamp(self.clock(), ms=True)
+        events = [e if e.emitted_at else Event(e.sequence, e.event_type, arrived, e.payload) for e in events]
+        lineage = (parent_session_id, root_session_id)
         directory = self.directory(workspace_id, session_id)
         key = (workspace_id or "", session_id)
         with self._lock(key):
             meta = self._read_meta(directory)
             now = stamp(self.clock(), ms=True)
             if meta is None:
-                meta = self._new_meta(workspace_id, session_id, body, now, directory)
+                meta = self._new_meta(workspace_id, session_id, lineage, now, directory)
             seen = self._seen(key, directory)
             fresh = []
             for event in events:
@@ -163,9 +172,10 @@ class Sessions:
                 listener(meta, fresh)
         return AppendResult(meta, fresh, len(events) - len(fresh))
 
-    def _new_meta(self, workspace_id: str | None, session_id: str, body: Mapping[str, Any], now: str, directory: Path) -> SessionMeta:
-        parent = body.get("parent_session_id")
-        root = body.get("root_session_id")
+    def _new_meta(
+        self, workspace_id: str | None, session_id: str, lineage: tuple[str | None, str | None], now: str, directory: Path
+    ) -> SessionMeta:
+        parent, root = lineage
         for name, value in (("parent_session_id", parent), ("root_session_id", root)):
             if value is not None:
                 check_session_id(value, field=name)
@@ -244,14 +254,19 @@ class Sessions:
         events = list(read_ledger(self.directory(workspace_id, session_id) / "ledger.jsonl"))
         return {"meta": meta.to_dict(), "events": [asdict(e) for e in events]}
 
-    def replay(self, route_id: str, session_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def replay(
+        self,
+        route_id: str,
+        session_id: str,
+        *,
+        include_tools: bool = False,
+        include_memory: bool = False,
+        after_sequence: int = 0,
+    ) -> dict[str, Any]:
         """The conversation in order: tool and memory events only when asked."""
-        check_fields(body, frozenset({"include_tools", "include_memory", "after_sequence"}))
         workspace_id = self.workspace(route_id)
-        flags = {name: flag(body, name) for name in ("include_tools", "include_memory")}
-        after = body.get("after_sequence", 0)
-        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
-            raise ValidationError("after_sequence must be a whole number ≥ 0", field="after_sequence")
+        flags = {"include_tools": include_tools, "include_memory": include_memory}
+        after = after_sequence
         self.meta(workspace_id, session_id)
         events = []
         for event in sorted(read_ledger(self.directory(workspace_id, session_id) / "ledger.jsonl"), key=lambda e: e.sequence):
@@ -265,13 +280,9 @@ class Sessions:
 
     # --- maintenance -------------------------------------------------------
 
-    def prune(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    def prune(self, older_than_hours: float, *, dry_run: bool = False) -> dict[str, Any]:
         """Delete sessions whose last activity is older than `older_than_hours`."""
-        check_fields(body, frozenset({"older_than_hours", "dry_run"}))
-        hours = body.get("older_than_hours")
-        if not isinstance(hours, (int, float)) or isinstance(hours, bool) or hours < 0:
-            raise ValidationError("older_than_hours must be a number ≥ 0", field="older_than_hours")
-        dry_run = flag(body, "dry_run")
+        hours = older_than_hours
         cutoff = stamp(self.clock() - dt.timedelta(hours=hours), ms=True)
         rows = self.catalog.db.execute(
             "SELECT workspace_id, session_id, event_count FROM sessions WHERE COALESCE(stopped_at, updated_at) < ?",
@@ -362,40 +373,6 @@ def check_session_id(value: Any, *, field: str = "session_id") -> str:
     if not isinstance(value, str) or not SESSION_ID_RE.match(value) or ".." in value:
         raise ValidationError(f"{field} must match [A-Za-z0-9][A-Za-z0-9._:-]{{0,127}}", field=field)
     return value
-
-
-def parse_events(raw: Any, now: dt.datetime) -> list[Event]:
-    if not isinstance(raw, list) or not raw:
-        raise ValidationError("events must be a non-empty list", field="events")
-    if len(raw) > MAX_EVENTS_PER_CALL:
-        raise ValidationError(f"at most {MAX_EVENTS_PER_CALL} events per call", field="events")
-    events = []
-    for index, item in enumerate(raw):
-        where = f"events[{index}]"
-        if not isinstance(item, dict):
-            raise ValidationError(f"{where} must be an object", field=where)
-        check_fields(item, frozenset({"sequence", "event_type", "emitted_at", "payload"}))
-        sequence = item.get("sequence")
-        if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 1:
-            raise ValidationError(f"{where}.sequence must be a whole number ≥ 1", field=f"{where}.sequence")
-        event_type = item.get("event_type")
-        if not isinstance(event_type, str) or not EVENT_TYPE_RE.match(event_type):
-            raise ValidationError(f"{where}.event_type must be a lower-case name such as message or session.stopped", field=f"{where}.event_type")
-        payload = item.get("payload", {})
-        if not isinstance(payload, dict):
-            raise ValidationError(f"{where}.payload must be an object", field=f"{where}.payload")
-        if event_type == "message":
-            if payload.get("role") not in ROLES or not isinstance(payload.get("content"), str):
-                raise ValidationError(
-                    f"{where}.payload of a message needs role ({', '.join(ROLES)}) and content (a string)",
-                    field=f"{where}.payload",
-                )
-        events.append(Event(sequence, event_type, _emitted_at(item.get("emitted_at"), now, where), payload))
-    return events
-
-
-def _emitted_at(value: Any, now: dt.datetime, where: str) -> str:
-    return stamp(now, ms=True) if value is None else timestamp(value, f"{where}.emitted_at")
 
 
 def _event(data: Any) -> Event:

@@ -163,7 +163,7 @@ class Runtime:
         days = self.config.session.hard_delete_days
         if days <= 0:
             return 0
-        pruned = self.sessions.prune({"older_than_hours": days * 24})["pruned_sessions"]
+        pruned = self.sessions.prune(days * 24)["pruned_sessions"]
         if pruned:
             log.info("session retention: %d ledger(s) idle for %d days deleted", pruned, days)
         return pruned

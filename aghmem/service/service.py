@@ -25,6 +25,7 @@ from ..faces.api.payloads import (
     timestamp,
     write_candidate,
 )
+from ..features.sessions import AppendResult, Event
 from ..features.sync import ScanReport
 from ..model import GLOBAL, SELECTOR_FIELDS, Decision, Entry, Op, Selector, resolve_selector
 from ..storage.catalog import DecisionFilter
@@ -288,6 +289,39 @@ class MemoryService:
 
     def list_workspaces(self) -> list[dict[str, Any]]:
         return [ws.to_dict() for ws in self.registry.list()]
+
+    # --- sessions ----------------------------------------------------------
+
+    def append_events(
+        self,
+        route_id: str,
+        session_id: str,
+        events: list[Event],
+        *,
+        parent_session_id: str | None = None,
+        root_session_id: str | None = None,
+    ) -> AppendResult:
+        """Append a runtime's events to a session's ledger (`route_id`: a
+        workspace id or `_unbound`); sequences already there are skipped."""
+        return self.sessions.append(
+            route_id, session_id, events, parent_session_id=parent_session_id, root_session_id=root_session_id
+        )
+
+    def session_ledger(self, route_id: str, session_id: str) -> dict[str, Any]:
+        return self.sessions.ledger(route_id, session_id)
+
+    def replay_session(
+        self, route_id: str, session_id: str, *, include_tools: bool = False, include_memory: bool = False, after_sequence: int = 0
+    ) -> dict[str, Any]:
+        return self.sessions.replay(
+            route_id, session_id, include_tools=include_tools, include_memory=include_memory, after_sequence=after_sequence
+        )
+
+    def prune_sessions(self, older_than_hours: float, *, dry_run: bool = False) -> dict[str, Any]:
+        return self.sessions.prune(older_than_hours, dry_run=dry_run)
+
+    def repair_sessions(self) -> dict[str, Any]:
+        return self.sessions.repair()
 
     # --- search ------------------------------------------------------------
 

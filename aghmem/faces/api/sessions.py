@@ -9,6 +9,7 @@ from starlette.routing import Route
 
 from ...service.service import MemoryService
 from .parsing import read_json
+from .payloads import prune_options, replay_options, session_append
 
 
 def _service(request: Request) -> MemoryService:
@@ -21,32 +22,38 @@ def _ids(request: Request) -> tuple[str, str]:
 
 async def append_events(request: Request) -> JSONResponse:
     """Append events to a session's ledger (sequences already there are skipped)."""
-    body = await read_json(request)
-    result = await run_in_threadpool(_service(request).sessions.append, *_ids(request), body)
+    body = session_append(await read_json(request))
+    result = await run_in_threadpool(
+        _service(request).append_events,
+        *_ids(request),
+        body.events,
+        parent_session_id=body.parent_session_id,
+        root_session_id=body.root_session_id,
+    )
     return JSONResponse(result.to_dict())
 
 
 async def session_ledger(request: Request) -> JSONResponse:
     """A session's meta and every event in its ledger."""
-    return JSONResponse(await run_in_threadpool(_service(request).sessions.ledger, *_ids(request)))
+    return JSONResponse(await run_in_threadpool(_service(request).session_ledger, *_ids(request)))
 
 
 async def replay_session(request: Request) -> JSONResponse:
     """The conversation in order (tool and memory events only when asked)."""
-    body = await read_json(request)
-    return JSONResponse(await run_in_threadpool(_service(request).sessions.replay, *_ids(request), body))
+    options = replay_options(await read_json(request))
+    return JSONResponse(await run_in_threadpool(lambda: _service(request).replay_session(*_ids(request), **options)))
 
 
 async def prune_sessions(request: Request) -> JSONResponse:
     """Delete sessions idle for longer than older_than_hours."""
-    body = await read_json(request)
-    return JSONResponse(await run_in_threadpool(_service(request).sessions.prune, body))
+    hours, dry_run = prune_options(await read_json(request))
+    return JSONResponse(await run_in_threadpool(lambda: _service(request).prune_sessions(hours, dry_run=dry_run)))
 
 
 async def repair_sessions(request: Request) -> JSONResponse:
     """Trim torn ledger lines and fix checksums; damaged ledgers are reported."""
     await read_json(request)
-    return JSONResponse(await run_in_threadpool(_service(request).sessions.repair))
+    return JSONResponse(await run_in_threadpool(_service(request).repair_sessions))
 
 
 _SESSION = "/api/workspaces/{workspace_id}/memory/sessions/{session_id}"
