@@ -86,7 +86,7 @@ def _walk(frame: FrameType | None) -> tuple[int, bool]:
         module = frame.f_globals.get("__name__", "")
         if module.startswith("aghmem"):
             depth += 1
-            serving = serving or module.startswith(("aghmem.api", "aghmem.faces")) or frame.f_code.co_name == "write_memory"
+            serving = serving or module.startswith(("aghmem.api", "aghmem.faces")) or frame.f_code.co_name in ("write_memory", "submit")
         frame = frame.f_back
     return depth, serving
 

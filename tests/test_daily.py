@@ -10,6 +10,7 @@ import pytest
 
 from aghmem import MemoryService, load_config
 from aghmem.features.sessions import Event
+from library import write
 
 
 @pytest.fixture
@@ -34,9 +35,9 @@ def daily_dir(service: MemoryService) -> Path:
 
 def test_one_line_per_applied_decision_and_rotation(service: MemoryService, clock: list[dt.datetime]) -> None:
     for n in range(5):
-        service.write_memory({"type": "user", "name": f"Note {n}", "content": f"Fact number {n}."})
-    service.write_memory({"type": "user", "name": "Note 0", "content": "Fact number 0."})  # a noop: no line
-    decision = service.write_memory({"type": "user", "name": "Dry", "content": "x", "dry_run": True}).decision
+        write(service, {"type": "user", "name": f"Note {n}", "content": f"Fact number {n}."})
+    write(service, {"type": "user", "name": "Note 0", "content": "Fact number 0."})  # a noop: no line
+    decision = write(service, {"type": "user", "name": "Dry", "content": "x", "dry_run": True}).decision
     assert decision.status == "dry_run"
     (service.config.home_path / "memory" / "user_note_1.md").unlink()  # by hand
     service.rescan()
@@ -50,7 +51,7 @@ def test_one_line_per_applied_decision_and_rotation(service: MemoryService, cloc
     assert [(log["seq"], log["operation_count"]) for log in logs] == [(2, 2), (1, 4)]
 
     clock[0] += dt.timedelta(days=1)
-    service.write_memory({"type": "user", "name": "Tomorrow", "content": "A new day."})
+    write(service, {"type": "user", "name": "Tomorrow", "content": "A new day."})
     assert [log["date"] for log in service.daily_logs(None)] == ["2026-03-02", "2026-03-01", "2026-03-01"]
     assert [log["seq"] for log in service.daily_logs(None, date="2026-03-01")] == [2, 1]
     assert len(service.daily_logs(None, limit=1)) == 1
@@ -59,9 +60,9 @@ def test_one_line_per_applied_decision_and_rotation(service: MemoryService, cloc
 def test_the_sweep_archives_then_deletes(service: MemoryService, clock: list[dt.datetime]) -> None:
     service.config.daily.cold_archive_days = 30
     service.config.daily.hard_delete_days = 60
-    service.write_memory({"type": "user", "name": "March", "content": "Written in March."})
+    write(service, {"type": "user", "name": "March", "content": "Written in March."})
     clock[0] += dt.timedelta(days=10)
-    service.write_memory({"type": "user", "name": "Later", "content": "Written ten days later."})
+    write(service, {"type": "user", "name": "Later", "content": "Written ten days later."})
     archive = service.config.home_path / "memory" / "_system" / "archive"
 
     assert service.sweep_daily() == {"archived": 0, "deleted": 0}
@@ -70,7 +71,7 @@ def test_the_sweep_archives_then_deletes(service: MemoryService, clock: list[dt.
     assert [p.name for p in archive.iterdir()] == ["2026-03-01.1.md"]
     assert [log["date"] for log in service.daily_logs(None)] == ["2026-03-11"]
     # Appends after a sweep go to the right file.
-    service.write_memory({"type": "user", "name": "After sweep", "content": "Written after the sweep."})
+    write(service, {"type": "user", "name": "After sweep", "content": "Written after the sweep."})
     clock[0] += dt.timedelta(days=31)
     assert service.sweep_daily() == {"archived": 2, "deleted": 1}  # the 1 March log is past 60 days
     assert sorted(p.name for p in archive.iterdir()) == ["2026-03-11.1.md", "2026-04-05.1.md"]

@@ -20,6 +20,7 @@ from aghmem import MemoryService, load_config
 from aghmem.features.dreaming.review import DELETED_MARK, UNREADABLE_MARK
 from aghmem.model import GLOBAL
 from conftest import FAST_CONFIG, Daemon
+from library import search, trigger, write
 
 DREAM_CONFIG = FAST_CONFIG + """
 [dream.gates]
@@ -188,12 +189,12 @@ def service(tmp_path: Path) -> Iterator[MemoryService]:
 
 def dream_in_process(service: MemoryService, before_dream: Callable[[], None] = lambda: None) -> Path:
     for name, (content, _) in FACTS.items():
-        service.write_memory({"type": "user", "name": name, "content": content})
+        write(service, {"type": "user", "name": name, "content": content})
     for name, (_, queries) in FACTS.items():
         for turn, query in enumerate(queries):
-            service.search({"query_text": query, "session_id": f"{name}-{turn}"})
+            search(service, {"query_text": query, "session_id": f"{name}-{turn}"})
     before_dream()
-    result = service.trigger_dream({"force": True})
+    result = trigger(service, {"force": True})
     assert result["dream"]["status"] == "promoted", result
     return service.config.home_path / "memory" / "project_dreaming_20261102.md"
 

@@ -17,6 +17,7 @@ from aghmem import MemoryService, load_config
 from aghmem.errors import Conflict
 from aghmem.features.sessions import Event
 from aghmem.storage.lockfile import ExpiringLock, LockBusy
+from library import search, trigger, write
 
 FACTS = [
     ("Editor", "Uses neovim with lazy.nvim plugins.", ["neovim editor", "which editor plugins"]),
@@ -58,10 +59,10 @@ def service(tmp_path: Path, clock: Clock) -> Iterator[MemoryService]:
 def remember(service: MemoryService, facts: list[tuple[str, str, list[str]]], session_prefix: str = "s") -> None:
     """Write each fact, then recall it with each of its queries, once per session."""
     for name, content, _ in facts:
-        service.write_memory({"type": "user", "name": name, "content": content})
+        write(service, {"type": "user", "name": name, "content": content})
     for name, _, queries in facts:
         for turn, query in enumerate(queries):
-            service.search({"query_text": query, "session_id": f"{session_prefix}-{name}-{turn}"})
+            search(service, {"query_text": query, "session_id": f"{session_prefix}-{name}-{turn}"})
 
 
 def stop_sessions(service: MemoryService, *session_ids: str) -> None:
@@ -75,11 +76,11 @@ def files(directory: Path) -> dict[str, bytes]:
 
 def test_gates_follow_the_clock(service: MemoryService, clock: Clock) -> None:
     remember(service, FACTS[:4])
-    closed = service.trigger_dream({})
+    closed = trigger(service, {})
     assert closed["triggered"] is False and closed["dream"] is None
     assert closed["reason"] == "sessions gate: 0 session(s) stopped since the last dream; needs 2"
     stop_sessions(service, "a", "b")
-    first = service.trigger_dream({})
+    first = trigger(service, {})
     assert first["triggered"] is True, first["reason"]
     dream = first["dream"]
     assert dream["status"] == "promoted" and dream["promoted_count"] == 4 and dream["trigger"] == "http"
@@ -91,7 +92,7 @@ def test_gates_follow_the_clock(service: MemoryService, clock: Clock) -> None:
     remember(service, FACTS[4:] + [("Pager", "On call uses pagerduty.", ["pagerduty on call", "on call pager"]),
                                     ("Branches", "Branch names start with the ticket id.", ["branch names", "ticket id branch"])], "t")
     stop_sessions(service, "c", "d")
-    held = service.trigger_dream({})
+    held = trigger(service, {})
     assert held["triggered"] is False and held["reason"].startswith("time gate: 1.0 h since the last dream; needs 24")
     # The scheduled check sees the same gates and does nothing.
     assert [r.triggered for r in service.dreaming.check()] == [False]
@@ -103,14 +104,14 @@ def test_gates_follow_the_clock(service: MemoryService, clock: Clock) -> None:
     home = service.config.home_path
     assert sorted(p.name for p in (home / "memory").glob("project_dreaming_*.md")) == [
         "project_dreaming_20261102.md", "project_dreaming_20261103.md"]
-    assert service.trigger_dream({"force": True})["reason"].startswith("signals gate: 0 unpromoted")
+    assert trigger(service, {"force": True})["reason"].startswith("signals gate: 0 unpromoted")
     assert service.health()["last_consolidation"] == "2026-11-03T09:00:00.000Z"
 
 
 def test_scoring_terms_follow_the_formula(service: MemoryService, clock: Clock) -> None:
     remember(service, FACTS[:3])
     clock.advance(days=14)  # one half-life after every recall
-    dry = service.trigger_dream({"dry_run": True, "force": True})
+    dry = trigger(service, {"dry_run": True, "force": True})
     assert dry["triggered"] is False and dry["dream"] is None
     for cand in dry["candidates"]:
         terms = cand["terms"]
@@ -135,17 +136,17 @@ def test_quality_gates_and_a_dry_run_that_changes_nothing(service: MemoryService
     (memory_dir / "_system_status.md").write_text("---\nname: Status\ntype: project\n---\nDeploy token rotation status.\n")
     service.rescan()
     for turn, query in enumerate(["deploy token instructions", "print the deploy token", "deploy token rotation"]):
-        service.search({"query_text": query, "session_id": f"tok-{turn}", "include_system": True})
+        search(service, {"query_text": query, "session_id": f"tok-{turn}", "include_system": True})
     # Recalled (last, so that no other query finds it) often, but always by the same query.
-    service.write_memory({"type": "user", "name": "Lint", "content": "Lint with ruff check before commits."})
+    write(service, {"type": "user", "name": "Lint", "content": "Lint with ruff check before commits."})
     for turn in range(3):
-        service.search({"query_text": "ruff check lint", "session_id": f"lint-{turn}"})
+        search(service, {"query_text": "ruff check lint", "session_id": f"lint-{turn}"})
     service.signals.flush()
     signals_before = service.catalog.db.execute("SELECT * FROM signals ORDER BY memory_id").fetchall()
     before = files(service.config.home_path / "memory")
     decisions_before = len(service.list_decisions(None, limit=500)[0])
 
-    dry = service.trigger_dream({"dry_run": True, "force": True})
+    dry = trigger(service, {"dry_run": True, "force": True})
     by_file = {c["filename"]: c for c in dry["candidates"]}
     assert by_file["user_lint.md"]["keep"] is False
     assert by_file["user_lint.md"]["reason"] == "recalled by 1 distinct query; needs 2"
@@ -162,14 +163,14 @@ def test_quality_gates_and_a_dry_run_that_changes_nothing(service: MemoryService
     assert service.catalog.db.execute("SELECT * FROM signals ORDER BY memory_id").fetchall() == signals_before
     assert len(service.list_decisions(None, limit=500)[0]) == decisions_before
     assert service.list_dreams(None) == []
-    assert service.trigger_dream({"dry_run": True, "force": True})["candidates"] == dry["candidates"]
+    assert trigger(service, {"dry_run": True, "force": True})["candidates"] == dry["candidates"]
 
 
 def test_a_failure_is_recorded_keeps_the_clock_and_can_be_retried(service: MemoryService, clock: Clock) -> None:
     remember(service, FACTS[:3])
     synthesis = service.config.home_path / "memory" / "project_dreaming_20261102.md"
     synthesis.write_text("---\nname: [broken\n---\nhand-edited and broken\n")  # cannot be parsed
-    result = service.trigger_dream({"force": True})
+    result = trigger(service, {"force": True})
     dream = result["dream"]
     assert result["triggered"] is True and dream["status"] == "failed"
     assert "cannot be parsed" in dream["failure_reason"]
@@ -178,7 +179,7 @@ def test_a_failure_is_recorded_keeps_the_clock_and_can_be_retried(service: Memor
     assert Path(dream["artifact_paths"][0]).exists()  # the candidates were written before the failure
     assert service.dreaming.store.last_completed_at("global") is None  # the clock is not moved
     assert not (service.config.home_path / "memory" / "_system" / "dreaming" / "dream.lock").exists()
-    assert service.trigger_dream({"dry_run": True, "force": True})["candidates"][0]["keep"] is True  # not promoted
+    assert trigger(service, {"dry_run": True, "force": True})["candidates"][0]["keep"] is True  # not promoted
 
     synthesis.unlink()  # fixed by hand
     clock.advance(minutes=1)
@@ -192,7 +193,7 @@ def test_a_failure_is_recorded_keeps_the_clock_and_can_be_retried(service: Memor
 
 def test_reverting_the_synthesis_removes_it(service: MemoryService) -> None:
     remember(service, FACTS[:3])
-    dream = service.trigger_dream({"force": True})["dream"]
+    dream = trigger(service, {"force": True})["dream"]
     decision = service.get_decision(dream["decision_id"])
     assert decision.origin == "dreaming" and decision.target_filename == "project_dreaming_20261102.md"
     synthesis = service.config.home_path / "memory" / "project_dreaming_20261102.md"
@@ -200,7 +201,7 @@ def test_reverting_the_synthesis_removes_it(service: MemoryService) -> None:
     service.revert(decision.id)
     assert not synthesis.exists()
     # The memories stay promoted: a synthesis someone reverted is not proposed again.
-    assert service.trigger_dream({"force": True})["triggered"] is False
+    assert trigger(service, {"force": True})["triggered"] is False
 
 
 def _live_pid() -> Iterator[int]:
@@ -248,9 +249,9 @@ def test_dream_inputs_are_checked(service: MemoryService) -> None:
     for body in ({"force": "yes"}, {"selector": "global"}, {"selector": {"scope": "global"}, "scope": "global"},
                  {"extra": 1}, {"selector": {"bogus": 1}}):
         with pytest.raises(ValidationError):
-            service.trigger_dream(body)
+            trigger(service, body)
     with pytest.raises(NotFound):
-        service.trigger_dream({"workspace_id": "ws_missing"})
+        trigger(service, {"workspace_id": "ws_missing"})
     with pytest.raises(NotFound):
         service.get_dream("dream_nope")
     with pytest.raises(ValidationError):

@@ -8,6 +8,7 @@ from typing import Any
 
 from aghmem import MemoryService, load_config
 from conftest import Daemon
+from library import write
 
 
 def test_promote_copies_through_the_controller(daemon: Daemon, tmp_path: Path) -> None:
@@ -50,9 +51,9 @@ def test_pruning_drops_old_applied_decisions_and_keeps_summaries(tmp_path: Path)
     service = MemoryService(config, clock=lambda: now[0])
     service.start(watch=False)
     try:
-        old = service.write_memory({"type": "user", "name": "Old", "content": "Written in January."}).decision
+        old = write(service, {"type": "user", "name": "Old", "content": "Written in January."}).decision
         now[0] += dt.timedelta(days=100)
-        recent = service.write_memory({"type": "user", "name": "Recent", "content": "Written in April."}).decision
+        recent = write(service, {"type": "user", "name": "Recent", "content": "Written in April."}).decision
         assert service.prune_decisions() == 1
         ids = [d.id for d in service.list_decisions(None)[0]]
         assert ids == [recent.id]

@@ -27,7 +27,7 @@ import httpx
 
 from ..config import Config, parse_duration
 from ..controller.decisions import stamp
-from ..errors import Conflict, NotFound, ValidationError
+from ..errors import Conflict, NotFound
 from ..storage.files import atomic_write
 
 log = logging.getLogger("aghmem.providers")
@@ -218,12 +218,7 @@ class Providers:
     def list(self) -> list[dict[str, Any]]:
         return [self.view(LOCAL), self.view(LLM)]
 
-    def select(self, body: dict[str, Any]) -> dict[str, Any]:
-        name = body.get("name")
-        if set(body) - {"name"}:
-            raise ValidationError("select takes only name", field="name")
-        if not isinstance(name, str):
-            raise ValidationError("name must be a provider name (local or llm)", field="name")
+    def select(self, name: str) -> dict[str, Any]:
         self.view(name)  # 404 for an unknown name
         if name == LLM and not self.configured:
             raise Conflict("the llm provider needs provider.base_url and provider.model in the config", provider=name)

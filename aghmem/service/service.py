@@ -9,27 +9,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from ..config import LOCKED_PATHS, Config, load_config, mutable_paths
 from ..controller.controller import Clock, Outcome
 from ..controller.rules import Candidate
 from ..errors import Conflict, NotFound, Rejected, ValidationError
-from ..faces.api.payloads import (
-    ad_hoc_candidate,
-    check_fields,
-    delete_candidate,
-    dream_trigger,
-    patch_candidate,
-    search_request,
-    timestamp,
-    write_candidate,
-)
+from ..features.recall import SearchRequest
 from ..features.sessions import AppendResult, Event
 from ..features.sync import ScanReport
-from ..model import GLOBAL, SELECTOR_FIELDS, Decision, Entry, Op, Selector, resolve_selector
+from ..model import GLOBAL, Decision, Entry, Op, Selector
 from ..storage.catalog import DecisionFilter
-from ..storage.files import check_filename
 from ..storage.schema import DERIVED_TABLES
 from .health import health_report
 from .runtime import Runtime
@@ -146,41 +136,30 @@ class MemoryService:
             raise Rejected(outcome.decision.reason, decision=outcome.decision.to_dict())
         return outcome
 
-    def write_memory(self, body: Mapping[str, Any], *, default_origin: str = "http") -> Outcome:
-        return self._submit(write_candidate(body, default_origin=default_origin))
+    def submit(self, candidate: Candidate) -> Outcome:
+        """A write, patch or delete through the controller; a rejection is a
+        Rejected error (a replayed rejection too: same answer, same status)."""
+        return self._submit(candidate)
 
-    def patch_memory(
-        self, filename: str, body: Mapping[str, Any], query: Mapping[str, Any], *, if_match: str | None = None
+    def promote(
+        self,
+        filename: str,
+        source_scope: Selector,
+        target_scope: Selector,
+        *,
+        dry_run: bool = False,
+        idempotency_key: str | None = None,
     ) -> Outcome:
-        return self._submit(patch_candidate(filename, body, query, if_match=if_match))
-
-    def delete_memory(
-        self, filename: str, body: Mapping[str, Any], query: Mapping[str, Any], *, if_match: str | None = None
-    ) -> Outcome:
-        return self._submit(delete_candidate(filename, body, query, if_match=if_match))
-
-    def promote(self, body: Mapping[str, Any]) -> Outcome:
         """Copy a memory into another scope through the controller (origin
         `promote`); the source stays. A rejection is a Rejected error."""
-        check_fields(body, frozenset({"filename", "from", "to", "dry_run", "idempotency_key"}))
-        filename = check_filename(body.get("filename"))
-        scopes = []
-        for side in ("from", "to"):
-            fields = body.get(side)
-            if not isinstance(fields, dict):
-                raise ValidationError(f"{side} must be a selector object, e.g. {{\"scope\": \"global\"}}", field=side)
-            check_fields(fields, frozenset(SELECTOR_FIELDS))
-            scopes.append(self.check_selector(resolve_selector(fields)))
-        source_scope, target_scope = scopes
+        self.check_selector(source_scope)
+        self.check_selector(target_scope)
         if source_scope == target_scope:
             raise ValidationError("from and to name the same scope", field="to")
         source = self.controller.read(source_scope, filename)
         if source is None:
             raise NotFound(f"no memory {filename} in the source scope", filename=filename, **source_scope.to_dict())
         meta = source.meta
-        dry_run = body.get("dry_run", False)
-        if not isinstance(dry_run, bool):
-            raise ValidationError("dry_run must be true or false", field="dry_run")
         candidate = Candidate(
             selector=target_scope,
             origin="promote",
@@ -194,13 +173,13 @@ class MemoryService:
             tags=meta.get("tags"),
             metadata=meta.get("metadata"),
             provenance={"source_sessions": source.provenance.get("source_sessions") or []},
-            idempotency_key=body.get("idempotency_key"),
+            idempotency_key=idempotency_key,
             dry_run=dry_run,
         )
         return self._submit(candidate)
 
-    def ad_hoc(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        candidate = ad_hoc_candidate(body)
+    def ad_hoc(self, candidate: Candidate) -> dict[str, Any]:
+        """A quick note (name and type already inferred by the caller)."""
         outcome = self._submit(candidate)
         decision = outcome.decision
         path = None
@@ -220,18 +199,19 @@ class MemoryService:
         self,
         selector: Selector | None,
         *,
-        op: str | None = None,
+        op: Op | None = None,
         since: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
         applied_only: bool = False,
     ) -> tuple[list[Decision], str | None]:
+        """Decisions newest first; `since` is a stamp (ISO 8601, UTC, ms)."""
         if selector is not None:
             self.check_selector(selector)
         filt = DecisionFilter(
             scope_key=selector.key if selector else None,
-            op=_op(op) if op else None,
-            since=timestamp(since, "since") if since else None,
+            op=op,
+            since=since,
             limit=_limit(limit, MAX_LIST_LIMIT),
             cursor=cursor,
             applied_only=applied_only,
@@ -251,19 +231,14 @@ class MemoryService:
         self,
         selector: Selector | None,
         *,
-        operation: str | None = None,
+        operation: Op | None = None,
         since: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        op = None
-        if operation:
-            by_name = {name: op for op, name in HISTORY_OPERATIONS.items()}
-            if operation not in by_name:
-                raise ValidationError(f"operation must be one of: {', '.join(by_name)}", field="operation")
-            op = by_name[operation].value
+        """Applied operations (add, update, delete), newest first."""
         decisions, next_cursor = self.list_decisions(
-            selector, op=op, since=since, limit=limit, cursor=cursor, applied_only=True
+            selector, op=operation, since=since, limit=limit, cursor=cursor, applied_only=True
         )
         operations = []
         for d in decisions:
@@ -323,10 +298,37 @@ class MemoryService:
     def repair_sessions(self) -> dict[str, Any]:
         return self.sessions.repair()
 
+    # --- extractor and providers ---------------------------------------------
+
+    def extractor_status(self) -> dict[str, Any]:
+        return self.extractor.status()
+
+    def extractor_failures(self) -> list[dict[str, Any]]:
+        return self.extractor.failures()
+
+    def retry_extraction(self, ids: list[str] | None = None) -> dict[str, Any]:
+        """Put failed inbox files back (all, or `ids`) and process them."""
+        return self.extractor.retry(ids)
+
+    def drain_extractor(self, timeout: float = 60.0) -> dict[str, Any]:
+        """Wait until the extractor has nothing queued or in flight."""
+        return self.extractor.drain(timeout)
+
+    def list_providers(self) -> list[dict[str, Any]]:
+        return self.providers.list()
+
+    def provider(self, name: str) -> dict[str, Any]:
+        return self.providers.view(name)
+
+    def select_provider(self, name: str) -> dict[str, Any]:
+        return self.providers.select(name)
+
+    def set_provider_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
+        return self.providers.set_enabled(name, enabled)
+
     # --- search ------------------------------------------------------------
 
-    def search(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        request = search_request(body, self.config.recall)
+    def search(self, request: SearchRequest) -> dict[str, Any]:
         self.check_selector(request.selector)
         return self.recall.search(request, self.clock())
 
@@ -339,8 +341,7 @@ class MemoryService:
 
     # --- dreaming and daily logs ---------------------------------------------
 
-    def trigger_dream(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        selector, force, dry_run = dream_trigger(body)
+    def trigger_dream(self, selector: Selector, *, force: bool = False, dry_run: bool = False) -> dict[str, Any]:
         self.check_selector(selector)
         return self.dreaming.trigger(selector, force=force, dry_run=dry_run).to_dict()
 
@@ -381,12 +382,9 @@ class MemoryService:
             count = self.indexing.reindex([s.key for s in selector.visible_scopes()])
         return {**(selector or GLOBAL).to_dict(), "indexed_files": count, "completed_at": self._now()}
 
-    def reset(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    def reset(self) -> dict[str, Any]:
         """Drop the derived state (catalog entries, index) and rebuild it from
         the files. Memory files and history (decisions, signals) stay."""
-        check_fields(body, frozenset({"confirm", "derived_only"}))
-        if body.get("confirm") is not True or body.get("derived_only") is not True:
-            raise ValidationError("reset needs confirm: true and derived_only: true (only derived state can be reset)")
         with self.catalog.write() as db:
             rows = sum(db.execute(f"DELETE FROM {table}").rowcount for table in DERIVED_TABLES)
         self.runtime.last_scan = None
@@ -425,10 +423,3 @@ def _limit(value: Any, maximum: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValidationError(f"limit must be a whole number from 1 to {maximum}", field="limit")
     return min(value, maximum)
-
-
-def _op(value: str) -> Op:
-    try:
-        return Op(value)
-    except ValueError:
-        raise ValidationError(f"op must be one of: {', '.join(o.value for o in Op)}", field="op") from None

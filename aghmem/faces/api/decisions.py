@@ -8,8 +8,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ...errors import ValidationError
-from ...service.service import MemoryService
+from ...model import Op
+from ...service.service import HISTORY_OPERATIONS, MemoryService
 from .parsing import query_int, query_selector, read_json
+from .payloads import decision_op, since
 
 
 def _service(request: Request) -> MemoryService:
@@ -22,8 +24,8 @@ async def list_decisions(request: Request) -> JSONResponse:
     decisions, next_cursor = await run_in_threadpool(
         _service(request).list_decisions,
         query_selector(request, optional=True),
-        op=params.get("op") or None,
-        since=params.get("since") or None,
+        op=decision_op(params.get("op")),
+        since=since(params.get("since")),
         limit=query_int(request, "limit", 50),
         cursor=params.get("cursor") or None,
     )
@@ -57,8 +59,8 @@ async def history(request: Request) -> JSONResponse:
     operations, next_cursor = await run_in_threadpool(
         _service(request).history,
         query_selector(request, optional=True),
-        operation=params.get("operation") or params.get("op") or None,
-        since=params.get("since") or None,
+        operation=history_operation(params.get("operation") or params.get("op")),
+        since=since(params.get("since")),
         limit=query_int(request, "limit", 50),
         cursor=params.get("cursor") or None,
     )
@@ -71,3 +73,13 @@ routes = [
     Route("/api/memory/decisions/{decision_id}/revert", revert_decision, methods=["POST"]),
     Route("/api/memory/history", history, methods=["GET"]),
 ]
+
+
+def history_operation(value: str | None) -> Op | None:
+    """`memory.write` | `memory.update` | `memory.delete` → the decision op."""
+    if not value:
+        return None
+    by_name = {name: op for op, name in HISTORY_OPERATIONS.items()}
+    if value not in by_name:
+        raise ValidationError(f"operation must be one of: {', '.join(by_name)}", field="operation")
+    return by_name[value]

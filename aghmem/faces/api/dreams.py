@@ -9,6 +9,7 @@ from starlette.routing import Route
 
 from ...service.service import MemoryService
 from .parsing import query_int, query_selector, read_json
+from .payloads import dream_trigger
 
 
 def _service(request: Request) -> MemoryService:
@@ -41,8 +42,8 @@ async def get_dream(request: Request) -> JSONResponse:
 async def trigger_dream(request: Request) -> JSONResponse:
     """Run a dream now (`force` skips the time and session gates; `dry_run`
     scores the candidates and changes nothing)."""
-    body = await read_json(request)
-    return JSONResponse(await run_in_threadpool(_service(request).trigger_dream, body))
+    selector, force, dry_run = dream_trigger(await read_json(request))
+    return JSONResponse(await run_in_threadpool(lambda: _service(request).trigger_dream(selector, force=force, dry_run=dry_run)))
 
 
 async def retry_dream(request: Request) -> JSONResponse:

@@ -7,11 +7,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ...errors import ValidationError
 from ...service.service import MemoryService
 from .parsing import read_json
-
-MAX_DRAIN_SECONDS = 300
+from .payloads import drain_timeout, provider_name, retry_ids
 
 
 def _service(request: Request) -> MemoryService:
@@ -20,56 +18,53 @@ def _service(request: Request) -> MemoryService:
 
 async def extractor_status(request: Request) -> JSONResponse:
     """Queue depth, in-flight sessions, dropped and coalesced turns, failures."""
-    return JSONResponse(_service(request).extractor.status())
+    return JSONResponse(_service(request).extractor_status())
 
 
 async def extractor_failures(request: Request) -> JSONResponse:
     """Inbox files that failed, in the dead-letter folder."""
-    return JSONResponse({"failures": await run_in_threadpool(_service(request).extractor.failures)})
+    return JSONResponse({"failures": await run_in_threadpool(_service(request).extractor_failures)})
 
 
 async def extractor_retry(request: Request) -> JSONResponse:
     """Put failed inbox files back (all, or `ids`) and process them."""
-    body = await read_json(request)
-    return JSONResponse(await run_in_threadpool(_service(request).extractor.retry, body))
+    ids = retry_ids(await read_json(request))
+    return JSONResponse(await run_in_threadpool(_service(request).retry_extraction, ids))
 
 
 async def extractor_drain(request: Request) -> JSONResponse:
     """Wait until the extractor has nothing queued or in flight."""
-    body = await read_json(request)
-    timeout = body.get("timeout_seconds", 60)
-    if set(body) - {"timeout_seconds"} or not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 <= timeout <= MAX_DRAIN_SECONDS:
-        raise ValidationError(f"drain takes timeout_seconds: a number from 0 to {MAX_DRAIN_SECONDS}", field="timeout_seconds")
-    return JSONResponse(await run_in_threadpool(_service(request).extractor.drain, float(timeout)))
+    timeout = drain_timeout(await read_json(request))
+    return JSONResponse(await run_in_threadpool(_service(request).drain_extractor, timeout))
 
 
 async def list_providers(request: Request) -> JSONResponse:
     """The builtin local provider and the llm one, with breaker state."""
-    return JSONResponse({"providers": _service(request).providers.list()})
+    return JSONResponse({"providers": _service(request).list_providers()})
 
 
 async def get_provider(request: Request) -> JSONResponse:
     """One provider."""
-    return JSONResponse({"provider": _service(request).providers.view(request.path_params["name"])})
+    return JSONResponse({"provider": _service(request).provider(request.path_params["name"])})
 
 
 async def select_provider(request: Request) -> JSONResponse:
     """Make a provider the active one (kept across restarts)."""
-    body = await read_json(request)
-    return JSONResponse({"provider": await run_in_threadpool(_service(request).providers.select, body)})
+    name = provider_name(await read_json(request))
+    return JSONResponse({"provider": await run_in_threadpool(_service(request).select_provider, name)})
 
 
 async def enable_provider(request: Request) -> JSONResponse:
     """Enable a provider (closes its circuit breaker)."""
     await read_json(request)
-    provider = await run_in_threadpool(_service(request).providers.set_enabled, request.path_params["name"], True)
+    provider = await run_in_threadpool(_service(request).set_provider_enabled, request.path_params["name"], True)
     return JSONResponse({"provider": provider})
 
 
 async def disable_provider(request: Request) -> JSONResponse:
     """Disable a provider; the rules take over."""
     await read_json(request)
-    provider = await run_in_threadpool(_service(request).providers.set_enabled, request.path_params["name"], False)
+    provider = await run_in_threadpool(_service(request).set_provider_enabled, request.path_params["name"], False)
     return JSONResponse({"provider": provider})
 
 

@@ -12,6 +12,7 @@ from starlette.routing import Route
 from ...controller.controller import Outcome
 from ...service.service import MemoryService
 from .parsing import if_match, query_int, query_selector, read_json
+from .payloads import ad_hoc_candidate, delete_candidate, patch_candidate, promotion, write_candidate
 
 
 def _service(request: Request) -> MemoryService:
@@ -47,21 +48,23 @@ async def list_memories(request: Request) -> JSONResponse:
 
 async def write_memory(request: Request) -> JSONResponse:
     """Create a memory (or update the one it names) through the controller."""
-    body = await read_json(request)
-    outcome = await run_in_threadpool(_service(request).write_memory, body)
-    return render_outcome(outcome)
+    candidate = write_candidate(await read_json(request))
+    return render_outcome(await run_in_threadpool(_service(request).submit, candidate))
 
 
 async def ad_hoc(request: Request) -> JSONResponse:
     """Save a quick note; its name and type are inferred."""
-    body = await read_json(request)
-    return JSONResponse(await run_in_threadpool(_service(request).ad_hoc, body))
+    candidate = ad_hoc_candidate(await read_json(request))
+    return JSONResponse(await run_in_threadpool(_service(request).ad_hoc, candidate))
 
 
 async def promote(request: Request) -> JSONResponse:
     """Copy a memory to another scope through the controller."""
-    body = await read_json(request)
-    return render_outcome(await run_in_threadpool(_service(request).promote, body))
+    p = promotion(await read_json(request))
+    outcome = await run_in_threadpool(
+        lambda: _service(request).promote(p.filename, p.source, p.target, dry_run=p.dry_run, idempotency_key=p.idempotency_key)
+    )
+    return render_outcome(outcome)
 
 
 async def get_memory(request: Request) -> JSONResponse:
@@ -74,28 +77,18 @@ async def get_memory(request: Request) -> JSONResponse:
 
 async def patch_memory(request: Request) -> JSONResponse:
     """Change fields of one memory; honours If-Match."""
-    body = await read_json(request)
-    outcome = await run_in_threadpool(
-        _service(request).patch_memory,
-        request.path_params["filename"],
-        body,
-        dict(request.query_params),
-        if_match=if_match(request),
+    candidate = patch_candidate(
+        request.path_params["filename"], await read_json(request), dict(request.query_params), if_match=if_match(request)
     )
-    return render_outcome(outcome)
+    return render_outcome(await run_in_threadpool(_service(request).submit, candidate))
 
 
 async def delete_memory(request: Request) -> JSONResponse:
     """Delete one memory; honours If-Match."""
-    body = await read_json(request)
-    outcome = await run_in_threadpool(
-        _service(request).delete_memory,
-        request.path_params["filename"],
-        body,
-        dict(request.query_params),
-        if_match=if_match(request),
+    candidate = delete_candidate(
+        request.path_params["filename"], await read_json(request), dict(request.query_params), if_match=if_match(request)
     )
-    return render_outcome(outcome)
+    return render_outcome(await run_in_threadpool(_service(request).submit, candidate))
 
 
 routes = [

@@ -8,7 +8,8 @@ from typing import Any, Sequence
 from starlette.routing import BaseRoute, Route
 
 from ... import __version__
-from .payloads import MEMORY_FIELDS, SEARCH_FIELDS
+from .payloads.memory import MEMORY_FIELDS
+from .payloads.recall import SEARCH_FIELDS
 
 _PARAM_RE = re.compile(r"{(\w+)(?::\w+)?}")
 

@@ -11,6 +11,7 @@ from ...errors import ValidationError
 from ...model import SELECTOR_FIELDS, has_selector_fields, resolve_selector
 from ...service.service import MemoryService
 from .parsing import read_json
+from .payloads import reset_request, search_request
 
 
 def _service(request: Request) -> MemoryService:
@@ -19,8 +20,9 @@ def _service(request: Request) -> MemoryService:
 
 async def search(request: Request) -> JSONResponse:
     """Recall: memories for a query, ranked, packaged for an agent."""
-    body = await read_json(request)
-    return JSONResponse(await run_in_threadpool(_service(request).search, body))
+    service = _service(request)
+    search_req = search_request(await read_json(request), service.config.recall)
+    return JSONResponse(await run_in_threadpool(service.search, search_req))
 
 
 async def recall_trace(request: Request) -> JSONResponse:
@@ -45,8 +47,8 @@ async def reindex(request: Request) -> JSONResponse:
 
 async def reset(request: Request) -> JSONResponse:
     """Rebuild all derived state from the files (needs confirm and derived_only)."""
-    body = await read_json(request)
-    return JSONResponse(await run_in_threadpool(_service(request).reset, body))
+    reset_request(await read_json(request))
+    return JSONResponse(await run_in_threadpool(_service(request).reset))
 
 
 async def reload(request: Request) -> JSONResponse:

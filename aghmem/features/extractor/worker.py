@@ -35,7 +35,7 @@ from ...config import Config
 from ...controller.controller import Controller
 from ...controller.decisions import stamp
 from ...controller.rules import Candidate
-from ...errors import RateLimited, ValidationError
+from ...errors import RateLimited
 from ...model import GLOBAL, MemoryType, Op, Scope, Selector
 from ...storage.files import atomic_write, slugify
 from ..providers import ProviderError, Providers
@@ -329,11 +329,8 @@ class Extractor:
             out.append({**{k: error.get(k) for k in ("id", "session_id", "error", "failed_at")}, "path": str(path), "candidate_count": lines})
         return out
 
-    def retry(self, body: dict[str, Any]) -> dict[str, Any]:
+    def retry(self, ids: list[str] | None = None) -> dict[str, Any]:
         """Put dead-letter files back in the inbox (all, or `ids`) and process them."""
-        ids = body.get("ids")
-        if set(body) - {"ids"} or (ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids))):
-            raise ValidationError("retry takes ids: a list of failure ids (none: all)", field="ids")
         retried = []
         for failure in self.failures():
             if ids is not None and failure["id"] not in ids:

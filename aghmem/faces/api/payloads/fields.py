@@ -1,0 +1,77 @@
+"""What every payload is made of: known fields, text, flags, timestamps,
+bounded numbers. Each refusal is a ValidationError that names the field."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any, Mapping
+
+from ....controller.decisions import parse_stamp, stamp
+from ....errors import ValidationError
+
+if TYPE_CHECKING:
+    pass
+
+
+MAX_NAME = 200
+MAX_DESCRIPTION = 1_000
+MAX_KEY = 200
+
+
+def check_fields(body: Mapping[str, Any], allowed: frozenset[str]) -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ValidationError(
+            f"unknown field(s): {', '.join(unknown)}", unknown=unknown, allowed=sorted(allowed)
+        )
+
+
+def text(body: Mapping[str, Any], key: str, *, limit: int | None = None, one_line: bool = False) -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{key} must be a string", field=key)
+    if limit is not None and len(value) > limit:
+        raise ValidationError(f"{key} is longer than {limit} characters", field=key)
+    if one_line and ("\n" in value or "\r" in value):
+        raise ValidationError(f"{key} must be a single line", field=key)
+    if "\x00" in value:
+        raise ValidationError(f"{key} contains a NUL byte", field=key)
+    return value
+
+
+def flag(body: Mapping[str, Any], key: str) -> bool:
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise ValidationError(f"{key} must be true or false", field=key)
+    return value
+
+
+def timestamp(value: Any, name: str) -> str:
+    """An ISO 8601 date-time (UTC when no zone is given), as stored: ms, Z."""
+    try:
+        moment = parse_stamp(str(value))
+    except ValueError:
+        raise ValidationError(f"{name} must be an ISO 8601 date-time, e.g. 2026-04-21T00:00:00Z", field=name) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return stamp(moment, ms=True)
+
+
+def query_flag(query: Mapping[str, Any], key: str) -> bool:
+    value = query.get(key)
+    if value in (None, "", "false", "0"):
+        return False
+    if value in ("true", "1"):
+        return True
+    raise ValidationError(f"{key} must be true or false", field=key)
+
+
+def bounded_int(body: Mapping[str, Any], key: str, default: int, maximum: int) -> int:
+    value = body.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValidationError(f"{key} must be a whole number from 1 to {maximum}", field=key)
+    if value > maximum:
+        raise ValidationError(f"{key} must be at most {maximum}", field=key)
+    return value
