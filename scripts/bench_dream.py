@@ -33,11 +33,11 @@ from pathlib import Path
 import httpx
 from bench_search import Corpus, log
 
-from daemon import ROOT, Daemon
-
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's aghmem, not the copy an editable install points at
 from aghmem.controller.decisions import stamp  # noqa: E402
 from aghmem.model import GLOBAL, memory_id  # noqa: E402
+from aghmem.testing import Daemon  # noqa: E402
 
 CONFIG = "[controller.policy]\nmax_writes_per_min = 0\n"
 
@@ -91,9 +91,9 @@ def main() -> None:
         home = Path(tmp) / "home"
         log(f"writing {args.memories} memories")
         filenames = write_memories(args.memories, home / "memory")
-        daemon = Daemon(home, CONFIG)
+        daemon = Daemon(home, CONFIG, start_timeout=300)
         log("starting the daemon (scans and indexes every file)")
-        cold = daemon.start()
+        cold = daemon.start().start_seconds
         log(f"  ready in {cold:.1f} s; adding {args.signals} recall signals")
         db_path = home / "state" / "aghmem.db"
         add_signals(db_path, filenames, args.signals, random.Random(11))
@@ -121,7 +121,7 @@ def main() -> None:
                         f"({len(dry.json()['candidates'])} candidates), dream {run_times[-1]:.2f} s "
                         f"({result['dream']['promoted_count']} promoted)")
         finally:
-            daemon.stop()
+            daemon.stop(timeout=60)
 
     dream = result["dream"]
     report = {

@@ -31,7 +31,9 @@ from pathlib import Path
 
 import httpx
 
-from daemon import ROOT, Daemon
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's aghmem, not the copy an editable install points at
+from aghmem.testing import Daemon  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "locomo" / "locomo_dev.json"
 # Writes are not rate limited here: the benchmark measures the pipeline.
@@ -65,7 +67,7 @@ def main() -> None:
     work = sessions(args.passes)
     total = sum(len(messages) for _, messages in work)
     with tempfile.TemporaryDirectory(prefix="aghmem-bench-extract-") as tmp:
-        daemon = Daemon(Path(tmp) / "home", CONFIG)
+        daemon = Daemon(Path(tmp) / "home", CONFIG, start_timeout=300)
         daemon.start()
         latencies: list[float] = []
         sent = [0]
@@ -117,7 +119,7 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         cpu = daemon.cpu_seconds() - cpu_before
         memories = len([p for p in (Path(tmp) / "home" / "memory").glob("*.md") if p.name != "MEMORY.md"])
-        daemon.stop()
+        daemon.stop(timeout=60)
 
     ordered = sorted(latencies)
     report = {

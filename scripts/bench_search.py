@@ -39,7 +39,9 @@ import threading
 import time
 from pathlib import Path
 
-from daemon import ROOT, Daemon
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's aghmem, not the copy an editable install points at
+from aghmem.testing import Daemon  # noqa: E402
 
 SEED = 7
 CONFIG = "[controller.policy]\nmax_writes_per_min = 0\n[recall.signals]\nmetrics_enabled = false\n"
@@ -229,16 +231,16 @@ def main() -> None:
             f'[[workspace]]\nid = "ws_benchsearch1"\npath = "{ws_root.resolve()}"\nadded_at = "2026-01-01T00:00:00Z"\n'
         )
 
-        daemon = BenchDaemon(home, CONFIG)
+        daemon = BenchDaemon(home, CONFIG, start_timeout=300)
         log("cold start (scan and index everything)…")
-        cold = daemon.start()
+        cold = daemon.start().start_seconds
         conn = daemon.connect()
         health = daemon.call(conn, "GET", "/api/memory/health")
         conn.close()
         log(f"  ready in {cold:.1f}s with {health['indexed_files']} documents")
-        daemon.stop()
+        daemon.stop(timeout=60)
         log("warm restart…")
-        warm = daemon.start()
+        warm = daemon.start().start_seconds
         log(f"  ready in {warm:.2f}s")
         results = []
         for clients in (1, 8):
@@ -247,7 +249,7 @@ def main() -> None:
         log(f"edit-to-searchable lag over {args.edits} edits…")
         lag = edit_lag(daemon, home / "memory", args.edits)
         rss = daemon.peak_rss_mb()
-        daemon.stop()
+        daemon.stop(timeout=60)
 
     document = {
         "benchmark": "search",

@@ -30,7 +30,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from daemon import Daemon
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's aghmem, not the copy an editable install points at
+from aghmem.testing import Daemon  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -118,7 +120,7 @@ def main() -> None:
 
     results = []
     with tempfile.TemporaryDirectory(prefix="aghmem-bench-") as tmp:
-        daemon = Daemon(Path(tmp), "[controller.policy]\nmax_writes_per_min = 0\n")
+        daemon = Daemon(Path(tmp), "[controller.policy]\nmax_writes_per_min = 0\n", start_timeout=300)
         daemon.start()
         try:
             for clients in (int(c) for c in args.clients.split(",")):
@@ -126,7 +128,7 @@ def main() -> None:
                 for phase in ("add", "update"):
                     results.append(run_phase(daemon, clients, args.writes, run_id, phase))
         finally:
-            daemon.stop()
+            daemon.stop(timeout=60)
 
     document = {
         "benchmark": "write",

@@ -46,9 +46,10 @@ from pathlib import Path
 
 import httpx
 
-from daemon import Daemon
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's aghmem, not the copy an editable install points at
+from aghmem.testing import Daemon  # noqa: E402
+
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 
 CONFIG = """
@@ -194,7 +195,7 @@ def main() -> None:
         extra = args.extra_config.replace("\\n", "\n")
         if args.sweep:
             extra += "\n[recall]\nmin_evidence = 0.0001\n"
-        daemon = Daemon(tmp / "home", CONFIG + extra)
+        daemon = Daemon(tmp / "home", CONFIG + extra, start_timeout=300)
         daemon.start()
         try:
             with httpx.Client(base_url=daemon.url, timeout=120) as http:
@@ -231,7 +232,7 @@ def main() -> None:
                     progress("queries", i, len(queries))
                 passes = {} if args.no_default_passes else default_passes(http, every_query, ids)
         finally:
-            daemon.stop()
+            daemon.stop(timeout=60)
 
         run_path = tmp / "run.jsonl"
         run_path.write_text("".join(json.dumps(line) + "\n" for line in run))
