@@ -92,10 +92,9 @@ class Corpus:
         if rng.random() < 0.3:
             a, b = rng.sample(self.words[:2000], 2)
             body.append(f"See `{a}{b.capitalize()}()` in src/{a}/{b}_util.py.")
-        return (
-            f"---\nname: {self.phrase(rng.randint(3, 6))}\ndescription: {self.phrase(rng.randint(6, 12))}\n"
-            f"type: {'user' if i % 2 else 'project'}\n---\n" + " ".join(body) + "\n"
-        )
+        # JSON strings are YAML: a phrase may start with a quote ('em …).
+        name, description = json.dumps(self.phrase(rng.randint(3, 6))), json.dumps(self.phrase(rng.randint(6, 12)))
+        return f"---\nname: {name}\ndescription: {description}\ntype: {'user' if i % 2 else 'project'}\n---\n" + " ".join(body) + "\n"
 
     def query(self) -> str:
         # Queries name things: skip the 150 most frequent words (the, you,
