@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -234,3 +235,19 @@ def _rss_kb(daemon: Daemon) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise AssertionError("no VmRSS")
+
+
+def test_a_save_caught_half_way_is_read_again(daemon: Daemon) -> None:
+    """An in-place save truncates, then writes: an event that lands in
+    between must not take the empty file for the person's new version."""
+    daemon.write(type="user", name="Boat", content="Sails a small dinghy on the lake.")
+    path = daemon.home / "memory" / "user_boat.md"
+    wait_for(lambda: found(daemon, "dinghy") == ["user_boat.md"])
+    with path.open("w") as handle:  # truncated: the save has begun
+        os.utime(path)  # an event arrives while the file is empty
+        time.sleep(0.15)  # a slow editor (the watcher reads it within ~50 ms)
+        handle.write(MEMORY.format(name="Boat", body="Sails a catamaran on the sea."))
+    wait_for(lambda: found(daemon, "catamaran") == ["user_boat.md"])
+    edit = last_decision(daemon)
+    assert edit["op"] == "update" and "dinghy" in edit["prior_content"]
+    assert "user_boat.md" not in invalid(daemon)

@@ -55,6 +55,13 @@ from .safety import Scanner
 Clock = Callable[[], dt.datetime]
 # How often `observe` reads a file again that changed while it was read.
 OBSERVE_TRIES = 3
+# An empty or unparsable file modified this recently may be a save caught
+# half-way (truncated, not yet written): it is read again after a pause, a
+# few times, before it counts. Taking it at once dropped the memory from the
+# catalog, and the save's own decision then had no prior text to revert to.
+SETTLE_WINDOW_NS = 1_000_000_000
+SETTLE_PAUSE = 0.05
+SETTLE_TRIES = 4
 # Told (scope, filename, entry or None when removed) after each applied
 # change, outside the write lock.
 ChangeListener = Callable[[Selector, str, "Entry | None"], None]
@@ -430,7 +437,7 @@ class Controller:
         for _ in range(OBSERVE_TRIES):
             # Read, parse and scan outside the write lock: a slow or hostile
             # file (a FIFO, 20 MB of text) must never hold up writes.
-            seen = self.take_in(selector, filename)
+            seen = self._settled(selector, filename)
             with self._lock:
                 if not _still_as_read(path, seen):
                     continue  # it changed while it was read: look again
@@ -439,6 +446,19 @@ class Controller:
                 self._after_apply(selector, filename, entry, decision)
             return decision
         return None  # still changing: its last event or the next scan takes it in
+
+    def _settled(self, selector: Selector, filename: str) -> Intake | None:
+        """The file as taken in, read again while it looks like a save in
+        progress (empty or unparsable, and modified a moment ago)."""
+        seen = self.take_in(selector, filename)
+        for _ in range(SETTLE_TRIES):
+            if seen is None or seen.refusal is None or seen.refusal.kind != "invalid" or seen.stat is None:
+                break
+            if time.time_ns() - seen.stat.st_mtime_ns > SETTLE_WINDOW_NS:
+                break
+            time.sleep(SETTLE_PAUSE)
+            seen = self.take_in(selector, filename)
+        return seen
 
     def _settle(
         self, selector: Selector, filename: str, path: Path, seen: Intake | None, record: bool
