@@ -4,22 +4,44 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
 
+import aghmem
 from conftest import ROOT, Daemon
 
 AGHMEM = str(Path(sys.executable).with_name("aghmem"))
 
 
-def run(daemon: Daemon | None, *args: str, cwd: Path = ROOT, stdin: str | None = None, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cli_env(daemon: Daemon | None, extra_env: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGHMEM_")}
     if daemon is not None:
         env["AGHMEM_URL"] = daemon.url
         env["AGHMEM_HOME"] = str(daemon.home)
     env.update(extra_env or {})
-    return subprocess.run([AGHMEM, *args], cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=60)
+    return env
+
+
+def run(
+    daemon: Daemon | None,
+    *args: str,
+    cwd: Path = ROOT,
+    stdin: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    tty: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """`aghmem ARGS`; stdin is `stdin`, else a terminal with `tty`, else empty."""
+    if not tty:
+        feed = {"input": stdin or ""} if stdin is not None else {"stdin": subprocess.DEVNULL}
+        return subprocess.run([AGHMEM, *args], cwd=cwd, env=cli_env(daemon, extra_env), capture_output=True, text=True, timeout=60, **feed)
+    leader, follower = pty.openpty()
+    try:
+        return subprocess.run([AGHMEM, *args], cwd=cwd, env=cli_env(daemon, extra_env), stdin=follower, capture_output=True, text=True, timeout=60)
+    finally:
+        os.close(follower)
+        os.close(leader)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:
@@ -55,9 +77,11 @@ def test_edit_in_editor(daemon: Daemon, tmp_path: Path) -> None:
     editor = tmp_path / "fake-editor"
     editor.write_text("#!/bin/sh\nprintf 'new text from the editor\\n' > \"$1\"\n")
     editor.chmod(0o755)
-    out = ok(run(daemon, "memory", "edit", "user_editor_test.md", extra_env={"EDITOR": str(editor)}))
+    out = ok(run(daemon, "memory", "edit", "user_editor_test.md", extra_env={"EDITOR": str(editor)}, tty=True))
     assert out.startswith("update:")
     assert "new text from the editor" in (daemon.home / "memory" / "user_editor_test.md").read_text()
+    unchanged = ok(run(daemon, "--json", "memory", "edit", "user_editor_test.md", extra_env={"EDITOR": str(editor)}, tty=True))
+    assert json.loads(unchanged) == {"changed": False}
 
 
 def test_decisions_list_show_revert(daemon: Daemon) -> None:
@@ -89,6 +113,13 @@ def test_workspace_add_from_cwd_and_scope_show(daemon: Daemon, tmp_path: Path) -
     ok(run(daemon, "memory", "write", "-t", "project", "-n", "Build", "-c", "make all", "-w", ws))
     assert (repo / ".agh" / "memory" / "project_build.md").exists()
     assert ws in ok(run(daemon, "workspace", "list"))
+
+
+def test_one_output_helper() -> None:
+    """--json is handled in one place (output.emit), not by each command."""
+    cli = Path(aghmem.__file__).parent / "faces" / "cli"
+    rendering = {p.name for p in cli.glob("*.py") if "json.dumps" in p.read_text()}
+    assert rendering == {"output.py", "main.py"}  # main.py: the errors, on stderr
 
 
 def test_health(daemon: Daemon) -> None:

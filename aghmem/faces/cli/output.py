@@ -1,9 +1,24 @@
-"""What the CLI's commands share: tables, scope labels, selector options."""
+"""What the CLI's commands share: the one --json/text switch, tables, scope
+labels, selector options.
+
+Every command ends in `emit(args, result, render)`: with --json the result
+as the daemon sent it, else the text `render(result)` returns.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any, Sequence
+import json
+from typing import Any, Callable, Sequence
+
+
+def emit(args: argparse.Namespace, result: Any, render: Callable[[Any], str]) -> None:
+    """Print `result` as JSON with --json, else the text `render` makes of it
+    (nothing when that is empty)."""
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif text := render(result):
+        print(text)
 
 
 def table(rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
@@ -17,6 +32,16 @@ def table(rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str
     for c in cells:
         lines.append("  ".join((v if len(v) <= w else v[: w - 1] + "…").ljust(w) for v, w in zip(c, widths)).rstrip())
     return "\n".join(lines)
+
+
+def more(result: dict[str, Any]) -> str:
+    """The line that tells how to get the next page, if there is one."""
+    return f"\n\nmore: --cursor {result['next_cursor']}" if result.get("next_cursor") else ""
+
+
+def gates(items: dict[str, dict[str, Any]]) -> list[str]:
+    """A dream's gates, one line each."""
+    return [f"  {'ok  ' if gate['ok'] else 'shut'} {name}: {gate['detail']}" for name, gate in items.items()]
 
 
 def scope_label(item: dict[str, Any]) -> str:
@@ -40,7 +65,15 @@ def selector(args: argparse.Namespace) -> dict[str, str | None]:
 
 def add_selector(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("scope")
-    group.add_argument("--scope", choices=["global", "workspace", "agent"])
-    group.add_argument("--workspace-id", "-w", dest="workspace_id")
-    group.add_argument("--agent", "-a")
-    group.add_argument("--tier", choices=["workspace", "global"])
+    group.add_argument(
+        "--scope",
+        choices=["global", "workspace", "agent"],
+        help="the scope; without it: agent if --agent is given, else workspace if -w is given, else global",
+    )
+    group.add_argument("--workspace-id", "-w", dest="workspace_id", metavar="ID", help="a registered workspace (ws_…)")
+    group.add_argument("--agent", "-a", metavar="NAME", help="an agent's own memories")
+    group.add_argument(
+        "--tier",
+        choices=["workspace", "global"],
+        help="where the agent's memories live (default: workspace when -w is given, else global)",
+    )
