@@ -115,6 +115,11 @@ def test_workspace_add_from_cwd_and_scope_show(daemon: Daemon, tmp_path: Path) -
     assert ws in ok(run(daemon, "workspace", "list"))
 
 
+def test_version() -> None:
+    result = run(None, "--version")
+    assert result.returncode == 0 and result.stdout == f"aghmem {aghmem.__version__}\n"
+
+
 def test_one_output_helper() -> None:
     """--json is handled in one place (output.emit), not by each command."""
     cli = Path(aghmem.__file__).parent / "faces" / "cli"

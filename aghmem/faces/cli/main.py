@@ -20,6 +20,7 @@ import os
 import sys
 from typing import Sequence
 
+from ... import __version__
 from ...config import load_config
 from ...errors import AghmemError
 from ..client import Client
@@ -28,6 +29,7 @@ from . import decisions, dream, memory, search, serve, workspace
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aghmem", description="Local memory daemon for coding agents.")
+    parser.add_argument("--version", action="version", version=f"aghmem {__version__}", help="print the version and exit")
     parser.add_argument("--url", help="daemon URL (default: $AGHMEM_URL, else host/port from the config)")
     parser.add_argument("--token", help="bearer token (default: $AGHMEM_TOKEN or server.token)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
