@@ -84,6 +84,30 @@ def test_edit_in_editor(daemon: Daemon, tmp_path: Path) -> None:
     assert json.loads(unchanged) == {"changed": False}
 
 
+def test_edit_without_a_terminal_or_with_a_failing_editor_is_a_clear_error(daemon: Daemon, tmp_path: Path) -> None:
+    daemon.write(type="user", name="Editor test", content="old text")
+    path = daemon.home / "memory" / "user_editor_test.md"
+    before = path.read_text()
+    editor = tmp_path / "fake-editor"
+    editor.write_text("#!/bin/sh\nprintf 'new text from the editor\\n' > \"$1\"\n")
+    editor.chmod(0o755)
+    # No terminal on stdin and no --content: the editor is not started at all.
+    result = run(daemon, "memory", "edit", "user_editor_test.md", extra_env={"EDITOR": str(editor)})
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("aghmem: no terminal to run an editor in: give the new text with --content")
+    assert len(result.stderr.splitlines()) == 1
+    failing = tmp_path / "failing-editor"
+    failing.write_text("#!/bin/sh\nprintf 'half-written\\n' > \"$1\"\nexit 3\n")
+    failing.chmod(0o755)
+    result = run(daemon, "memory", "edit", "user_editor_test.md", extra_env={"EDITOR": str(failing)}, tty=True)
+    assert result.returncode == 1
+    assert result.stderr == f"aghmem: the editor '{failing}' exited with status 3; nothing saved\n"
+    result = run(daemon, "memory", "edit", "user_editor_test.md", extra_env={"EDITOR": str(tmp_path / "no-such-editor")}, tty=True)
+    assert result.returncode == 1 and result.stderr.startswith("aghmem: cannot run the editor")
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+    assert path.read_text() == before
+
+
 def test_decisions_list_show_revert(daemon: Daemon) -> None:
     first = daemon.write(type="user", name="Cli revert", content="v1")
     second = daemon.write(type="user", name="Cli revert", content="v2")
@@ -115,9 +139,41 @@ def test_workspace_add_from_cwd_and_scope_show(daemon: Daemon, tmp_path: Path) -
     assert ws in ok(run(daemon, "workspace", "list"))
 
 
+def test_delete_of_a_missing_file_fails_with_the_daemons_message(daemon: Daemon) -> None:
+    result = run(daemon, "memory", "delete", "user_missing.md")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == "aghmem: user_missing.md does not exist\n"
+    dry = run(daemon, "memory", "delete", "user_missing.md", "--dry-run")
+    assert dry.returncode == 1 and dry.stderr == "aghmem: user_missing.md does not exist\n"
+    as_json = run(daemon, "--json", "memory", "delete", "user_missing.md")
+    error = json.loads(as_json.stderr)
+    assert as_json.returncode == 1 and error["code"] == "memory.not_found"
+    assert error["details"]["decision"]["op"] == "noop"
+
+
 def test_version() -> None:
     result = run(None, "--version")
     assert result.returncode == 0 and result.stdout == f"aghmem {aghmem.__version__}\n"
+
+
+def test_a_closed_pipe_ends_the_command_quietly(daemon: Daemon) -> None:
+    """`aghmem memory list | head -1`: the reader is gone before the rest is
+    written. Here it is gone before anything is (its end is closed at once)."""
+    daemon.write(type="user", name="Pipe", content="x")
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        proc = subprocess.run(
+            [AGHMEM, "memory", "list"], env=cli_env(daemon), stdin=subprocess.DEVNULL, stdout=writer, stderr=subprocess.PIPE, text=True, timeout=60
+        )
+    finally:
+        os.close(writer)
+    assert proc.stderr == ""
+    assert proc.returncode == 141
+    shell = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {AGHMEM} memory list | head -1"], env=cli_env(daemon), capture_output=True, text=True, timeout=60
+    )
+    assert shell.stdout.split() == ["FILE", "TYPE", "NAME", "MODIFIED"] and "Traceback" not in shell.stderr
 
 
 def test_one_output_helper() -> None:
@@ -163,8 +219,12 @@ def test_search_reindex_doctor(daemon: Daemon) -> None:
     assert "citric acid" in out and "why: bm25_unicode: rank 1" in out
     assert "index generation" in out
     assert ok(run(daemon, "search", "qqqq", "zzzz")).startswith("no memories found")
-    reindexed = ok(run(daemon, "reindex"))
-    assert reindexed.startswith("reindexed 1 memories (global)")
+    # Without a selector every scope is rebuilt, and the line says so.
+    ws = daemon.workspace(daemon.home.parent / "reindex-repo")
+    daemon.write(type="project", name="Kettle brand", content="The kettle is a Bosch.", workspace_id=ws)
+    assert ok(run(daemon, "reindex")).startswith("reindexed 2 memories (all scopes)")
+    assert ok(run(daemon, "reindex", "--scope", "global")).startswith("reindexed 1 memories (global)")
+    assert ok(run(daemon, "reindex", "-w", ws)).startswith(f"reindexed 2 memories (workspace:{ws})")
     assert ok(run(daemon, "doctor")).splitlines()[-1] == "no problems found"
     (daemon.home / "memory" / "user_broken.md").write_text("---\nname: [broken\n---\nx\n")
     deadline = __import__("time").monotonic() + 10

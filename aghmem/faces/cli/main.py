@@ -62,6 +62,8 @@ def _run(args: argparse.Namespace) -> None:
     args.token_value = token
     with Client(url, token=token) as client:
         args.func(client, args)
+    # Flushed here, not at exit, so that a closed pipe is seen in main().
+    sys.stdout.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,6 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"aghmem: {exc.message}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`aghmem memory list | head -1`): stop quietly,
+        # as Unix tools do. Python would try to flush stdout again at exit and
+        # print the error, so stdout now points at /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # the status of a process killed by SIGPIPE
     except KeyboardInterrupt:
         return 130
 

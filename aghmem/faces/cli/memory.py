@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from ...errors import AghmemError
+from ...errors import AghmemError, NotFound
 from ..client import Client
 from .decisions import render_outcome
 from .output import add_selector, emit, more, scope_label, selector, table
 
 TYPES = ["user", "feedback", "project", "reference"]
+
+
+class EditorError(AghmemError):
+    """No editor can run, or the one that ran failed: nothing was saved."""
+
+    code = "cli.editor"
 
 
 def cmd_list(client: Client, args: argparse.Namespace) -> None:
@@ -89,19 +96,32 @@ def cmd_edit(client: Client, args: argparse.Namespace) -> None:
 
 def edit_in_editor(text: str) -> str:
     """`text` as the user leaves it in $VISUAL / $EDITOR (default vi)."""
+    if not sys.stdin.isatty():
+        raise EditorError("no terminal to run an editor in: give the new text with --content TEXT or --content-file FILE (- for stdin)")
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     with tempfile.NamedTemporaryFile("w+", suffix=".md", delete=False, encoding="utf-8") as handle:
         handle.write(text)
         path = handle.name
     try:
-        subprocess.run([*editor.split(), path], check=True)
+        try:
+            code = subprocess.run([*shlex.split(editor), path]).returncode
+        except OSError as exc:
+            raise EditorError(f"cannot run the editor {editor!r}: {exc.strerror or exc}; nothing saved") from None
+        if code != 0:
+            raise EditorError(f"the editor {editor!r} exited with status {code}; nothing saved")
         return Path(path).read_text(encoding="utf-8")
     finally:
         os.unlink(path)
 
 
 def cmd_delete(client: Client, args: argparse.Namespace) -> None:
-    emit(args, client.delete(args.filename, dry_run=args.dry_run, **selector(args)), render_outcome)
+    result = client.delete(args.filename, dry_run=args.dry_run, **selector(args))
+    decision = result["decision"]
+    if decision["op"] == "noop":
+        # The daemon records a delete of a missing file as a no-op (200); for
+        # the command it is a failure, as `rm` of a missing file is.
+        raise NotFound(decision["reason"], decision=decision)
+    emit(args, result, render_outcome)
 
 
 def _add_content(parser: argparse.ArgumentParser) -> None:

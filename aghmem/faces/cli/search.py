@@ -72,7 +72,10 @@ def cmd_reindex(client: Client, args: argparse.Namespace) -> None:
         print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
     if failure:
         raise failure[0]
-    emit(args, outcome, lambda r: f"reindexed {r['indexed_files']} memories ({scope_label(r)}) at {r['completed_at']}")
+    # Without a selector the daemon rebuilds every scope, though its answer
+    # names the global one (the selector it defaults to).
+    where = scope_label(outcome) if any(selector(args).values()) else "all scopes"
+    emit(args, outcome, lambda r: f"reindexed {r['indexed_files']} memories ({where}) at {r['completed_at']}")
 
 
 def cmd_doctor(client: Client, args: argparse.Namespace) -> None:
