@@ -7,6 +7,7 @@ import os
 import pty
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import aghmem
@@ -174,6 +175,31 @@ def test_a_closed_pipe_ends_the_command_quietly(daemon: Daemon) -> None:
         ["bash", "-c", f"set -o pipefail; {AGHMEM} memory list | head -1"], env=cli_env(daemon), capture_output=True, text=True, timeout=60
     )
     assert shell.stdout.split() == ["FILE", "TYPE", "NAME", "MODIFIED"] and "Traceback" not in shell.stderr
+
+
+def cells(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def test_tables_keep_ids_and_filenames_whole_and_align_wide_characters(daemon: Daemon) -> None:
+    long_file = "user_" + "a_rather_long_file_name_" * 4 + "end.md"
+    long_name = "A name that goes on " * 5 + "and ends here"
+    daemon.write(type="user", name=long_name, content="long", filename=long_file)
+    daemon.write(type="user", name="日本語のメモ", content="wide", filename="user_wide.md")
+    daemon.write(type="user", name="Tabs", content="ascii", filename="user_tabs.md")
+    lines = ok(run(daemon, "memory", "list")).splitlines()
+    assert any(line.startswith(long_file + "  ") for line in lines)
+    assert long_name not in "\n".join(lines) and long_name[:59] + "…" in "\n".join(lines)
+    # Each row's MODIFIED starts in the same terminal column as its heading.
+    column = cells(lines[0][: lines[0].index("MODIFIED")])
+    for line in lines[1:]:
+        start = line.rindex("  ") + 2
+        assert cells(line[:start]) == column, lines
+    decisions = ok(run(daemon, "decisions", "list")).splitlines()
+    assert any(long_file in line for line in decisions)
+    listed = json.loads(ok(run(daemon, "--json", "decisions", "list")))
+    for line, decision in zip(decisions[1:], listed["decisions"]):
+        assert line.startswith(decision["id"] + "  ")
 
 
 def test_one_output_helper() -> None:

@@ -29,7 +29,7 @@ def render_list(result: dict[str, Any]) -> str:
     rows = [{**d, "where": scope_label(d)} for d in result["decisions"]]
     columns = [("id", "id"), ("decided_at", "decided"), ("op", "op"), ("origin", "origin"), ("where", "scope"),
                ("target_filename", "file"), ("reason", "reason")]
-    return table(rows, columns) + more(result)
+    return table(rows, columns, free_text={"reason"}) + more(result)
 
 
 def cmd_show(client: Client, args: argparse.Namespace) -> None:

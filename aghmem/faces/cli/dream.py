@@ -17,7 +17,7 @@ def render_trigger(result: dict[str, Any]) -> str:
             for c in result["candidates"]
         ]
         columns = [("filename", "memory"), ("score", "score"), ("recalls", "recalls/queries"), ("verdict", "verdict")]
-        lines += ["", table(rows, columns)]
+        lines += ["", table(rows, columns, free_text={"verdict"})]
     dream = result.get("dream")
     if dream:
         lines.append(f"\ndream {dream['id']}: {dream['status']}, {dream['promoted_count']} of {dream['candidate_count']} promoted")
@@ -43,7 +43,7 @@ def render_dream_list(result: dict[str, Any]) -> str:
     rows = [{**d, "where": scope_label(d), "promoted": f"{d['promoted_count']}/{d['candidate_count']}"} for d in result["dreams"]]
     columns = [("id", "id"), ("started_at", "started"), ("status", "status"), ("where", "scope"),
                ("promoted", "promoted"), ("trigger", "trigger"), ("reason", "reason")]
-    return table(rows, columns)
+    return table(rows, columns, free_text={"reason"})
 
 
 def cmd_dream_status(client: Client, args: argparse.Namespace) -> None:

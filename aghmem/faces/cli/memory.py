@@ -31,7 +31,7 @@ def cmd_list(client: Client, args: argparse.Namespace) -> None:
 
 def render_list(result: dict[str, Any]) -> str:
     columns = [("filename", "file"), ("type", "type"), ("name", "name"), ("mod_time", "modified")]
-    return table(result["memories"], columns) + more(result)
+    return table(result["memories"], columns, free_text={"name"}) + more(result)
 
 
 def cmd_show(client: Client, args: argparse.Namespace) -> None:

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any, Callable, Sequence
+import unicodedata
+from typing import Any, Callable, Collection, Sequence
+
+# A column listed as free text is cut to this many cells; ids, filenames and
+# paths never are (a cut one could not be copied into the next command).
+MAX_FREE_TEXT = 60
 
 
 def emit(args: argparse.Namespace, result: Any, render: Callable[[Any], str]) -> None:
@@ -21,17 +26,47 @@ def emit(args: argparse.Namespace, result: Any, render: Callable[[Any], str]) ->
         print(text)
 
 
-def table(rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
-    """A plain aligned table; `columns` are (key, heading)."""
+def width(text: str) -> int:
+    """Terminal cells `text` takes: wide and full-width characters (CJK) take
+    two, combining marks none."""
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text
+    )
+
+
+def pad(text: str, cells: int) -> str:
+    return text + " " * max(0, cells - width(text))
+
+
+def cut(text: str, cells: int) -> str:
+    """`text` in at most `cells` cells, ending in "…" when cut."""
+    if width(text) <= cells:
+        return text
+    out, used = [], 0
+    for ch in text:
+        w = width(ch)
+        if used + w > cells - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "…"
+
+
+def table(rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]], free_text: Collection[str] = ()) -> str:
+    """A plain aligned table; `columns` are (key, heading). Only the columns
+    named in `free_text` (reasons, names) are cut to MAX_FREE_TEXT cells."""
     if not rows:
         return "(none)"
-    cells = [[str(row.get(key) if row.get(key) is not None else "") for key, _ in columns] for row in rows]
-    widths = [max(len(heading), *(len(c[i]) for c in cells)) for i, (_, heading) in enumerate(columns)]
-    widths = [min(w, 60) for w in widths]
-    lines = ["  ".join(h.upper().ljust(w) for (_, h), w in zip(columns, widths)).rstrip()]
-    for c in cells:
-        lines.append("  ".join((v if len(v) <= w else v[: w - 1] + "…").ljust(w) for v, w in zip(c, widths)).rstrip())
+    cells = [[_cell(row, key, key in free_text) for key, _ in columns] for row in rows]
+    widths = [max(len(heading), *(width(c[i]) for c in cells)) for i, (_, heading) in enumerate(columns)]
+    lines = ["  ".join(pad(h.upper(), w) for (_, h), w in zip(columns, widths)).rstrip()]
+    lines += ["  ".join(pad(v, w) for v, w in zip(c, widths)).rstrip() for c in cells]
     return "\n".join(lines)
+
+
+def _cell(row: dict[str, Any], key: str, free: bool) -> str:
+    text = str(row[key]) if row.get(key) is not None else ""
+    return cut(text, MAX_FREE_TEXT) if free else text
 
 
 def more(result: dict[str, Any]) -> str:
