@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import pty
@@ -207,6 +208,18 @@ def test_one_output_helper() -> None:
     cli = Path(aghmem.__file__).parent / "faces" / "cli"
     rendering = {p.name for p in cli.glob("*.py") if "json.dumps" in p.read_text()}
     assert rendering == {"output.py", "main.py"}  # main.py: the errors, on stderr
+
+
+def test_cli_functions_stay_short() -> None:
+    """No CLI function over 60 lines (the modules' 450 are checked by test_layers)."""
+    cli = Path(aghmem.__file__).parent / "faces" / "cli"
+    long = [
+        f"{path.name}:{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for path in sorted(cli.glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef) and node.end_lineno and node.end_lineno - node.lineno + 1 > 60
+    ]
+    assert long == []
 
 
 def test_health(daemon: Daemon) -> None:
