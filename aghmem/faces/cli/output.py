@@ -1,22 +1,82 @@
-"""What the CLI's commands share: tables, scope labels, selector options."""
+"""What the CLI's commands share: the one --json/text switch, tables, scope
+labels, selector options.
+
+Every command ends in `emit(args, result, render)`: with --json the result
+as the daemon sent it, else the text `render(result)` returns.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any, Sequence
+import json
+import unicodedata
+from typing import Any, Callable, Collection, Sequence
+
+# A column listed as free text is cut to this many cells; ids, filenames and
+# paths never are (a cut one could not be copied into the next command).
+MAX_FREE_TEXT = 60
 
 
-def table(rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
-    """A plain aligned table; `columns` are (key, heading)."""
+def emit(args: argparse.Namespace, result: Any, render: Callable[[Any], str]) -> None:
+    """Print `result` as JSON with --json, else the text `render` makes of it
+    (nothing when that is empty)."""
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif text := render(result):
+        print(text)
+
+
+def width(text: str) -> int:
+    """Terminal cells `text` takes: wide and full-width characters (CJK) take
+    two, combining marks none."""
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text
+    )
+
+
+def pad(text: str, cells: int) -> str:
+    return text + " " * max(0, cells - width(text))
+
+
+def cut(text: str, cells: int) -> str:
+    """`text` in at most `cells` cells, ending in "…" when cut."""
+    if width(text) <= cells:
+        return text
+    out, used = [], 0
+    for ch in text:
+        w = width(ch)
+        if used + w > cells - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "…"
+
+
+def table(rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]], free_text: Collection[str] = ()) -> str:
+    """A plain aligned table; `columns` are (key, heading). Only the columns
+    named in `free_text` (reasons, names) are cut to MAX_FREE_TEXT cells."""
     if not rows:
         return "(none)"
-    cells = [[str(row.get(key) if row.get(key) is not None else "") for key, _ in columns] for row in rows]
-    widths = [max(len(heading), *(len(c[i]) for c in cells)) for i, (_, heading) in enumerate(columns)]
-    widths = [min(w, 60) for w in widths]
-    lines = ["  ".join(h.upper().ljust(w) for (_, h), w in zip(columns, widths)).rstrip()]
-    for c in cells:
-        lines.append("  ".join((v if len(v) <= w else v[: w - 1] + "…").ljust(w) for v, w in zip(c, widths)).rstrip())
+    cells = [[_cell(row, key, key in free_text) for key, _ in columns] for row in rows]
+    widths = [max(len(heading), *(width(c[i]) for c in cells)) for i, (_, heading) in enumerate(columns)]
+    lines = ["  ".join(pad(h.upper(), w) for (_, h), w in zip(columns, widths)).rstrip()]
+    lines += ["  ".join(pad(v, w) for v, w in zip(c, widths)).rstrip() for c in cells]
     return "\n".join(lines)
+
+
+def _cell(row: dict[str, Any], key: str, free: bool) -> str:
+    text = str(row[key]) if row.get(key) is not None else ""
+    return cut(text, MAX_FREE_TEXT) if free else text
+
+
+def more(result: dict[str, Any]) -> str:
+    """The line that tells how to get the next page, if there is one."""
+    return f"\n\nmore: --cursor {result['next_cursor']}" if result.get("next_cursor") else ""
+
+
+def gates(items: dict[str, dict[str, Any]]) -> list[str]:
+    """A dream's gates, one line each."""
+    return [f"  {'ok  ' if gate['ok'] else 'shut'} {name}: {gate['detail']}" for name, gate in items.items()]
 
 
 def scope_label(item: dict[str, Any]) -> str:
@@ -40,7 +100,15 @@ def selector(args: argparse.Namespace) -> dict[str, str | None]:
 
 def add_selector(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("scope")
-    group.add_argument("--scope", choices=["global", "workspace", "agent"])
-    group.add_argument("--workspace-id", "-w", dest="workspace_id")
-    group.add_argument("--agent", "-a")
-    group.add_argument("--tier", choices=["workspace", "global"])
+    group.add_argument(
+        "--scope",
+        choices=["global", "workspace", "agent"],
+        help="the scope; without it: agent if --agent is given, else workspace if -w is given, else global",
+    )
+    group.add_argument("--workspace-id", "-w", dest="workspace_id", metavar="ID", help="a registered workspace (ws_…)")
+    group.add_argument("--agent", "-a", metavar="NAME", help="an agent's own memories")
+    group.add_argument(
+        "--tier",
+        choices=["workspace", "global"],
+        help="where the agent's memories live (default: workspace when -w is given, else global)",
+    )

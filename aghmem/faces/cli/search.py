@@ -1,0 +1,133 @@
+"""`aghmem search`, `aghmem reindex`, `aghmem doctor`: recall and the index."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from typing import Any
+
+from ..client import Client
+from .output import add_selector, emit, scope_label, selector
+
+
+def cmd_search(client: Client, args: argparse.Namespace) -> None:
+    result = client.search(
+        " ".join(args.query),
+        top_k=args.top_k,
+        mode="explicit",
+        include_system=args.include_system or None,
+        session_id=args.session,
+        **{k: v for k, v in selector(args).items() if v},
+    )
+    emit(args, result, lambda r: render_search(r, why=args.why))
+
+
+def render_search(result: dict[str, Any], *, why: bool) -> str:
+    if not result["results"]:
+        reason = ": ".join(r for r in (result.get("skipped_reason"), result.get("note")) if r)
+        return "no memories found" + (f" ({reason})" if reason else "")
+    lines = []
+    for rank, item in enumerate(result["results"], 1):
+        memory = item["memory"]
+        shadow = f"  [shadowed by {item['shadowed_by']}]" if item.get("shadowed_by") else ""
+        lines.append(f"{rank}. {memory['name']}  ({memory['type']}, {scope_label(memory)}, {memory['filename']}){shadow}")
+        lines.append(f"   {item['snippet']}")
+        if why:
+            lines.append(f"   why: {'; '.join(item['why_recalled'])}  score {item['score']:.3f}")
+        if memory.get("staleness_banner"):
+            lines.append(f"   ! {memory['staleness_banner']}")
+    index = result["index"]
+    lines.append(f"\nindex generation {index['generation']}, last sync {index['last_sync_at']}")
+    return "\n".join(lines)
+
+
+def _progress_bar(done: int, total: int, width: int = 30) -> str:
+    filled = int(width * done / total) if total else width
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+
+
+def cmd_reindex(client: Client, args: argparse.Namespace) -> None:
+    """Runs the reindex request; meanwhile polls health for the job's progress."""
+    outcome: dict[str, Any] = {}
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.update(client.reindex(**selector(args)))
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, in the main thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    interactive = sys.stderr.isatty() and not args.json
+    with Client(client.url, token=args.token_value) as poller:
+        while worker.is_alive():
+            worker.join(timeout=0.2)
+            if interactive and worker.is_alive():
+                job = poller.health().get("job")
+                if job and job.get("total"):
+                    print(f"\r{job['job']} {_progress_bar(job['done'], job['total'])}", end="", file=sys.stderr, flush=True)
+    if interactive:
+        print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
+    if failure:
+        raise failure[0]
+    # Without a selector the daemon rebuilds every scope, though its answer
+    # names the global one (the selector it defaults to).
+    where = scope_label(outcome) if any(selector(args).values()) else "all scopes"
+    emit(args, outcome, lambda r: f"reindexed {r['indexed_files']} memories ({where}) at {r['completed_at']}")
+
+
+def cmd_doctor(client: Client, args: argparse.Namespace) -> None:
+    health = client.health()
+    emit(args, health, render_doctor)
+    if not args.json and problems(health):
+        raise SystemExit(1)
+
+
+def problems(health: dict[str, Any]) -> int:
+    return (
+        bool(health["orphaned_files"]) + len(health["invalid_files"]) + len(health.get("quarantined_files", []))
+    )
+
+
+def render_doctor(health: dict[str, Any]) -> str:
+    index = health["index"]
+    lines = [
+        f"status {health['status']}",
+        f"catalog {health['catalog_files']} memories; index {health['indexed_files']} documents, "
+        f"generation {index['generation']}, pending {index['pending']}, last sync {index['last_sync_at']}",
+    ]
+    if health["orphaned_files"]:
+        lines.append(f"! {health['orphaned_files']} index documents do not match the catalog: run `aghmem reindex`")
+    if index.get("dirty"):
+        lines.append(f"  {index['dirty']} change(s) on their way into the index")
+    lines += [f"! cannot take in {item['path']}: {item['error']}" for item in health["invalid_files"]]
+    lines += [f"! quarantined {item['path']}: {item['reason']} [{item['rule']}]" for item in health.get("quarantined_files", [])]
+    count = problems(health)
+    lines.append("no problems found" if not count else f"{count} problem(s)")
+    return "\n".join(lines)
+
+
+def add_commands(commands: Any) -> None:
+    p = commands.add_parser("search", help="recall memories for a query", description="Recall memories for a query, best first.")
+    p.add_argument("query", nargs="+", help="the words to look for")
+    p.add_argument("--top-k", "-k", type=int, default=10, help="at most this many results (default: %(default)s)")
+    p.add_argument("--why", action="store_true", help="show each result's score terms")
+    p.add_argument("--include-system", action="store_true", help="also search the daemon's own files (_system/)")
+    p.add_argument("--session", metavar="ID", help="session id (already surfaced memories are skipped)")
+    add_selector(p)
+    p.set_defaults(func=cmd_search)
+    p = commands.add_parser(
+        "reindex",
+        help="scan the files and rebuild the index (a scope, or all)",
+        description="Scan the memory files again and rebuild the index: of the scope given, else of every scope.",
+    )
+    add_selector(p)
+    p.set_defaults(func=cmd_reindex)
+    p = commands.add_parser(
+        "doctor",
+        help="invalid files, orphans, index state",
+        description="Check the catalog and the index; exit 1 when there are problems.",
+    )
+    p.set_defaults(func=cmd_doctor)
