@@ -256,27 +256,6 @@ class Config:
         return data
 
 
-# Paths a running daemon cannot change (they decide where it listens and what
-# it owns); everything else is taken again by `POST /api/memory/reload`.
-LOCKED_PATHS = ["home", "server.host", "server.port", "server.token", "server.allowed_hosts"]
-
-
-def mutable_paths(config: Config) -> list[str]:
-    paths: list[str] = []
-
-    def walk(obj: Any, prefix: str) -> None:
-        for f in dataclasses.fields(obj):
-            value = getattr(obj, f.name)
-            path = f"{prefix}{f.name}"
-            if dataclasses.is_dataclass(value):
-                walk(value, path + ".")
-            elif path not in LOCKED_PATHS:
-                paths.append(path)
-
-    walk(config, "")
-    return paths
-
-
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 

@@ -321,8 +321,13 @@ def test_reset_reindex_reload(daemon: Daemon) -> None:
     assert sorted(names(search(daemon, "orchard fact"))) == ["Alpha", "Beta"]
     reindexed = daemon.post("/api/memory/reindex", {}).json()
     assert reindexed["indexed_files"] == 2 and reindexed["completed_at"]
-    # Reload takes the config file again.
-    daemon.config_path.write_text(FAST_CONFIG + "[recall]\ntop_k = 1\n")
+    # Reload takes the config file again; what was read once at start-up
+    # keeps its running value and is named as needing a restart.
+    daemon.config_path.write_text(FAST_CONFIG + "[recall]\ntop_k = 1\n[index]\ndebounce = \"2s\"\n")
     reloaded = daemon.post("/api/memory/reload").json()
-    assert set(reloaded) == {"generation", "reloaded_at"}
+    assert set(reloaded) == {"generation", "reloaded_at", "needs_restart"}
+    assert reloaded["needs_restart"] == ["index.debounce"]
     assert len(search(daemon, "orchard fact")["results"]) == 1
+    config = daemon.get("/api/memory/config").json()
+    assert config["config"]["index"]["debounce"] == "50ms" and config["config"]["recall"]["top_k"] == 1
+    assert "index.debounce" in config["locked_paths"] and "index.debounce" not in config["mutable_paths"]

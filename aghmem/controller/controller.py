@@ -13,7 +13,6 @@ import collections
 import datetime as dt
 import hashlib
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -41,27 +40,17 @@ from ..storage.memory_md import INDEX_MAX_LINES, IndexRefresher
 from .decisions import (
     decision_id,
     frontmatter_view,
-    observed_decision,
     post_meta,
-    quarantine_decision,
     revert_plan,
     stamp,
     verdict_parsed,
 )
+from .hand_edits import HandEdits
 from .intake import Intake, take_in
 from .rules import Candidate, Verdict, decide
 from .safety import Scanner
 
 Clock = Callable[[], dt.datetime]
-# How often `observe` reads a file again that changed while it was read.
-OBSERVE_TRIES = 3
-# An empty or unparsable file modified this recently may be a save caught
-# half-way (truncated, not yet written): it is read again after a pause, a
-# few times, before it counts. Taking it at once dropped the memory from the
-# catalog, and the save's own decision then had no prior text to revert to.
-SETTLE_WINDOW_NS = 1_000_000_000
-SETTLE_PAUSE = 0.05
-SETTLE_TRIES = 4
 # Told (scope, filename, entry or None when removed) after each applied
 # change, outside the write lock.
 ChangeListener = Callable[[Selector, str, "Entry | None"], None]
@@ -108,7 +97,8 @@ class Controller:
         self.decision_listeners: list[DecisionListener] = []
         self.tie_breaker: TieBreaker | None = None
         self.memory_index = IndexRefresher(lambda key: catalog.index_rows(key, INDEX_MAX_LINES))
-        self._lock = threading.RLock()
+        self.hand_edits = HandEdits(self)
+        self.lock = threading.RLock()
         self._recent_writes: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
 
     def reconfigure(self) -> None:
@@ -161,7 +151,7 @@ class Controller:
     # --- submit ------------------------------------------------------------
 
     def submit(self, candidate: Candidate) -> Outcome:
-        with self._lock:
+        with self.lock:
             if candidate.idempotency_key:
                 replay = self._replay(decision_id(candidate.idempotency_key))
                 if replay is not None:
@@ -193,7 +183,7 @@ class Controller:
             entry = self._record_and_apply(decision, verdict_parsed(decision, verdict))
         applied = decision.status == "applied"
         if applied:
-            self._after_apply(decision.selector, decision.target_filename, entry, decision)
+            self.after_apply(decision.selector, decision.target_filename, entry, decision)
         return Outcome(decision, applied=applied, dry_run=False)
 
     def _replay(self, existing_id: str) -> Decision | None:
@@ -251,7 +241,7 @@ class Controller:
             ).encode("utf-8")
         ).hexdigest()
         target = verdict.target_filename or candidate.filename
-        key = candidate.idempotency_key or self._derived_key(
+        key = candidate.idempotency_key or self.derived_key(
             "write", candidate.origin, candidate.selector, candidate_hash, target
         )
         decision = Decision(
@@ -298,7 +288,7 @@ class Controller:
                 decision.prior_content_hash = content_hash(prior)
         return decision
 
-    def _derived_key(self, kind: str, origin: str, selector: Selector, candidate_hash: str, filename: str | None) -> str:
+    def derived_key(self, kind: str, origin: str, selector: Selector, candidate_hash: str, filename: str | None) -> str:
         """A key that names this candidate against the target's current state:
         the same request twice in a row is one decision, but the same content
         after the memory changed (say, deleted) is a new one."""
@@ -346,7 +336,7 @@ class Controller:
         decision.applied_at, decision.status = applied_at, "applied"
         return entry
 
-    def _after_apply(
+    def after_apply(
         self, selector: Selector, filename: str | None, entry: Entry | None, decision: Decision | None
     ) -> None:
         """Derived views of an applied change, outside the write lock so that
@@ -366,7 +356,7 @@ class Controller:
 
     def revert(self, original_id: str, *, dry_run: bool = False) -> Outcome:
         """Undo an applied decision if the file is still as it left it."""
-        with self._lock:
+        with self.lock:
             original = self.catalog.get_decision(original_id)
             if original is None:
                 raise NotFound(f"no decision {original_id}", decision_id=original_id)
@@ -376,7 +366,7 @@ class Controller:
             current = self._current_hash(selector, filename)
             op, post, reason = revert_plan(original, current)
             now = self.clock()
-            key = self._derived_key("revert", "revert", selector, original.id, filename)
+            key = self.derived_key("revert", "revert", selector, original.id, filename)
             decision = Decision(
                 id=decision_id(key),
                 idempotency_key=key,
@@ -404,138 +394,8 @@ class Controller:
                 decision.status = "dry_run"
                 return Outcome(decision, applied=False, dry_run=True)
             entry = self._record_and_apply(decision)
-        self._after_apply(selector, filename, entry, decision)
+        self.after_apply(selector, filename, entry, decision)
         return Outcome(decision, applied=True)
-
-    # --- hand edits --------------------------------------------------------
-
-    def unchanged(self, selector: Selector, filename: str) -> bool:
-        """Whether the file's size and mtime are those the catalog took in
-        (or refused): a stat and a row, no read, no lock (`observe` still
-        decides under the lock)."""
-        try:
-            info = os.lstat(self.layout.checked_scope_dir(selector) / check_filename(filename, system=True))
-        except FileNotFoundError:
-            return self.catalog.scope_file(selector.key, filename) is None and self.catalog.refused_file(selector.key, filename) is None
-        seen = (info.st_size, info.st_mtime_ns)
-        return seen in (self.catalog.scope_file(selector.key, filename), self.catalog.refused_file(selector.key, filename))
-
-    def observe(self, selector: Selector, filename: str, *, record: bool = True) -> Decision | None:
-        """Bring the catalog in line with the file as it is on disk now.
-
-        A real change (created, edited, deleted by a person or another tool)
-        becomes an applied decision with origin `file` and source
-        `observed`, keeping the prior text so it can be reverted. A file the
-        intake gate refuses (unparsable, over a limit, caught by the safety
-        scan) leaves the catalog, and so recall, and is reported until it is
-        fixed; a quarantine is recorded as an observed `reject`.
-        `record=False` takes files in silently (a scope's first scan).
-        """
-        # Not file_path(): a symlink is reported like any file that is not a
-        # regular one, never followed.
-        path = self.layout.checked_scope_dir(selector) / check_filename(filename, system=True)
-        for _ in range(OBSERVE_TRIES):
-            # Read, parse and scan outside the write lock: a slow or hostile
-            # file (a FIFO, 20 MB of text) must never hold up writes.
-            seen = self._settled(selector, filename)
-            with self._lock:
-                if not _still_as_read(path, seen):
-                    continue  # it changed while it was read: look again
-                changed, entry, decision = self._settle(selector, filename, path, seen, record)
-            if changed:
-                self._after_apply(selector, filename, entry, decision)
-            return decision
-        return None  # still changing: its last event or the next scan takes it in
-
-    def _settled(self, selector: Selector, filename: str) -> Intake | None:
-        """The file as taken in, read again while it looks like a save in
-        progress (empty or unparsable, and modified a moment ago)."""
-        seen = self.take_in(selector, filename)
-        for _ in range(SETTLE_TRIES):
-            if seen is None or seen.refusal is None or seen.refusal.kind != "invalid" or seen.stat is None:
-                break
-            if time.time_ns() - seen.stat.st_mtime_ns > SETTLE_WINDOW_NS:
-                break
-            time.sleep(SETTLE_PAUSE)
-            seen = self.take_in(selector, filename)
-        return seen
-
-    def _settle(
-        self, selector: Selector, filename: str, path: Path, seen: Intake | None, record: bool
-    ) -> tuple[bool, Entry | None, Decision | None]:
-        """(catalog changed, new entry, decision) for the file as read."""
-        known = self.catalog.get_entry(selector.key, filename)
-        if seen is None:
-            with self.catalog.write() as db:
-                self.catalog.clear_invalid(db, str(path))
-            if known is None:
-                return False, None, None
-            decision = self._observed(selector, filename, Op.DELETE, None, known) if record else None
-            with self.catalog.write() as db:
-                self.catalog.delete_entry(db, selector.key, filename)
-            return True, None, decision
-        if seen.refusal is not None:
-            return self._refuse(selector, filename, path, seen, known, record)
-        assert seen.parsed is not None and seen.stat is not None
-        if known is not None and known.content_hash == seen.parsed.content_hash:
-            if (known.size, known.mtime_ns) == (seen.stat.st_size, seen.stat.st_mtime_ns):
-                return False, None, None
-            # Touched, not changed: no decision, but a new age.
-            known.size, known.mtime_ns = seen.stat.st_size, seen.stat.st_mtime_ns
-            known.raw = seen.shown
-            with self.catalog.write() as db:
-                self.catalog.upsert_entry(db, known)
-            return True, known, None
-        entry = seen.entry(selector, filename)
-        op = Op.UPDATE if known is not None else Op.ADD
-        decision = self._observed(selector, filename, op, seen.raw, known) if record else None
-        with self.catalog.write() as db:
-            self.catalog.clear_invalid(db, str(path))
-            self.catalog.upsert_entry(db, entry)
-        return True, entry, decision
-
-    def _refuse(
-        self, selector: Selector, filename: str, path: Path, seen: Intake, known: Entry | None, record: bool
-    ) -> tuple[bool, Entry | None, Decision | None]:
-        """Take a refused file out of the catalog and report it; a quarantine
-        is recorded once per version of the file."""
-        assert seen.refusal is not None
-        now = stamp(self.clock(), ms=True)
-        prior = self.catalog.raw_of(selector.key, filename) if known is not None else None
-        with self.catalog.write() as db:
-            if known is not None:
-                self.catalog.delete_entry(db, selector.key, filename)
-            self.catalog.set_invalid(db, str(path), selector.key, filename, seen.refusal, now[:19] + "Z", seen.stat)
-        decision = None
-        if record and seen.refusal.kind == "quarantined":
-            key = self._derived_key("quarantined", "file", selector, seen.fingerprint, filename)
-            if self.catalog.decision_status(decision_id(key)) is None:
-                decision = quarantine_decision(key, selector, filename, seen.refusal, at=now, fingerprint=seen.fingerprint)
-                if known is not None:
-                    decision.prior_content, decision.prior_content_hash = prior, known.content_hash
-                with self.catalog.write() as db:
-                    self.catalog.insert_decision(db, decision, "recorded")
-        return known is not None, None, decision
-
-    def _observed(self, selector: Selector, filename: str, op: Op, raw: bytes | None, known: Entry | None) -> Decision | None:
-        post_hash = content_hash(raw) if raw is not None else None
-        key = self._derived_key("observed", "file", selector, post_hash or "deleted", filename)
-        if self.catalog.decision_status(decision_id(key)) is not None:
-            return None  # this very change was already recorded (watcher and scan both saw it)
-        prior = self.catalog.raw_of(selector.key, filename) if known is not None else None
-        decision = observed_decision(
-            key,
-            selector,
-            filename,
-            op,
-            at=stamp(self.clock(), ms=True),
-            post=raw,
-            prior=prior,
-            prior_hash=known.content_hash if known is not None else None,
-        )
-        with self.catalog.write() as db:
-            self.catalog.insert_decision(db, decision, "applied")
-        return decision
 
     # --- crash recovery ----------------------------------------------------
 
@@ -543,7 +403,7 @@ class Controller:
         """Settle decisions recorded but not applied when the daemon died:
         applied if the disk shows their result, abandoned otherwise."""
         report = RecoveryReport()
-        with self._lock:
+        with self.lock:
             for decision in self.catalog.pending_decisions():
                 assert decision.target_filename
                 try:
@@ -562,13 +422,3 @@ class Controller:
 
 
 
-def _still_as_read(path: Path, seen: Intake | None) -> bool:
-    """Whether the file is the one `seen` read (same inode, size, mtime)."""
-    try:
-        now = os.lstat(path)
-    except FileNotFoundError:
-        return seen is None or seen.stat is None
-    if seen is None or seen.stat is None:
-        return False
-    was = seen.stat
-    return (now.st_ino, now.st_size, now.st_mtime_ns) == (was.st_ino, was.st_size, was.st_mtime_ns)

@@ -140,7 +140,7 @@ class Reconciler:
             self._baseline(selector, directory, changed, report, progress)
             return
         for name in changed + removed:
-            decision = self.controller.observe(selector, name)
+            decision = self.controller.hand_edits.observe(selector, name)
             report.changed += name in changed
             report.removed += name in removed
             report.invalid += decision is None and name in changed and self.catalog.is_invalid(str(directory / name))
@@ -173,7 +173,7 @@ class Reconciler:
                 if start + batch >= len(names):
                     self.catalog.mark_scanned(db, selector.key, utc_now())
             for name in refused:
-                self.controller.observe(selector, name)
+                self.controller.hand_edits.observe(selector, name)
                 report.invalid += self.catalog.is_invalid(str(directory / name))
             if progress is not None and names:
                 progress(min(start + batch, len(names)), len(names))
@@ -306,9 +306,9 @@ class Watcher:
 
     def _observe(self, selector: Selector, filename: str) -> None:
         try:
-            if self.controller.unchanged(selector, filename):
+            if self.controller.hand_edits.unchanged(selector, filename):
                 return  # most often the daemon's own write, already taken in
-            self.controller.observe(selector, filename)
+            self.controller.hand_edits.observe(selector, filename)
         except AghmemError as exc:
             log.warning("cannot take in %s: %s", filename, exc.message)
         except Exception:  # noqa: BLE001 - one bad file must not stop the watcher

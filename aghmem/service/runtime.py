@@ -8,11 +8,12 @@ jobs. Health reads it; nothing in it knows the service.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from pathlib import Path
 
-from ..config import Config, parse_duration
+from ..config import Config, load_config, parse_duration
 from ..controller.controller import Clock, Controller
 from ..controller.decisions import stamp
 from ..features.daily import DailyLog
@@ -27,6 +28,7 @@ from ..features.signals import Signals
 from ..features.sync import Reconciler, ScanReport, Watcher
 from ..features.tiebreak import TieBreaker
 from ..model import Selector
+from ..reloading import LOCKED_PATHS, get_path, set_path
 from ..storage.catalog import Catalog
 from ..storage.layout import Layout, WorkspaceRegistry
 from .scheduler import Scheduler
@@ -38,6 +40,9 @@ class Runtime:
     def __init__(self, config: Config, *, clock: Clock | None = None, config_path: Path | None = None) -> None:
         self.config = config
         self.config_path = config_path
+        # The config file as read at start, before command-line flags: what
+        # a reload compares the file with.
+        self._as_loaded = load_config(config_path, home=config.home) if config_path else config
         home = config.home_path
         self.registry = WorkspaceRegistry(
             home, toml_path=config.workspace.toml_path, auto_create=config.workspace.auto_create
@@ -116,6 +121,22 @@ class Runtime:
     def scan_scope(self, selector: Selector) -> None:
         report = self.reconciler.scan_scope(selector, self.layout.scope_dir(selector))
         self._after_scan(report, all_scopes=False)
+
+    def reload(self) -> list[str]:
+        """Take the config file again; returns the locked paths whose value
+        in the file differs from the running one (they need a restart)."""
+        if self.config_path is None:
+            return []
+        fresh = load_config(self.config_path, home=self.config.home)
+        # Against the file as it was at start (flags like --port never were in it).
+        held = [path for path in LOCKED_PATHS if get_path(fresh, path) != get_path(self._as_loaded, path)]
+        self._as_loaded = load_config(self.config_path, home=self.config.home)
+        for path in LOCKED_PATHS:
+            set_path(fresh, path, get_path(self.config, path))
+        for section in dataclasses.fields(fresh):
+            setattr(self.config, section.name, getattr(fresh, section.name))
+        self.controller.reconfigure()
+        return held
 
     def take_in_workspace(self, workspace_id: str, root: Path) -> None:
         """A workspace just registered: watch its directories, scan its scopes."""

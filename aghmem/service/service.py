@@ -7,11 +7,11 @@ take and return plain Python values and raise `aghmem.errors` exceptions.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import LOCKED_PATHS, Config, load_config, mutable_paths
+from ..config import Config
 from ..controller.controller import Clock, Outcome
 from ..controller.rules import Candidate
 from ..errors import Conflict, NotFound, Rejected, ValidationError
@@ -19,6 +19,7 @@ from ..features.recall import SearchRequest
 from ..features.sessions import AppendResult, Event
 from ..features.sync import ScanReport
 from ..model import GLOBAL, Decision, Entry, Op, Selector
+from ..reloading import LOCKED_PATHS, mutable_paths
 from ..storage.catalog import DecisionFilter
 from ..storage.schema import DERIVED_TABLES
 from .health import health_report
@@ -393,17 +394,12 @@ class MemoryService:
         return {"derived_only": True, "deleted_rows": rows, "deleted_files": files, "reset_at": self._now()}
 
     def reload(self) -> dict[str, Any]:
-        """Take the config file again; settings a running daemon cannot
-        change (locked_paths) keep their value."""
-        path = self.runtime.config_path
-        fresh = load_config(path, home=self.config.home) if path else self.config
-        for section in fields(fresh):
-            if section.name in ("home", "server"):
-                continue
-            setattr(self.config, section.name, getattr(fresh, section.name))
-        self.controller.reconfigure()
+        """Take the config file again. Settings read once at start-up
+        (locked_paths) keep their running value; `needs_restart` names those
+        the file changed."""
+        needs_restart = self.runtime.reload()
         self.indexing.index.flush()
-        return {"generation": self.indexing.index.generation, "reloaded_at": self._now()}
+        return {"generation": self.indexing.index.generation, "reloaded_at": self._now(), "needs_restart": needs_restart}
 
     # --- status ------------------------------------------------------------
 

@@ -1,0 +1,177 @@
+"""Hand edits: files changed on disk by a person or another tool.
+
+A change the watcher or a scan finds becomes an observed decision (origin
+`file`), taken in through the intake gate and recorded under the same write
+lock as the controller's own writes, so the two never decide on different
+states of a file.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..model import Decision, Entry, Op, Selector
+from ..storage.files import check_filename, content_hash
+from .decisions import decision_id, observed_decision, quarantine_decision, stamp
+from .intake import Intake
+
+if TYPE_CHECKING:
+    from .controller import Controller
+
+# How often `observe` reads a file again that changed while it was read.
+OBSERVE_TRIES = 3
+# An empty or unparsable file modified this recently may be a save caught
+# half-way (truncated, not yet written): it is read again after a pause, a
+# few times, before it counts. Taking it at once dropped the memory from the
+# catalog, and the save's own decision then had no prior text to revert to.
+SETTLE_WINDOW_NS = 1_000_000_000
+SETTLE_PAUSE = 0.05
+SETTLE_TRIES = 4
+
+
+class HandEdits:
+    def __init__(self, controller: "Controller") -> None:
+        self.controller = controller
+
+    def unchanged(self, selector: Selector, filename: str) -> bool:
+        """Whether the file's size and mtime are those the catalog took in
+        (or refused): a stat and a row, no read, no lock (`observe` still
+        decides under the lock)."""
+        try:
+            info = os.lstat(self.controller.layout.checked_scope_dir(selector) / check_filename(filename, system=True))
+        except FileNotFoundError:
+            return self.controller.catalog.scope_file(selector.key, filename) is None and self.controller.catalog.refused_file(selector.key, filename) is None
+        seen = (info.st_size, info.st_mtime_ns)
+        return seen in (self.controller.catalog.scope_file(selector.key, filename), self.controller.catalog.refused_file(selector.key, filename))
+
+    def observe(self, selector: Selector, filename: str, *, record: bool = True) -> Decision | None:
+        """Bring the catalog in line with the file as it is on disk now.
+
+        A real change (created, edited, deleted by a person or another tool)
+        becomes an applied decision with origin `file` and source
+        `observed`, keeping the prior text so it can be reverted. A file the
+        intake gate refuses (unparsable, over a limit, caught by the safety
+        scan) leaves the catalog, and so recall, and is reported until it is
+        fixed; a quarantine is recorded as an observed `reject`.
+        `record=False` takes files in silently (a scope's first scan).
+        """
+        # Not file_path(): a symlink is reported like any file that is not a
+        # regular one, never followed.
+        path = self.controller.layout.checked_scope_dir(selector) / check_filename(filename, system=True)
+        for _ in range(OBSERVE_TRIES):
+            # Read, parse and scan outside the write lock: a slow or hostile
+            # file (a FIFO, 20 MB of text) must never hold up writes.
+            seen = self._settled(selector, filename)
+            with self.controller.lock:
+                if not _still_as_read(path, seen):
+                    continue  # it changed while it was read: look again
+                changed, entry, decision = self._settle(selector, filename, path, seen, record)
+            if changed:
+                self.controller.after_apply(selector, filename, entry, decision)
+            return decision
+        return None  # still changing: its last event or the next scan takes it in
+
+    def _settled(self, selector: Selector, filename: str) -> Intake | None:
+        """The file as taken in, read again while it looks like a save in
+        progress (empty or unparsable, and modified a moment ago)."""
+        seen = self.controller.take_in(selector, filename)
+        for _ in range(SETTLE_TRIES):
+            if seen is None or seen.refusal is None or seen.refusal.kind != "invalid" or seen.stat is None:
+                break
+            if time.time_ns() - seen.stat.st_mtime_ns > SETTLE_WINDOW_NS:
+                break
+            time.sleep(SETTLE_PAUSE)
+            seen = self.controller.take_in(selector, filename)
+        return seen
+
+    def _settle(
+        self, selector: Selector, filename: str, path: Path, seen: Intake | None, record: bool
+    ) -> tuple[bool, Entry | None, Decision | None]:
+        """(catalog changed, new entry, decision) for the file as read."""
+        known = self.controller.catalog.get_entry(selector.key, filename)
+        if seen is None:
+            with self.controller.catalog.write() as db:
+                self.controller.catalog.clear_invalid(db, str(path))
+            if known is None:
+                return False, None, None
+            decision = self._observed(selector, filename, Op.DELETE, None, known) if record else None
+            with self.controller.catalog.write() as db:
+                self.controller.catalog.delete_entry(db, selector.key, filename)
+            return True, None, decision
+        if seen.refusal is not None:
+            return self._refuse(selector, filename, path, seen, known, record)
+        assert seen.parsed is not None and seen.stat is not None
+        if known is not None and known.content_hash == seen.parsed.content_hash:
+            if (known.size, known.mtime_ns) == (seen.stat.st_size, seen.stat.st_mtime_ns):
+                return False, None, None
+            # Touched, not changed: no decision, but a new age.
+            known.size, known.mtime_ns = seen.stat.st_size, seen.stat.st_mtime_ns
+            known.raw = seen.shown
+            with self.controller.catalog.write() as db:
+                self.controller.catalog.upsert_entry(db, known)
+            return True, known, None
+        entry = seen.entry(selector, filename)
+        op = Op.UPDATE if known is not None else Op.ADD
+        decision = self._observed(selector, filename, op, seen.raw, known) if record else None
+        with self.controller.catalog.write() as db:
+            self.controller.catalog.clear_invalid(db, str(path))
+            self.controller.catalog.upsert_entry(db, entry)
+        return True, entry, decision
+
+    def _refuse(
+        self, selector: Selector, filename: str, path: Path, seen: Intake, known: Entry | None, record: bool
+    ) -> tuple[bool, Entry | None, Decision | None]:
+        """Take a refused file out of the catalog and report it; a quarantine
+        is recorded once per version of the file."""
+        assert seen.refusal is not None
+        now = stamp(self.controller.clock(), ms=True)
+        prior = self.controller.catalog.raw_of(selector.key, filename) if known is not None else None
+        with self.controller.catalog.write() as db:
+            if known is not None:
+                self.controller.catalog.delete_entry(db, selector.key, filename)
+            self.controller.catalog.set_invalid(db, str(path), selector.key, filename, seen.refusal, now[:19] + "Z", seen.stat)
+        decision = None
+        if record and seen.refusal.kind == "quarantined":
+            key = self.controller.derived_key("quarantined", "file", selector, seen.fingerprint, filename)
+            if self.controller.catalog.decision_status(decision_id(key)) is None:
+                decision = quarantine_decision(key, selector, filename, seen.refusal, at=now, fingerprint=seen.fingerprint)
+                if known is not None:
+                    decision.prior_content, decision.prior_content_hash = prior, known.content_hash
+                with self.controller.catalog.write() as db:
+                    self.controller.catalog.insert_decision(db, decision, "recorded")
+        return known is not None, None, decision
+
+    def _observed(self, selector: Selector, filename: str, op: Op, raw: bytes | None, known: Entry | None) -> Decision | None:
+        post_hash = content_hash(raw) if raw is not None else None
+        key = self.controller.derived_key("observed", "file", selector, post_hash or "deleted", filename)
+        if self.controller.catalog.decision_status(decision_id(key)) is not None:
+            return None  # this very change was already recorded (watcher and scan both saw it)
+        prior = self.controller.catalog.raw_of(selector.key, filename) if known is not None else None
+        decision = observed_decision(
+            key,
+            selector,
+            filename,
+            op,
+            at=stamp(self.controller.clock(), ms=True),
+            post=raw,
+            prior=prior,
+            prior_hash=known.content_hash if known is not None else None,
+        )
+        with self.controller.catalog.write() as db:
+            self.controller.catalog.insert_decision(db, decision, "applied")
+        return decision
+
+
+def _still_as_read(path: Path, seen: Intake | None) -> bool:
+    """Whether the file is the one `seen` read (same inode, size, mtime)."""
+    try:
+        now = os.lstat(path)
+    except FileNotFoundError:
+        return seen is None or seen.stat is None
+    if seen is None or seen.stat is None:
+        return False
+    was = seen.stat
+    return (now.st_ino, now.st_size, now.st_mtime_ns) == (was.st_ino, was.st_size, was.st_mtime_ns)
