@@ -12,7 +12,6 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import hashlib
-import json
 import threading
 import time
 from dataclasses import dataclass
@@ -21,29 +20,28 @@ from typing import Callable
 
 from ..config import Config
 from ..errors import Conflict, NotFound, ParseError, RateLimited
-from ..model import Decision, Entry, Op, RuleResult, Selector, default_type
+from ..model import Decision, Entry, Op, Selector, default_type
 from ..storage.catalog import Catalog
 from ..storage.files import (
     ParsedMemory,
     RefusedFile,
     atomic_write,
     check_filename,
-    check_size,
     content_hash,
     fsync_dir,
     parse_memory,
     read_memory_bytes,
-    render_memory,
 )
 from ..storage.layout import Layout
 from ..storage.memory_md import INDEX_MAX_LINES, IndexRefresher
 from .decisions import (
+    candidate_hash,
     decision_id,
-    frontmatter_view,
-    post_meta,
+    revert_decision,
     revert_plan,
     stamp,
     verdict_parsed,
+    write_decision,
 )
 from .hand_edits import HandEdits
 from .intake import Intake, take_in
@@ -233,60 +231,21 @@ class Controller:
         window.append(now)
 
     def _decision_for(self, candidate: Candidate, verdict: Verdict, now: dt.datetime) -> Decision:
-        candidate_hash = hashlib.sha256(
-            json.dumps(
-                {"origin": candidate.origin, "scope": candidate.selector.key, **candidate.identity()},
-                sort_keys=True,
-                default=str,
-            ).encode("utf-8")
-        ).hexdigest()
+        digest = candidate_hash(candidate)
         target = verdict.target_filename or candidate.filename
-        key = candidate.idempotency_key or self.derived_key(
-            "write", candidate.origin, candidate.selector, candidate_hash, target
-        )
-        decision = Decision(
-            id=decision_id(key),
-            idempotency_key=key,
-            candidate_hash=candidate_hash,
-            selector=candidate.selector,
-            op=verdict.op,
-            origin=candidate.origin,
-            reason=verdict.reason,
-            confidence=verdict.confidence,
-            targets=verdict.targets,
-            target_filename=verdict.target_filename,
-            rule_trace=verdict.trace,
-            decided_at=stamp(now, ms=True),
-        )
-        if verdict.op in (Op.ADD, Op.UPDATE):
-            assert verdict.target_filename
-            current = verdict.current
-            meta = post_meta(candidate, verdict, current, now)
-            verdict.post_meta = meta
-            raw = render_memory(meta, verdict.fields.get("body") or "")
-            check_size(raw, max_bytes=self.config.file.max_bytes, max_lines=self.config.file.max_lines)
-            decision.post_content = raw.decode("utf-8")
-            decision.post_content_hash = content_hash(raw)
-            decision.frontmatter = frontmatter_view(candidate.selector, verdict.target_filename, meta)
-            if current is not None:
-                decision.prior_content = current.raw.decode("utf-8")
-                decision.prior_content_hash = current.content_hash
-        elif verdict.op is Op.DELETE:
-            assert verdict.target_filename
-            path = self.layout.file_path(candidate.selector, verdict.target_filename)
-            try:
-                prior: bytes | None = read_memory_bytes(path, max_bytes=self.config.file.max_bytes)[0]
-            except RefusedFile as exc:
-                if exc.refusal.rule != "file.max_bytes":
-                    raise Conflict(
-                        f"{verdict.target_filename} cannot be deleted here ({exc.message}); remove it by hand",
-                        filename=verdict.target_filename,
-                    ) from None
-                prior = None  # too large to keep: deleted without a copy to restore
-            if prior is not None:
-                decision.prior_content = prior.decode("utf-8", errors="replace")
-                decision.prior_content_hash = content_hash(prior)
-        return decision
+        key = candidate.idempotency_key or self.derived_key("write", candidate.origin, candidate.selector, digest, target)
+        prior = self._prior_of_delete(candidate.selector, verdict.target_filename) if verdict.op is Op.DELETE else None
+        return write_decision(candidate, verdict, key=key, candidate_hash=digest, now=now, limits=self.config.file, prior=prior)
+
+    def _prior_of_delete(self, selector: Selector, filename: str | None) -> bytes | None:
+        """What a delete removes, kept for a revert (None: too large to keep)."""
+        assert filename
+        try:
+            return read_memory_bytes(self.layout.file_path(selector, filename), max_bytes=self.config.file.max_bytes)[0]
+        except RefusedFile as exc:
+            if exc.refusal.rule != "file.max_bytes":
+                raise Conflict(f"{filename} cannot be deleted here ({exc.message}); remove it by hand", filename=filename) from None
+            return None
 
     def derived_key(self, kind: str, origin: str, selector: Selector, candidate_hash: str, filename: str | None) -> str:
         """A key that names this candidate against the target's current state:
@@ -363,33 +322,10 @@ class Controller:
             if original.applied_at is None or original.target_filename is None:
                 raise Conflict(f"decision {original_id} was not applied ({original.op.value}); nothing to revert")
             selector, filename = original.selector, original.target_filename
-            current = self._current_hash(selector, filename)
-            op, post, reason = revert_plan(original, current)
-            now = self.clock()
+            prior = self._raw(selector, filename)
+            op, post, reason = revert_plan(original, content_hash(prior) if prior is not None else None)
             key = self.derived_key("revert", "revert", selector, original.id, filename)
-            decision = Decision(
-                id=decision_id(key),
-                idempotency_key=key,
-                candidate_hash=hashlib.sha256(f"revert:{original.id}".encode()).hexdigest(),
-                selector=selector,
-                op=op,
-                origin="revert",
-                reason=reason,
-                targets=[filename],
-                target_filename=filename,
-                rule_trace=[RuleResult("revert.hash_check", True, reason, filename)],
-                decided_at=stamp(now, ms=True),
-                reverts=original.id,
-            )
-            if post is not None:
-                decision.post_content = post
-                decision.post_content_hash = content_hash(post.encode("utf-8"))
-                meta = parse_memory(post.encode("utf-8"), filename, default_type(selector)).meta
-                decision.frontmatter = frontmatter_view(selector, filename, meta)
-            if current is not None:
-                prior = self._raw(selector, filename) or b""
-                decision.prior_content = prior.decode("utf-8", errors="replace")
-                decision.prior_content_hash = current
+            decision = revert_decision(original, op, post, reason, key=key, now=self.clock(), prior=prior)
             if dry_run:
                 decision.status = "dry_run"
                 return Outcome(decision, applied=False, dry_run=True)

@@ -1,18 +1,22 @@
-"""What a decision records: ids, timestamps, the post state's frontmatter,
-the decision's view of it, and how an applied decision is undone.
+"""What a decision records, and every Decision built in one place: a
+submitted candidate's, a revert's, an observed hand edit's, a quarantine;
+ids, stamps, the post state's frontmatter, how an applied decision is undone.
 
-Pure functions of their inputs; the controller decides when to call them.
+Pure functions of their inputs: the controller reads the disk and the log
+(the prior bytes, the idempotency key) and passes them in.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from typing import Any
 
+from ..config import FileConfig
 from ..errors import Conflict
-from ..model import Decision, MemoryType, Op, RuleResult, Selector
-from ..storage.files import ParsedMemory, Refusal
+from ..model import Decision, MemoryType, Op, RuleResult, Selector, default_type
+from ..storage.files import ParsedMemory, Refusal, check_size, content_hash, parse_memory, render_memory
 from .rules import Candidate, Verdict
 
 
@@ -180,3 +184,86 @@ def quarantine_decision(
         decided_at=at,
         status="recorded",
     )
+
+
+def candidate_hash(candidate: Candidate) -> str:
+    """What a candidate asks for, hashed (origin, scope and fields; no time)."""
+    identity = {"origin": candidate.origin, "scope": candidate.selector.key, **candidate.identity()}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+def write_decision(
+    candidate: Candidate,
+    verdict: Verdict,
+    *,
+    key: str,
+    candidate_hash: str,
+    now: dt.datetime,
+    limits: FileConfig,
+    prior: bytes | None = None,
+) -> Decision:
+    """The decision on a submitted candidate: for an add or update, the bytes
+    it will write (TooLarge past the file limits); for a delete, `prior`."""
+    decision = Decision(
+        id=decision_id(key),
+        idempotency_key=key,
+        candidate_hash=candidate_hash,
+        selector=candidate.selector,
+        op=verdict.op,
+        origin=candidate.origin,
+        reason=verdict.reason,
+        confidence=verdict.confidence,
+        targets=verdict.targets,
+        target_filename=verdict.target_filename,
+        rule_trace=verdict.trace,
+        decided_at=stamp(now, ms=True),
+    )
+    if verdict.op in (Op.ADD, Op.UPDATE):
+        assert verdict.target_filename
+        current = verdict.current
+        meta = post_meta(candidate, verdict, current, now)
+        verdict.post_meta = meta
+        raw = render_memory(meta, verdict.fields.get("body") or "")
+        check_size(raw, max_bytes=limits.max_bytes, max_lines=limits.max_lines)
+        decision.post_content = raw.decode("utf-8")
+        decision.post_content_hash = content_hash(raw)
+        decision.frontmatter = frontmatter_view(candidate.selector, verdict.target_filename, meta)
+        if current is not None:
+            decision.prior_content = current.raw.decode("utf-8")
+            decision.prior_content_hash = current.content_hash
+    elif verdict.op is Op.DELETE and prior is not None:
+        decision.prior_content = prior.decode("utf-8", errors="replace")
+        decision.prior_content_hash = content_hash(prior)
+    return decision
+
+
+def revert_decision(
+    original: Decision, op: Op, post: str | None, reason: str, *, key: str, now: dt.datetime, prior: bytes | None
+) -> Decision:
+    """The decision that undoes `original` (see revert_plan); `prior` is the
+    file as it is now (None if absent)."""
+    assert original.target_filename
+    selector, filename = original.selector, original.target_filename
+    decision = Decision(
+        id=decision_id(key),
+        idempotency_key=key,
+        candidate_hash=hashlib.sha256(f"revert:{original.id}".encode()).hexdigest(),
+        selector=selector,
+        op=op,
+        origin="revert",
+        reason=reason,
+        targets=[filename],
+        target_filename=filename,
+        rule_trace=[RuleResult("revert.hash_check", True, reason, filename)],
+        decided_at=stamp(now, ms=True),
+        reverts=original.id,
+    )
+    if post is not None:
+        decision.post_content = post
+        decision.post_content_hash = content_hash(post.encode("utf-8"))
+        meta = parse_memory(post.encode("utf-8"), filename, default_type(selector)).meta
+        decision.frontmatter = frontmatter_view(selector, filename, meta)
+    if prior is not None:
+        decision.prior_content = prior.decode("utf-8", errors="replace")
+        decision.prior_content_hash = content_hash(prior)
+    return decision
