@@ -38,14 +38,15 @@ class HandEdits:
 
     def unchanged(self, selector: Selector, filename: str) -> bool:
         """Whether the file's size and mtime are those the catalog took in
-        (or refused): a stat and a row, no read, no lock (`observe` still
-        decides under the lock)."""
+        (or refused): a stat and a row or two, no read, no lock (`observe`
+        still decides under the lock). The daemon's own writes end here."""
+        catalog = self.controller.catalog
         try:
             info = os.lstat(self.controller.layout.checked_scope_dir(selector) / check_filename(filename, system=True))
         except FileNotFoundError:
-            return self.controller.catalog.scope_file(selector.key, filename) is None and self.controller.catalog.refused_file(selector.key, filename) is None
+            return catalog.scope_file(selector.key, filename) is None and catalog.refused_file(selector.key, filename) is None
         seen = (info.st_size, info.st_mtime_ns)
-        return seen in (self.controller.catalog.scope_file(selector.key, filename), self.controller.catalog.refused_file(selector.key, filename))
+        return seen == catalog.scope_file(selector.key, filename) or seen == catalog.refused_file(selector.key, filename)
 
     def observe(self, selector: Selector, filename: str, *, record: bool = True) -> Decision | None:
         """Bring the catalog in line with the file as it is on disk now.
