@@ -32,7 +32,7 @@ from ..storage.files import (
     parse_memory,
     read_memory_bytes,
 )
-from ..storage.layout import Layout
+from ..storage.layout import Layout, ScopeFiles
 from ..storage.memory_md import INDEX_MAX_LINES, IndexRefresher
 from .decisions import (
     candidate_hash,
@@ -45,7 +45,7 @@ from .decisions import (
 )
 from .hand_edits import HandEdits
 from .intake import Intake, take_in
-from .rules import Candidate, Verdict, decide
+from .rules import Candidate, Verdict, conclude, conclude_delete, draft, slot_of
 from .safety import Scanner
 
 Clock = Callable[[], dt.datetime]
@@ -155,14 +155,8 @@ class Controller:
                 if replay is not None:
                     return Outcome(replay, applied=False, dry_run=candidate.dry_run, replay=True)
             self._check_preconditions(candidate)
-            verdict = decide(
-                candidate,
-                config=self.config,
-                scanner=self.scanner,
-                catalog=self.catalog,
-                read_file=lambda name: self._read_for_write(candidate.selector, name),
-                file_exists=lambda name: self.layout.file_path(candidate.selector, name).exists(),
-            )
+            files = self.layout.scope_files(candidate.selector)
+            verdict = self._decide(candidate, files)
             llm_trace = None
             if verdict.ambiguous and self.tie_breaker is not None and self.config.controller.mode != "rules":
                 llm_trace = self.tie_breaker(candidate, verdict, lambda name: self._read_for_write(candidate.selector, name))
@@ -178,11 +172,43 @@ class Controller:
                 decision.status = "dry_run"
                 return Outcome(decision, applied=False, dry_run=True)
             self._count_write(candidate.origin)
-            entry = self._record_and_apply(decision, verdict_parsed(decision, verdict))
+            entry = self._record_and_apply(decision, verdict_parsed(decision, verdict), files)
         applied = decision.status == "applied"
         if applied:
             self.after_apply(decision.selector, decision.target_filename, entry, decision)
         return Outcome(decision, applied=applied, dry_run=False)
+
+    def _decide(self, candidate: Candidate, files: ScopeFiles) -> Verdict:
+        """The rules, given the files they name, read here (the rules read nothing)."""
+        first = draft(candidate, config=self.config, scanner=self.scanner)
+        if first.done:
+            return first.verdict
+        assert first.filename is not None
+        if candidate.delete:
+            return conclude_delete(first, exists=files.path(first.filename).exists())
+        current = self._parsed(candidate.selector, files, first.filename)
+        slot = slot_of(candidate, current, first, self.catalog)
+        slot_file = self._parsed(candidate.selector, files, slot[0]) if current is None and len(slot) == 1 else None
+        return conclude(
+            candidate, first, current=current, slot=slot, slot_file=slot_file, config=self.config, catalog=self.catalog
+        )
+
+    def _parsed(self, selector: Selector, files: ScopeFiles, filename: str) -> ParsedMemory | None:
+        """A file a write would change, parsed (None if absent); Conflict when
+        it cannot be taken in (fix it by hand, or delete it first)."""
+        try:
+            raw = read_memory_bytes(files.path(filename), max_bytes=self.config.file.max_bytes)[0]
+        except FileNotFoundError:
+            return None
+        except RefusedFile as exc:
+            raise Conflict(f"{filename} cannot be taken in ({exc.message}); fix it by hand or delete it", filename=filename) from None
+        try:
+            return parse_memory(raw, filename, default_type(selector))
+        except ParseError as exc:
+            raise Conflict(
+                f"{filename} exists but cannot be parsed ({exc.message}); fix it by hand or delete it first",
+                filename=filename,
+            ) from None
 
     def _replay(self, existing_id: str) -> Decision | None:
         status = self.catalog.decision_status(existing_id)
@@ -257,7 +283,9 @@ class Controller:
 
     # --- record and apply --------------------------------------------------
 
-    def _record_and_apply(self, decision: Decision, parsed: ParsedMemory | None = None) -> Entry | None:
+    def _record_and_apply(
+        self, decision: Decision, parsed: ParsedMemory | None = None, files: ScopeFiles | None = None
+    ) -> Entry | None:
         """Record the decision, then change the file; returns the new entry
         (None for a delete, or when nothing was to be applied)."""
         changes_file = decision.op in (Op.ADD, Op.UPDATE, Op.DELETE)
@@ -266,13 +294,15 @@ class Controller:
             self.catalog.insert_decision(db, decision, decision.status)
         if not changes_file:
             return None
-        return self._apply(decision, parsed)
+        return self._apply(decision, parsed, files or self.layout.scope_files(decision.selector))
 
-    def _apply(self, decision: Decision, parsed: ParsedMemory | None) -> Entry | None:
+    def _apply(self, decision: Decision, parsed: ParsedMemory | None, files: ScopeFiles) -> Entry | None:
         selector = decision.selector
         assert decision.target_filename
         filename = decision.target_filename
-        path = self.layout.file_path(selector, filename, create_dir=decision.op is not Op.DELETE)
+        path = files.path(filename)
+        if decision.op is not Op.DELETE and not files.directory.is_dir():
+            self.layout.checked_scope_dir(selector, create=True)  # the scope's first memory
         entry: Entry | None = None
         if decision.op is Op.DELETE:
             path.unlink(missing_ok=True)
@@ -280,7 +310,7 @@ class Controller:
         else:
             assert decision.post_content is not None
             raw = decision.post_content.encode("utf-8")
-            atomic_write(path, raw, tmp_dir=self.layout.tmp_dir(selector))
+            atomic_write(path, raw, tmp_dir=files.tmp_dir)
             stat = path.stat()
             if parsed is None:
                 parsed = parse_memory(raw, filename, default_type(selector))

@@ -1,13 +1,16 @@
 """The controller's rules (DESIGN §5), in order, as plain functions.
 
-`decide()` reads the catalog and the target file but writes nothing; it
-returns a Verdict with the op, its targets and the full `rule_trace`.
+Two steps, so that the rules never call back into the controller:
+`draft()` applies the policy and the safety scan and names the target
+file; the controller reads that file (and a slot's, see `slot_of`), then
+`conclude()` takes the parsed files and returns the Verdict: the op, its
+targets and the full `rule_trace`. Neither writes anything.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..config import AUTONOMOUS_ORIGINS, Config
 from ..model import MemoryType, Op, RuleResult, Selector
@@ -80,9 +83,6 @@ class Verdict:
         return bool(self.trace) and self.trace[-1].name == "ambiguous"
 
 
-ReadFile = Callable[[str], ParsedMemory | None]
-
-
 def _stop(verdict: Verdict, op: Op, reason: str, rule: str, *, target: str | None = None, details: str | None = None) -> Verdict:
     verdict.op = op
     verdict.reason = reason
@@ -120,36 +120,38 @@ def merged_fields(given: dict[str, Any], current: ParsedMemory | None) -> dict[s
     return fields
 
 
-def decide(
-    candidate: Candidate,
-    *,
-    config: Config,
-    scanner: Scanner,
-    catalog: Catalog,
-    read_file: ReadFile,
-    file_exists: Callable[[str], bool],
-) -> Verdict:
+@dataclass
+class Draft:
+    """A candidate after the policy and the scan: either already decided
+    (`done`), or waiting for its target file `filename`."""
+
+    verdict: Verdict
+    done: bool = False
+    given: dict[str, Any] = field(default_factory=dict)
+    filename: str | None = None
+    fallback_name: str = ""
+
+
+def draft(candidate: Candidate, *, config: Config, scanner: Scanner) -> Draft:
+    """Rules 1–3: the policy, the scan (which may redact), a delete; and the
+    file this candidate targets (the named one, else its slug's)."""
     verdict = Verdict(op=Op.NOOP, reason="")
     trace = verdict.trace
     policy = config.controller.policy
 
     # 1. Policy.
     if candidate.origin not in policy.allow_origins:
-        return _stop(verdict, Op.REJECT, f"origin {candidate.origin!r} is not allowed", "policy.origin")
+        return Draft(_stop(verdict, Op.REJECT, f"origin {candidate.origin!r} is not allowed", "policy.origin"), done=True)
     trace.append(RuleResult("policy.origin", True, f"origin {candidate.origin} allowed"))
-
     if candidate.delete:
-        return _decide_delete(candidate, verdict, file_exists)
+        verdict.trace.append(RuleResult("memory_scan", True, "not scanned: delete"))
+        return Draft(verdict, filename=candidate.filename)
 
     given = {key: getattr(candidate, key) for key in FIELD_KEYS}
     length = sum(len(given[key] or "") for key in ("name", "description", "body"))
     if length > policy.max_content_chars:
-        return _stop(
-            verdict,
-            Op.REJECT,
-            f"content is {length} characters; the limit is {policy.max_content_chars}",
-            "policy.max_content_chars",
-        )
+        reason = f"content is {length} characters; the limit is {policy.max_content_chars}"
+        return Draft(_stop(verdict, Op.REJECT, reason, "policy.max_content_chars"), done=True)
     trace.append(RuleResult("policy.max_content_chars", True, f"{length} characters"))
 
     # 2. Safety scan of what the candidate brings (may redact).
@@ -158,7 +160,8 @@ def decide(
     if outcome.findings:
         first = outcome.findings[0]
         details = "; ".join(f"{f.rule}: {f.excerpt}" for f in outcome.findings)
-        return _stop(verdict, Op.REJECT, f"content contains {first.reason}", f"memory_scan.{first.rule}", details=details)
+        verdict = _stop(verdict, Op.REJECT, f"content contains {first.reason}", f"memory_scan.{first.rule}", details=details)
+        return Draft(verdict, done=True)
     given.update(outcome.texts)
     scan_reason = f"redacted {outcome.redactions} match(es)" if outcome.redactions else "clean"
     trace.append(RuleResult("memory_scan", True, scan_reason))
@@ -170,9 +173,43 @@ def decide(
         given["type"], entity=given["entity"], name=given["name"] or fallback_name, body=given["body"] or ""
     )
     verdict.filename = filename
-    current = read_file(filename)
-    fields = merged_fields(given, current)
-    fields["name"] = fields.get("name") or fallback_name
+    return Draft(verdict, given=given, filename=filename, fallback_name=fallback_name)
+
+
+def conclude_delete(draft: Draft, *, exists: bool) -> Verdict:
+    """Rule 3: a delete of a file that is there (parsable or not) deletes it."""
+    assert draft.filename is not None
+    if not exists:
+        return _stop(draft.verdict, Op.NOOP, f"{draft.filename} does not exist", "delete")
+    return _stop(draft.verdict, Op.DELETE, f"deletes {draft.filename}", "delete", target=draft.filename)
+
+
+def slot_of(candidate: Candidate, current: ParsedMemory | None, draft: Draft, catalog: Catalog) -> list[str]:
+    """The other files in the slot (entity + attribute) this memory fills."""
+    fields = merged_fields(draft.given, current)
+    if not fields.get("entity"):
+        return []
+    slot = catalog.entries_in_slot(candidate.selector.key, fields["entity"], fields.get("attribute"))
+    return [e.filename for e in slot if e.filename != draft.filename]
+
+
+def conclude(
+    candidate: Candidate,
+    draft: Draft,
+    *,
+    current: ParsedMemory | None,
+    slot: list[str],
+    slot_file: ParsedMemory | None,
+    config: Config,
+    catalog: Catalog,
+) -> Verdict:
+    """Rules 4–7 given the target as it is on disk (`current`, None when
+    absent), the slot's other files and, when there is one, its file."""
+    verdict, filename = draft.verdict, draft.filename
+    assert filename is not None
+    trace = verdict.trace
+    fields = merged_fields(draft.given, current)
+    fields["name"] = fields.get("name") or draft.fallback_name
     verdict.fields = fields
 
     # 4. Exact duplicate (canonical body) of another memory in this scope.
@@ -187,19 +224,11 @@ def decide(
     trace.append(RuleResult("exact_duplicate", True, "no memory with the same content"))
 
     # 5-6. Same filename, same slot.
-    slot: list[str] = []
-    if fields.get("entity"):
-        slot = [
-            e.filename
-            for e in catalog.entries_in_slot(candidate.selector.key, fields["entity"], fields.get("attribute"))
-            if e.filename != filename
-        ]
     if current is not None and not slot:
         verdict.targets = [filename]
         verdict.current = current
         return _stop(verdict, Op.UPDATE, f"updates {filename}", "same_filename", target=filename)
     if current is None and len(slot) == 1:
-        slot_file = read_file(slot[0])
         if slot_file is not None and _unchanged(slot_file, fields, ignore_name=True):
             return _stop(verdict, Op.NOOP, f"slot already holds this value in {slot[0]}", "same_slot", target=slot[0])
         verdict.current = slot_file
@@ -214,7 +243,11 @@ def decide(
         trace.append(RuleResult("same_slot", True, "no memory in the same slot"))
         return _stop(verdict, Op.ADD, f"new memory {filename}", "add", target=filename)
 
-    # 7. Ambiguous: several targets.
+    return _ambiguous(verdict, filename, current, slot, config)
+
+
+def _ambiguous(verdict: Verdict, filename: str, current: ParsedMemory | None, slot: list[str], config: Config) -> Verdict:
+    """Rule 7: several targets; `default_op_on_fail` (or the LLM tie-break)."""
     targets = ([filename] if current is not None else []) + slot
     verdict.targets = targets
     fallback = Op(config.controller.default_op_on_fail)
@@ -225,14 +258,6 @@ def decide(
     changes = fallback in (Op.ADD, Op.UPDATE)
     verdict.current = current
     return _stop(verdict, fallback, reason, "ambiguous", target=filename if changes else None)
-
-
-def _decide_delete(candidate: Candidate, verdict: Verdict, file_exists: Callable[[str], bool]) -> Verdict:
-    assert candidate.filename
-    verdict.trace.append(RuleResult("memory_scan", True, "not scanned: delete"))
-    if not file_exists(candidate.filename):
-        return _stop(verdict, Op.NOOP, f"{candidate.filename} does not exist", "delete")
-    return _stop(verdict, Op.DELETE, f"deletes {candidate.filename}", "delete", target=candidate.filename)
 
 
 def _unchanged(current: ParsedMemory, fields: dict[str, Any], *, ignore_name: bool = False) -> bool:

@@ -182,14 +182,14 @@ class Layout:
             raise Forbidden("the memory directory of this scope points outside its root", path=str(directory))
         return directory
 
+    def scope_files(self, selector: Selector) -> "ScopeFiles":
+        """A scope's directory and temp directory, resolved and checked once
+        (a write asks for several paths in them)."""
+        return ScopeFiles(self.checked_scope_dir(selector), self.tmp_dir(selector))
+
     def file_path(self, selector: Selector, filename: str, *, create_dir: bool = False) -> Path:
         """The path of one memory file, refusing anything that leaves the scope."""
-        check_filename(filename, system=True)
-        directory = self.checked_scope_dir(selector, create=create_dir)
-        path = directory / filename
-        if path.is_symlink() and not is_inside(path, directory):
-            raise ValidationError("filename is a symlink that points outside the memory directory", field="filename")
-        return path
+        return ScopeFiles(self.checked_scope_dir(selector, create=create_dir), Path()).path(filename)
 
     def scope_dirs(self) -> Iterator[tuple[Selector, Path]]:
         """Every scope that exists on disk: global, agents, workspaces."""
@@ -267,3 +267,20 @@ def _agent_names(agents_dir: Path) -> list[str]:
         if (agents_dir / name / "memory").is_dir():
             valid.append(name)
     return valid
+
+
+@dataclass(frozen=True)
+class ScopeFiles:
+    """One scope's memory directory (checked to lie inside its root) and the
+    unwatched directory its temp files go to."""
+
+    directory: Path
+    tmp_dir: Path
+
+    def path(self, filename: str) -> Path:
+        """A memory file's path, refusing names and symlinks that leave the scope."""
+        check_filename(filename, system=True)
+        path = self.directory / filename
+        if path.is_symlink() and not is_inside(path, self.directory):
+            raise ValidationError("filename is a symlink that points outside the memory directory", field="filename")
+        return path
