@@ -20,7 +20,6 @@ KNOWN_UPWARD = {
 }
 KNOWN_CYCLES: set[tuple[str, ...]] = set()
 KNOWN_LONG = {
-    "aghmem.storage.catalog": 565,
     "aghmem.storage.files": 500,
 }
 

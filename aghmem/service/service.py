@@ -20,7 +20,7 @@ from ..features.sessions import AppendResult, Event
 from ..features.sync import ScanReport
 from ..model import GLOBAL, Decision, Entry, Op, Selector
 from ..reloading import LOCKED_PATHS, mutable_paths
-from ..storage.catalog import DecisionFilter
+from ..storage.decision_log import DecisionFilter
 from ..storage.schema import DERIVED_TABLES
 from .health import health_report
 from .runtime import Runtime
