@@ -24,16 +24,15 @@ from ..model import Decision, Entry, Op, Selector, default_type
 from ..storage.catalog import Catalog
 from ..storage.files import (
     ParsedMemory,
-    RefusedFile,
     atomic_write,
     check_filename,
     content_hash,
     fsync_dir,
     parse_memory,
-    read_memory_bytes,
 )
 from ..storage.layout import Layout, ScopeFiles
 from ..storage.memory_md import INDEX_MAX_LINES, IndexRefresher
+from ..storage.reading import RefusedFile, read_memory_bytes
 from .decisions import (
     candidate_hash,
     decision_id,

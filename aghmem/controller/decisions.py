@@ -16,7 +16,8 @@ from typing import Any
 from ..config import FileConfig
 from ..errors import Conflict
 from ..model import Decision, MemoryType, Op, RuleResult, Selector, default_type
-from ..storage.files import ParsedMemory, Refusal, check_size, content_hash, parse_memory, render_memory
+from ..storage.files import ParsedMemory, check_size, content_hash, parse_memory, render_memory
+from ..storage.reading import Refusal
 from .rules import Candidate, Verdict
 
 

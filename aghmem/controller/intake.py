@@ -21,7 +21,8 @@ from pathlib import Path
 from ..config import FileConfig
 from ..errors import ParseError
 from ..model import Entry, MemoryType, Selector
-from ..storage.files import ParsedMemory, Refusal, RefusedFile, body_of, content_hash, parse_memory, read_memory_bytes
+from ..storage.files import ParsedMemory, body_of, content_hash, parse_memory
+from ..storage.reading import Refusal, RefusedFile, read_memory_bytes
 from .safety import Scanner
 
 

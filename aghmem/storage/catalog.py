@@ -20,7 +20,8 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from ..model import Entry, MemoryType, Selector, memory_id
 from .decision_log import DecisionLog, decode_cursor, encode_cursor
-from .files import Refusal, body_of
+from .files import body_of
+from .reading import Refusal
 from .schema import DERIVED_TABLES, SCHEMA, SCHEMA_VERSION
 
 ENTRY_COLUMNS = (
