@@ -107,10 +107,11 @@ class Controller:
 
     # --- reading the disk --------------------------------------------------
 
-    def _raw(self, selector: Selector, filename: str) -> bytes | None:
+    def _raw(self, selector: Selector, filename: str, files: ScopeFiles | None = None) -> bytes | None:
         """The file's bytes (None if absent); Conflict for what cannot be
-        read as a memory (not a regular file, over the size cap)."""
-        path = self.layout.file_path(selector, filename)
+        read as a memory (not a regular file, over the size cap). `files`:
+        the scope as a write already resolved it."""
+        path = files.path(filename) if files is not None else self.layout.file_path(selector, filename)
         try:
             return read_memory_bytes(path, max_bytes=self.config.file.max_bytes)[0]
         except FileNotFoundError:
@@ -123,9 +124,14 @@ class Controller:
         raw = self._raw(selector, filename)
         return parse_memory(raw, filename, default_type(selector)) if raw is not None else None
 
-    def _read_for_write(self, selector: Selector, filename: str) -> ParsedMemory | None:
+    def _read_for_write(self, selector: Selector, filename: str, files: ScopeFiles | None = None) -> ParsedMemory | None:
+        """A file a write would change, parsed (None if absent); Conflict when
+        it cannot be taken in (fix it by hand, or delete it first)."""
+        raw = self._raw(selector, filename, files)
+        if raw is None:
+            return None
         try:
-            return self.read(selector, filename)
+            return parse_memory(raw, filename, default_type(selector))
         except ParseError as exc:
             raise Conflict(
                 f"{filename} exists but cannot be parsed ({exc.message}); fix it by hand or delete it first",
@@ -185,29 +191,12 @@ class Controller:
         assert first.filename is not None
         if candidate.delete:
             return conclude_delete(first, exists=files.path(first.filename).exists())
-        current = self._parsed(candidate.selector, files, first.filename)
+        current = self._read_for_write(candidate.selector, first.filename, files)
         slot = slot_of(candidate, current, first, self.catalog)
-        slot_file = self._parsed(candidate.selector, files, slot[0]) if current is None and len(slot) == 1 else None
+        slot_file = self._read_for_write(candidate.selector, slot[0], files) if current is None and len(slot) == 1 else None
         return conclude(
             candidate, first, current=current, slot=slot, slot_file=slot_file, config=self.config, catalog=self.catalog
         )
-
-    def _parsed(self, selector: Selector, files: ScopeFiles, filename: str) -> ParsedMemory | None:
-        """A file a write would change, parsed (None if absent); Conflict when
-        it cannot be taken in (fix it by hand, or delete it first)."""
-        try:
-            raw = read_memory_bytes(files.path(filename), max_bytes=self.config.file.max_bytes)[0]
-        except FileNotFoundError:
-            return None
-        except RefusedFile as exc:
-            raise Conflict(f"{filename} cannot be taken in ({exc.message}); fix it by hand or delete it", filename=filename) from None
-        try:
-            return parse_memory(raw, filename, default_type(selector))
-        except ParseError as exc:
-            raise Conflict(
-                f"{filename} exists but cannot be parsed ({exc.message}); fix it by hand or delete it first",
-                filename=filename,
-            ) from None
 
     def _replay(self, existing_id: str) -> Decision | None:
         status = self.catalog.decision_status(existing_id)

@@ -111,8 +111,8 @@ class MemoryService:
         the same gate as hand edits: a quarantined file is not served, and
         with redaction on, secrets come back redacted."""
         self.check_selector(selector)
-        self.layout.file_path(selector, filename)  # refuses names and symlinks that leave the scope
-        seen = self.controller.take_in(selector, filename)
+        path = self.layout.file_path(selector, filename)  # refuses names and symlinks that leave the scope
+        seen = self.controller.take_in(selector, filename, directory=path.parent)
         if seen is None:
             raise NotFound(f"no memory {filename} in this scope", filename=filename, **selector.to_dict())
         if seen.refusal is not None:
