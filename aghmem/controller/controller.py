@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import functools
 import hashlib
 import threading
 import time
@@ -93,7 +94,7 @@ class Controller:
         self.listeners: list[ChangeListener] = []
         self.decision_listeners: list[DecisionListener] = []
         self.tie_breaker: TieBreaker | None = None
-        self.memory_index = IndexRefresher(lambda key: catalog.index_rows(key, INDEX_MAX_LINES))
+        self.memory_index = IndexRefresher(functools.partial(catalog.index_rows, limit=INDEX_MAX_LINES))
         self.hand_edits = HandEdits(self)
         self.lock = threading.RLock()
         self._recent_writes: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
@@ -180,7 +181,7 @@ class Controller:
             entry = self._record_and_apply(decision, verdict_parsed(decision, verdict), files)
         applied = decision.status == "applied"
         if applied:
-            self.after_apply(decision.selector, decision.target_filename, entry, decision)
+            self.after_apply(decision.selector, decision.target_filename, entry, decision, files)
         return Outcome(decision, applied=applied, dry_run=False)
 
     def _decide(self, candidate: Candidate, files: ScopeFiles) -> Verdict:
@@ -278,8 +279,7 @@ class Controller:
         (None for a delete, or when nothing was to be applied)."""
         changes_file = decision.op in (Op.ADD, Op.UPDATE, Op.DELETE)
         decision.status = "pending" if changes_file else "recorded"
-        with self.catalog.write() as db:
-            self.catalog.insert_decision(db, decision, decision.status)
+        self.catalog.record(decision, decision.status)
         if not changes_file:
             return None
         return self._apply(decision, parsed, files or self.layout.scope_files(decision.selector))
@@ -304,30 +304,33 @@ class Controller:
                 parsed = parse_memory(raw, filename, default_type(selector))
             entry = parsed.to_entry(selector, filename, stat.st_size, stat.st_mtime_ns)
         applied_at = stamp(self.clock(), ms=True)
-        with self.catalog.write() as db:
-            if entry is None:
-                self.catalog.delete_entry(db, selector.key, filename)
-            else:
-                self.catalog.upsert_entry(db, entry)
-            self.catalog.mark_applied(db, decision.id, applied_at)
+        self.catalog.settle(decision.id, applied_at, selector, filename, entry)
         decision.applied_at, decision.status = applied_at, "applied"
         return entry
 
     def after_apply(
-        self, selector: Selector, filename: str | None, entry: Entry | None, decision: Decision | None
+        self,
+        selector: Selector,
+        filename: str | None,
+        entry: Entry | None,
+        decision: Decision | None,
+        files: ScopeFiles | None = None,
     ) -> None:
         """Derived views of an applied change, outside the write lock so that
         concurrent writers can share the work."""
         assert filename
-        self.refresh_memory_index(selector)
+        self.refresh_memory_index(selector, files)
         for listener in self.listeners:
             listener(selector, filename, entry)
         if decision is not None and decision.status == "applied":
             for decision_listener in self.decision_listeners:
                 decision_listener(decision)
 
-    def refresh_memory_index(self, selector: Selector) -> None:
-        self.memory_index.refresh(self.layout.scope_dir(selector), selector.key, self.layout.tmp_dir(selector))
+    def refresh_memory_index(self, selector: Selector, files: ScopeFiles | None = None) -> None:
+        if files is None:
+            self.memory_index.refresh(self.layout.scope_dir(selector), selector.key, self.layout.tmp_dir(selector))
+        else:
+            self.memory_index.refresh(files.directory, selector.key, files.tmp_dir)
 
     # --- revert ------------------------------------------------------------
 

@@ -20,9 +20,9 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from ..config import DailyConfig
+from ..config import Config
 from ..errors import ConfigError, ValidationError
 from ..model import Decision, Selector
 from ..storage.layout import Layout, is_inside
@@ -52,14 +52,14 @@ class SweepReport:
 
 
 class DailyLog:
-    def __init__(self, layout: Layout, settings: Callable[[], DailyConfig]) -> None:
+    def __init__(self, layout: Layout, config: Config) -> None:
         self.layout = layout
-        self.settings = settings  # read on each use: a reload takes effect
+        self.config = config  # read on each use: a reload replaces config.daily
         self._current: dict[Path, _Current] = {}
         self._lock = threading.Lock()
 
     def name_pattern(self) -> re.Pattern[str]:
-        fmt = self.settings().rotate_format
+        fmt = self.config.daily.rotate_format
         if "{date}" not in fmt or "{seq}" not in fmt:
             raise ConfigError("daily.rotate_format must contain {date} and {seq}", field="daily.rotate_format")
         pattern = re.escape(fmt).replace(r"\{date\}", r"(?P<date>\d{4}-\d{2}-\d{2})").replace(r"\{seq\}", r"(?P<seq>\d+)")
@@ -85,7 +85,7 @@ class DailyLog:
             current.lines += 1
 
     def _target(self, directory: Path, date: str, incoming: int) -> _Current:
-        settings = self.settings()
+        settings = self.config.daily
         current = self._current.get(directory)
         if current is None or current.date != date:
             current = self._open(directory, date)
@@ -102,7 +102,7 @@ class DailyLog:
         return self._file(directory, date, max(seqs, default=1))
 
     def _file(self, directory: Path, date: str, seq: int) -> _Current:
-        path = directory / self.settings().rotate_format.format(date=date, seq=seq)
+        path = directory / self.config.daily.rotate_format.format(date=date, seq=seq)
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -144,7 +144,7 @@ class DailyLog:
     # --- the sweep ---------------------------------------------------------
 
     def sweep(self, today: dt.date) -> SweepReport:
-        settings = self.settings()
+        settings = self.config.daily
         report = SweepReport()
         pattern = self.name_pattern()
         archive_before = (today - dt.timedelta(days=settings.cold_archive_days)).isoformat()
@@ -166,8 +166,8 @@ class DailyLog:
         return report
 
     def _archive_dir(self, scope_dir: Path) -> Path:
-        archive = scope_dir / self.settings().archive_path
-        if Path(self.settings().archive_path).is_absolute() or not is_inside(archive, scope_dir):
+        archive = scope_dir / self.config.daily.archive_path
+        if Path(self.config.daily.archive_path).is_absolute() or not is_inside(archive, scope_dir):
             raise ConfigError("daily.archive_path must be a folder inside the scope directory", field="daily.archive_path")
         return archive
 

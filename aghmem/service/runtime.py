@@ -75,7 +75,7 @@ class Runtime:
         self.extractor = Extractor(config, self.controller, self.providers, home)
         self.sessions.listeners.append(self.extractor.on_events)
         self.sessions.admit = self.extractor.admit
-        self.daily = DailyLog(self.layout, lambda: self.config.daily)
+        self.daily = DailyLog(self.layout, self.config)
         self.controller.decision_listeners.append(self.daily.record)
         self.dreaming = Dreaming(
             config=config, layout=self.layout, controller=self.controller, signals=self.signals, store=DreamStore(self.catalog)

@@ -139,6 +139,12 @@ def stems(terms: list[str]) -> list[str]:
     return _STEMMER.analyze(" ".join(terms))
 
 
+def view_terms(text: str) -> dict[str, list[str]]:
+    """A document's three views, as the index stores them."""
+    words = word_terms(text)
+    return {"words": words, "stems": stems(words), "grams": trigrams(words)}
+
+
 def query_terms(text: str) -> list[str]:
     """Distinct word terms of a query, in order of first appearance."""
     return list(dict.fromkeys(word_terms(text)))

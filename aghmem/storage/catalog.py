@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from ..model import Entry, MemoryType, Selector, memory_id
+from ..model import Decision, Entry, MemoryType, Selector, memory_id
 from .decision_log import DecisionLog, decode_cursor, encode_cursor
 from .files import body_of
 from .reading import Refusal
@@ -137,6 +137,21 @@ class Catalog(DecisionLog):
                 entry.superseded_by,
             ),
         )
+
+    def record(self, decision: Decision, status: str) -> None:
+        """A decision row, committed on its own (before its file changes)."""
+        with self.write() as db:
+            self.insert_decision(db, decision, status)
+
+    def settle(self, decision_id: str, applied_at: str, selector: Selector, filename: str, entry: Entry | None) -> None:
+        """An applied change, in one transaction: the entry as the file now
+        is (None: removed) and the decision marked applied."""
+        with self.write() as db:
+            if entry is None:
+                self.delete_entry(db, selector.key, filename)
+            else:
+                self.upsert_entry(db, entry)
+            self.mark_applied(db, decision_id, applied_at)
 
     def delete_entry(self, db: sqlite3.Connection, scope_key: str, filename: str) -> None:
         gone = memory_id(Selector.from_key(scope_key), filename)

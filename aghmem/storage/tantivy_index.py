@@ -109,11 +109,6 @@ def idf(docs: int, doc_freq: int) -> float:
     return math.log(1 + (docs - doc_freq + 0.5) / (doc_freq + 0.5))
 
 
-def view_terms(text: str) -> dict[str, list[str]]:
-    words = analysis.word_terms(text)
-    return {"words": words, "stems": analysis.stems(words), "grams": analysis.trigrams(words)}
-
-
 class SearchIndex:
     def __init__(
         self,
@@ -167,7 +162,7 @@ class SearchIndex:
     # --- writing -----------------------------------------------------------
 
     def _document(self, doc: IndexDoc) -> tantivy.Document:
-        terms = view_terms(doc.text)
+        terms = analysis.view_terms(doc.text)
         prefix = doc.scope_key + "|"
         stats = " ".join(f"{view}:{t}" for view, values in terms.items() for t in dict.fromkeys(values))
         return tantivy.Document(

@@ -4,14 +4,10 @@ bounded numbers. Each refusal is a ValidationError that names the field."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 from ....controller.decisions import parse_stamp, stamp
 from ....errors import ValidationError
-
-if TYPE_CHECKING:
-    pass
-
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 1_000
@@ -24,6 +20,11 @@ def check_fields(body: Mapping[str, Any], allowed: frozenset[str]) -> None:
         raise ValidationError(
             f"unknown field(s): {', '.join(unknown)}", unknown=unknown, allowed=sorted(allowed)
         )
+
+
+def texts(body: Mapping[str, Any], specs: Mapping[str, tuple[int | None, bool]]) -> dict[str, str | None]:
+    """Several text fields at once: {field: (limit, one_line)} → {field: value}."""
+    return {key: text(body, key, limit=limit, one_line=one_line) for key, (limit, one_line) in specs.items()}
 
 
 def text(body: Mapping[str, Any], key: str, *, limit: int | None = None, one_line: bool = False) -> str | None:

@@ -4,16 +4,13 @@ notes, promote, reset, and the decision log's filters."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 from ....controller.rules import Candidate
 from ....errors import ValidationError
 from ....model import SELECTOR_FIELDS, MemoryType, Op, Selector, has_selector_fields, parse_type, resolve_selector
 from ....storage.files import check_filename
-
-if TYPE_CHECKING:
-    pass
-from .fields import MAX_DESCRIPTION, MAX_KEY, MAX_NAME, check_fields, flag, query_flag, text, timestamp
+from .fields import MAX_DESCRIPTION, MAX_KEY, MAX_NAME, check_fields, flag, query_flag, text, texts, timestamp
 
 MEMORY_FIELDS = frozenset(
     {
@@ -76,19 +73,22 @@ def _origin(body: Mapping[str, Any], default: str) -> str:
     return text(body, "origin", limit=32, one_line=True) or default
 
 
+# The text fields every write may carry: (limit, single line).
+COMMON_TEXT: dict[str, tuple[int | None, bool]] = {
+    "name": (MAX_NAME, True),
+    "description": (MAX_DESCRIPTION, False),
+    "content": (None, False),
+    "entity": (MAX_KEY, True),
+    "attribute": (MAX_KEY, True),
+    "idempotency_key": (MAX_KEY, True),
+}
+
+
 def _common(body: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "name": text(body, "name", limit=MAX_NAME, one_line=True),
-        "description": text(body, "description", limit=MAX_DESCRIPTION),
-        "body": text(body, "content"),
-        "entity": text(body, "entity", limit=MAX_KEY, one_line=True),
-        "attribute": text(body, "attribute", limit=MAX_KEY, one_line=True),
-        "tags": _tags(body),
-        "provenance": _provenance(body),
-        "metadata": _metadata(body),
-        "idempotency_key": text(body, "idempotency_key", limit=MAX_KEY, one_line=True),
-        "dry_run": flag(body, "dry_run"),
-    }
+    fields = texts(body, COMMON_TEXT)
+    fields["body"] = fields.pop("content")
+    fields.update(tags=_tags(body), provenance=_provenance(body), metadata=_metadata(body), dry_run=flag(body, "dry_run"))
+    return fields
 
 
 def write_candidate(body: Mapping[str, Any], *, default_origin: str = "http") -> Candidate:
