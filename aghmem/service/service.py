@@ -18,7 +18,7 @@ from ..errors import Conflict, NotFound, Rejected, ValidationError
 from ..features.recall import SearchRequest
 from ..features.sessions import AppendResult, Event
 from ..features.sync import ScanReport
-from ..model import GLOBAL, Decision, Entry, Op, Selector
+from ..model import GLOBAL, Decision, Entry, Op, Selector, check_workspace_id
 from ..reloading import LOCKED_PATHS, mutable_paths
 from ..storage.decision_log import DecisionFilter
 from ..storage.schema import DERIVED_TABLES
@@ -265,6 +265,23 @@ class MemoryService:
 
     def list_workspaces(self) -> list[dict[str, Any]]:
         return [ws.to_dict() for ws in self.registry.list()]
+
+    def workspace_for(self, given: str | None = None, *, cwd: str | Path | None = None) -> str | None:
+        """The workspace a connection, hook or command works in: `given` (an
+        id, or a path in a registered root) when set, else the registered
+        root holding `cwd`, else None (global only). MCP, hooks and the CLI
+        all ask here, so a memory written through one is found by the others."""
+        if given:
+            if given.startswith("ws_"):
+                return self.registry.get(check_workspace_id(given)).id
+            found = self.registry.containing(Path(given).expanduser())
+            if found is None:
+                raise NotFound(f"no registered workspace holds {given}; register it with `aghmem workspace add`", workspace=given)
+            return found.id
+        if cwd:
+            found = self.registry.containing(Path(cwd))
+            return found.id if found is not None else None
+        return None
 
     # --- sessions ----------------------------------------------------------
 

@@ -91,6 +91,19 @@ class WorkspaceRegistry:
         except KeyError:
             raise NotFound(f"unknown workspace {workspace_id!r}; register it with POST /api/workspaces", workspace_id=workspace_id) from None
 
+    def containing(self, path: Path) -> Workspace | None:
+        """The registered root that holds `path` (itself or a folder under
+        it; the deepest when roots nest), or None."""
+        try:
+            real = Path(os.path.realpath(path))
+        except (OSError, ValueError):
+            return None
+        best: Workspace | None = None
+        for ws in self._by_id.values():
+            if (real == ws.path or ws.path in real.parents) and (best is None or len(ws.path.parts) > len(best.path.parts)):
+                best = ws
+        return best
+
     def register(self, raw_path: object) -> tuple[Workspace, bool]:
         """Register a root; returns the workspace and whether it is new here."""
         given = _check_plain_path(raw_path, "workspace path")
