@@ -262,7 +262,7 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 def parse_duration(text: str) -> float:
     """'30m' → 1800.0 seconds. Accepts ms, s, m, h, d."""
-    match = _DURATION_RE.match(text)
+    match = _DURATION_RE.fullmatch(text)
     if not match:
         raise ConfigError(f"not a duration: {text!r} (use e.g. 500ms, 30s, 5m, 24h)")
     return float(match.group(1)) * _DURATION_UNITS[match.group(2)]

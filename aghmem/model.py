@@ -136,7 +136,7 @@ def _enum(kind: type[enum.Enum], value: Any, name: str) -> Any:
 
 
 def check_agent_name(value: Any) -> str:
-    if not isinstance(value, str) or not _NAME_RE.match(value):
+    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
         raise ValidationError(
             "agent_name must be 1-64 characters of letters, digits, '_' or '-'",
             field="agent_name",
@@ -145,7 +145,7 @@ def check_agent_name(value: Any) -> str:
 
 
 def check_workspace_id(value: Any) -> str:
-    if not isinstance(value, str) or not _WORKSPACE_ID_RE.match(value):
+    if not isinstance(value, str) or not _WORKSPACE_ID_RE.fullmatch(value):
         raise ValidationError("workspace_id must look like ws_<lowercase letters and digits>", field="workspace_id")
     return value
 

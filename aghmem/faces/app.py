@@ -32,8 +32,10 @@ def create_app(service: MemoryService) -> Starlette:
     allowed_hosts = [*config.server.allowed_hosts]
     if config.server.host not in ("0.0.0.0", "::"):
         allowed_hosts.append(config.server.host)
+    api_routes = [*system.routes, *decisions.routes, *dreams.routes, *sessions.routes, *extractor.routes, *search.routes, *memory.routes]
+    memory.own_item_paths(api_routes)
     app = Starlette(
-        routes=[*system.routes, *decisions.routes, *dreams.routes, *sessions.routes, *extractor.routes, *search.routes, *memory.routes, *memory.item_routes],
+        routes=[*api_routes, *memory.item_routes],
         middleware=[
             Middleware(
                 GuardMiddleware,
