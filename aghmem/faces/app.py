@@ -8,11 +8,22 @@ from typing import AsyncIterator
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
 
 from ..service.service import MemoryService
 from .api import decisions, dreams, extractor, memory, search, sessions, system
 from .api.errors import EXCEPTION_HANDLERS
+from .api.routing import own_paths
 from .security import GuardMiddleware
+
+
+def routes() -> list[BaseRoute]:
+    """Every route, in matching order (/openapi.json describes these). A
+    route with parameters yields the paths of the routes before it (see
+    api/routing.py); the memory item routes come last: they match any name
+    under /api/memory/."""
+    api_routes = [*system.routes, *decisions.routes, *dreams.routes, *sessions.routes, *extractor.routes, *search.routes, *memory.routes]
+    return own_paths([*api_routes, *memory.item_routes])
 
 
 def create_app(service: MemoryService) -> Starlette:
@@ -32,10 +43,8 @@ def create_app(service: MemoryService) -> Starlette:
     allowed_hosts = [*config.server.allowed_hosts]
     if config.server.host not in ("0.0.0.0", "::"):
         allowed_hosts.append(config.server.host)
-    api_routes = [*system.routes, *decisions.routes, *dreams.routes, *sessions.routes, *extractor.routes, *search.routes, *memory.routes]
-    memory.own_item_paths(api_routes)
     app = Starlette(
-        routes=[*api_routes, *memory.item_routes],
+        routes=routes(),
         middleware=[
             Middleware(
                 GuardMiddleware,

@@ -46,6 +46,15 @@ def _check_plain_path(raw: object, what: str) -> Path:
     return path
 
 
+def _is_dir(path: Path) -> bool:
+    """Whether `path` is a directory; False for one the system cannot even
+    look up (a name over NAME_MAX, no permission on a parent)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 def is_inside(path: Path, root: Path) -> bool:
     """Whether `path`, with symlinks resolved, is `root` or below it."""
     try:
@@ -107,7 +116,7 @@ class WorkspaceRegistry:
     def register(self, raw_path: object) -> tuple[Workspace, bool]:
         """Register a root; returns the workspace and whether it is new here."""
         given = _check_plain_path(raw_path, "workspace path")
-        if not given.is_dir():
+        if not _is_dir(given):
             raise ValidationError("workspace path is not an existing directory", field="path", path=str(given))
         root = Path(os.path.realpath(given))
         marker = root / self.toml_path
