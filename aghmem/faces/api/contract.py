@@ -9,8 +9,9 @@ the route's parser checks with), `query`/`path` its parameters (`Field`s),
 `answer` the success body's JSON Schema (see answers.py). The statuses a
 route can answer are its success status and `errors`, plus those every route
 of that kind can answer: 401 and 403 (the guard), 400 for a route with
-parameters or a body, 413 and 415 for a route with a body. A route without
-a contract is still listed, as "answers JSON" with a default response.
+parameters or a body, 413 and 415 for a route with a body. A route under
+/api/ without a contract is still listed, as `x-undeclared` ("answers JSON",
+a default response); tests/test_openapi_document.py wants none of those.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """`/openapi.json`, built from the route table and each route's contract
 (contract.py): request bodies from the payload declarations the parsers
-check with, answers from answers.py, every status the route can answer."""
+check with, answers from answers.py, every status the route can answer.
+Every route with a contract is described, and every route under /api/
+(one without a contract as `x-undeclared`: it promises only JSON)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ _PARAM_RE = re.compile(r"{(\w+)(?::\w+)?}")
 def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
-        if not isinstance(route, Route):
+        # The API's routes; a page or a mounted app (the web inspector, MCP) is not part of it.
+        if not isinstance(route, Route) or (contract_of(route.endpoint) is None and not route.path.startswith("/api/")):
             continue
         path = _PARAM_RE.sub(r"{\1}", route.path)
         for method in sorted((route.methods or set()) - {"HEAD"}):
@@ -38,7 +41,7 @@ def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
 
 def _operation(route: Route, method: str) -> dict[str, Any]:
     lines = (route.endpoint.__doc__ or route.name).strip().splitlines()
-    operation: dict[str, Any] = {"operationId": f"{route.name}" if method != "HEAD" else route.name, "summary": lines[0]}
+    operation: dict[str, Any] = {"operationId": route.name, "summary": lines[0]}
     description = " ".join(line.strip() for line in lines[1:] if line.strip())
     if description:
         operation["description"] = description
