@@ -20,7 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SEED = next(Path("/work/shared/seeds").glob("004_*.txt"), None)
+# A copy of the shared seed, so that a fresh clone (CI) can read it;
+# test_seed_contract checks it is still the shared one where that is at hand.
+SEED = Path(__file__).parent / "data" / "seed_004_api_reference.txt"
+SHARED = next(Path("/work/shared/seeds").glob("004_*.txt"), None) if Path("/work/shared/seeds").is_dir() else None
 
 _CURL = re.compile(r"""curl -X (?P<method>[A-Z]+) "https://example\.com(?P<path>[^"]*)"(?P<rest>[^\n]*)""")
 _REQUEST = re.compile(r"""-d '(?P<body>[^']*)'""")
@@ -43,7 +46,6 @@ class SeedRoute:
 
 def routes(text: str | None = None) -> list[SeedRoute]:
     if text is None:
-        assert SEED is not None, "seed 004 is not in /work/shared/seeds"
         text = SEED.read_text()
     found: list[SeedRoute] = []
     previous_end = 0

@@ -249,6 +249,12 @@ def answers(world: World) -> dict[str, dict[str, Any]]:
 SEED_ROUTES = seed004.routes()
 
 
+def test_the_copy_is_the_seed() -> None:
+    if seed004.SHARED is None:
+        pytest.skip("no shared seeds here")
+    assert seed004.SEED.read_bytes() == seed004.SHARED.read_bytes()
+
+
 def test_the_walk_covers_every_route_of_the_seed(world: World) -> None:
     assert len(SEED_ROUTES) == 38
     assert [key for key, _, _ in calls(world)] and {key for key, _, _ in calls(world)} == {r.key for r in SEED_ROUTES}
