@@ -371,7 +371,8 @@ class Decision:
             "post_content_hash": self.post_content_hash,
             "prior_content": self.prior_content,
             "rule_trace": [rule.to_dict() for rule in self.rule_trace],
-            "llm_trace": self.llm_trace,
+            # latency_ms in whole milliseconds (an older daemon kept decimals)
+            "llm_trace": {**self.llm_trace, "latency_ms": round(self.llm_trace.get("latency_ms") or 0)} if self.llm_trace else None,
             "prompt_version": self.prompt_version,
             "decided_at": self.decided_at,
             "applied_at": self.applied_at,
