@@ -31,6 +31,8 @@ class ServerConfig:
     allow_origins: list[str] = field(default_factory=list)
     allowed_hosts: list[str] = field(default_factory=list)
     max_body_bytes: int = 1_048_576
+    # A request's headers must arrive within this of its first byte.
+    header_timeout: str = "10s"
 
 
 @dataclass
@@ -306,6 +308,7 @@ def _coerce(hint: Any, value: Any, path: str) -> Any:
 
 def _validate(config: Config) -> None:
     for path in (
+        "server.header_timeout",
         "controller.max_latency",
         "controller.llm.timeout",
         "index.reconcile_interval",
