@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,7 @@ import pytest
 from aghmem.faces.cli.integrate import aghmem_program
 from aghmem.faces.cli.main import main
 from aghmem.faces.integrations import is_our_hook, with_codex_server, with_hooks, without_codex_server
-from aghmem.faces.setup import hook_groups, mcp_snippets
+from aghmem.faces.setup import hook_groups, mcp_entry, mcp_snippets
 from conftest import ROOT
 
 GOLDEN = ROOT / "tests" / "golden" / "integrate"
@@ -292,3 +293,19 @@ def test_ours_go_last_so_codex_keeps_trusting_the_users_hooks() -> None:
 def test_snippets_for_the_inspector_still_work() -> None:
     snippets = {s.runtime: s for s in mcp_snippets("http://127.0.0.1:7377", "ws_abc")}
     assert json.loads(snippets["claude"].text)["mcpServers"]["aghmem"] == {"type": "http", "url": "http://127.0.0.1:7377/w/ws_abc/mcp"}
+
+
+def test_the_readme_shows_what_integrate_writes() -> None:
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Use it from your agent") :]
+    section = section[: section.index("\n## ")]
+    blocks = re.findall(r"```(json|toml)\n(.*?)```", section, re.S)
+    base, url = "http://127.0.0.1:7377", "http://127.0.0.1:7377/mcp"
+    program = "/path/to/aghmem"
+    assert [json.loads(body) for kind, body in blocks if kind == "json"] == [
+        {"mcpServers": {"aghmem": mcp_entry("claude", url)}},
+        {"hooks": hook_groups("claude", aghmem=program, base_url=base, transport="http")},
+        {"hooks": hook_groups("codex", aghmem=program, base_url=base)},
+        {"mcpServers": {"aghmem": mcp_entry("cursor", url)}},
+    ]
+    assert [body for kind, body in blocks if kind == "toml"] == [with_codex_server("", url)]
