@@ -178,3 +178,8 @@ class Client:
 
     def workspaces(self) -> list[dict[str, Any]]:
         return self._json("GET", "/api/workspaces")["workspaces"]
+
+    def resolve_workspace(self, path: str) -> dict[str, Any] | None:
+        """The registered workspace holding `path` (its root or a folder under
+        it), as MCP and hooks resolve it; None outside every root."""
+        return self._json("GET", "/api/workspaces/resolve", params={"path": path})["workspace"]

@@ -11,6 +11,7 @@ from ...errors import ValidationError
 from ...service.service import MemoryService
 from .openapi import openapi_document
 from .parsing import query_selector, read_json
+from .payloads import resolve_path
 
 
 def _service(request: Request) -> MemoryService:
@@ -53,6 +54,17 @@ async def add_workspace(request: Request) -> JSONResponse:
     return JSONResponse({"workspace": workspace, "created": created}, status_code=201 if created else 200)
 
 
+async def resolve_workspace(request: Request) -> JSONResponse:
+    """The registered workspace holding a path (its root or a folder under
+    it), or null: the resolver MCP and hooks use, for the CLI's current
+    directory."""
+    path = resolve_path(request.query_params)
+    service = _service(request)
+    workspace_id = await run_in_threadpool(service.workspace_for, cwd=path)
+    found = [ws for ws in service.list_workspaces() if ws["id"] == workspace_id] if workspace_id else []
+    return JSONResponse({"workspace": found[0] if found else None})
+
+
 async def openapi(request: Request) -> JSONResponse:
     """This document."""
     return JSONResponse(openapi_document(request.app.routes))
@@ -63,6 +75,7 @@ routes = [
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/api/workspaces", list_workspaces, methods=["GET"]),
     Route("/api/workspaces", add_workspace, methods=["POST"]),
+    Route("/api/workspaces/resolve", resolve_workspace, methods=["GET"]),
     Route("/api/memory/health", health, methods=["GET"]),
     Route("/api/memory/config", config, methods=["GET"]),
     Route("/api/memory/scope-show", scope_show, methods=["GET"]),
