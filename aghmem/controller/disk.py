@@ -73,6 +73,11 @@ class Disk:
         raw = self.settled(selector, filename, files)
         if raw is None:
             return None
+        if not raw.strip():
+            # As the intake gate has it: empty is no memory. Most often a save
+            # caught between truncating and writing: taking it as the prior
+            # and renaming over it would send the save into the void.
+            raise Conflict(f"{filename} is empty (a save in progress?); retry, or delete it first", filename=filename)
         try:
             return parse_memory(raw, filename, default_type(selector))
         except ParseError as exc:
