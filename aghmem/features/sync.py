@@ -43,6 +43,9 @@ from ..storage.layout import Layout, is_inside
 log = logging.getLogger("aghmem.sync")
 # Where watchdog reports a kernel event-queue overflow (see _OverflowAlarm).
 WATCHDOG_LOG = logging.getLogger("watchdog.observers.inotify_c")
+# Files in one debounced batch past which MEMORY.md is regenerated once per
+# scope after the batch rather than after each file.
+BURST_FILES = 16
 
 Progress = Callable[[int, int], None]
 
@@ -322,12 +325,15 @@ class Watcher:
                 batch, self._pending = self._pending, set()
                 new_scopes, self._new_scopes = self._new_scopes, set()
                 rescan, self._rescan_wanted = self._rescan_wanted, False
+            # A burst (a checkout, a sync) regenerates MEMORY.md once per
+            # scope at the end; a person's few edits keep it in step per file.
+            burst = len(batch) > BURST_FILES
             observed = {
                 selector
                 for selector, filename in sorted(batch, key=lambda item: (item[0].key, item[1]))
-                if self._observe(selector, filename)
+                if self._observe(selector, filename, refresh_index=not burst)
             }
-            for selector in observed:
+            for selector in observed if burst else ():
                 self._refresh_index(selector)
             try:
                 if rescan:
@@ -346,12 +352,12 @@ class Watcher:
         except Exception:  # noqa: BLE001 - the next change or scan writes it
             log.exception("refreshing MEMORY.md after a batch failed")
 
-    def _observe(self, selector: Selector, filename: str) -> bool:
+    def _observe(self, selector: Selector, filename: str, *, refresh_index: bool) -> bool:
         """Take one touched file in; whether it was news (not our own write)."""
         try:
             if self.controller.hand_edits.unchanged(selector, filename):
                 return False  # most often the daemon's own write, already taken in
-            self.controller.hand_edits.observe(selector, filename, refresh_index=False)
+            self.controller.hand_edits.observe(selector, filename, refresh_index=refresh_index)
         except AghmemError as exc:
             log.warning("cannot take in %s: %s", filename, exc.message)
         except Exception:  # noqa: BLE001 - one bad file must not stop the watcher
