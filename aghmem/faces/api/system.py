@@ -12,6 +12,7 @@ from ...service.service import MemoryService
 from .openapi import openapi_document
 from .parsing import query_selector, read_json
 from .payloads import resolve_path
+from .payloads.fields import check_fields
 
 
 def _service(request: Request) -> MemoryService:
@@ -47,11 +48,27 @@ async def list_workspaces(request: Request) -> JSONResponse:
 async def add_workspace(request: Request) -> JSONResponse:
     """Register a workspace root (creating .agh/workspace.toml if needed)."""
     body = await read_json(request)
-    unknown = set(body) - {"path"}
-    if unknown:
-        raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}", unknown=sorted(unknown))
-    workspace, created = await run_in_threadpool(_service(request).add_workspace, body.get("path"))
+    check_fields(body, frozenset({"path", "gitignore"}))
+    gitignore = body.get("gitignore", True)
+    if not isinstance(gitignore, bool):
+        raise ValidationError("gitignore must be true or false", field="gitignore")
+    service = _service(request)
+    workspace, created = await run_in_threadpool(lambda: service.add_workspace(body.get("path"), gitignore=gitignore))
     return JSONResponse({"workspace": workspace, "created": created}, status_code=201 if created else 200)
+
+
+async def move_workspace(request: Request) -> JSONResponse:
+    """A workspace's root moved: point it at the new path."""
+    body = await read_json(request)
+    check_fields(body, frozenset({"path"}))
+    workspace_id = "ws_" + request.path_params["suffix"]
+    return JSONResponse({"workspace": await run_in_threadpool(_service(request).move_workspace, workspace_id, body.get("path"))})
+
+
+async def remove_workspace(request: Request) -> JSONResponse:
+    """Forget a workspace; its files stay on disk."""
+    workspace_id = "ws_" + request.path_params["suffix"]
+    return JSONResponse(await run_in_threadpool(_service(request).remove_workspace, workspace_id))
 
 
 async def resolve_workspace(request: Request) -> JSONResponse:
@@ -76,6 +93,9 @@ routes = [
     Route("/api/workspaces", list_workspaces, methods=["GET"]),
     Route("/api/workspaces", add_workspace, methods=["POST"]),
     Route("/api/workspaces/resolve", resolve_workspace, methods=["GET"]),
+    # `ws_` in the path: `DELETE /api/workspaces/resolve` is a 405, not a bad id.
+    Route("/api/workspaces/ws_{suffix}", remove_workspace, methods=["DELETE"]),
+    Route("/api/workspaces/ws_{suffix}/move", move_workspace, methods=["POST"]),
     Route("/api/memory/health", health, methods=["GET"]),
     Route("/api/memory/config", config, methods=["GET"]),
     Route("/api/memory/scope-show", scope_show, methods=["GET"]),
