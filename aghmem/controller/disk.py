@@ -18,6 +18,7 @@ from ..storage.files import ParsedMemory, content_hash, parse_memory
 from ..storage.layout import Layout, ScopeFiles
 from ..storage.reading import RefusedFile, read_memory_bytes
 from .hand_edits import SETTLE_PAUSE, SETTLE_TRIES, SETTLE_WINDOW_NS
+from .intake import has_merge_conflict
 
 
 class Disk:
@@ -78,6 +79,8 @@ class Disk:
             # caught between truncating and writing: taking it as the prior
             # and renaming over it would send the save into the void.
             raise Conflict(f"{filename} is empty (a save in progress?); retry, or delete it first", filename=filename)
+        if has_merge_conflict(raw):
+            raise Conflict(f"{filename} holds a git merge conflict; resolve it by hand first", filename=filename)
         try:
             return parse_memory(raw, filename, default_type(selector))
         except ParseError as exc:
