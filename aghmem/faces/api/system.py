@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
@@ -61,14 +62,13 @@ async def move_workspace(request: Request) -> JSONResponse:
     """A workspace's root moved: point it at the new path."""
     body = await read_json(request)
     check_fields(body, frozenset({"path"}))
-    workspace_id = "ws_" + request.path_params["suffix"]
+    workspace_id = request.path_params["workspace_id"]
     return JSONResponse({"workspace": await run_in_threadpool(_service(request).move_workspace, workspace_id, body.get("path"))})
 
 
 async def remove_workspace(request: Request) -> JSONResponse:
     """Forget a workspace; its files stay on disk."""
-    workspace_id = "ws_" + request.path_params["suffix"]
-    return JSONResponse(await run_in_threadpool(_service(request).remove_workspace, workspace_id))
+    return JSONResponse(await run_in_threadpool(_service(request).remove_workspace, request.path_params["workspace_id"]))
 
 
 async def resolve_workspace(request: Request) -> JSONResponse:
@@ -87,15 +87,29 @@ async def openapi(request: Request) -> JSONResponse:
     return JSONResponse(openapi_document(request.app.routes))
 
 
+class WorkspaceIdConvertor(Convertor[str]):
+    """A path segment that looks like a workspace id: `DELETE
+    /api/workspaces/resolve` then is that route's 405, not a bad id."""
+
+    regex = "ws_[a-z0-9]{4,64}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("wsid", WorkspaceIdConvertor())
+
 routes = [
     Route("/healthz", healthz, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/api/workspaces", list_workspaces, methods=["GET"]),
     Route("/api/workspaces", add_workspace, methods=["POST"]),
     Route("/api/workspaces/resolve", resolve_workspace, methods=["GET"]),
-    # `ws_` in the path: `DELETE /api/workspaces/resolve` is a 405, not a bad id.
-    Route("/api/workspaces/ws_{suffix}", remove_workspace, methods=["DELETE"]),
-    Route("/api/workspaces/ws_{suffix}/move", move_workspace, methods=["POST"]),
+    Route("/api/workspaces/{workspace_id:wsid}", remove_workspace, methods=["DELETE"]),
+    Route("/api/workspaces/{workspace_id:wsid}/move", move_workspace, methods=["POST"]),
     Route("/api/memory/health", health, methods=["GET"]),
     Route("/api/memory/config", config, methods=["GET"]),
     Route("/api/memory/scope-show", scope_show, methods=["GET"]),
