@@ -72,6 +72,8 @@ def test_a_moved_root_is_reported_refused_and_moved(daemon: Daemon, tmp_path: Pa
     assert not old.exists()  # never recreated
     listed = cli(daemon, "workspace", "list")
     assert listed.returncode == 0 and "MISSING" in listed.stdout
+    doctor = cli(daemon, "doctor")  # a problem, not "status degraded … no problems found"
+    assert doctor.returncode == 1 and f"! workspace {ws}: root " in doctor.stdout and f"workspace move {ws} NEWPATH" in doctor.stdout
 
     moved = cli(daemon, "workspace", "move", ws, str(tmp_path / "after"))
     assert moved.returncode == 0, moved.stderr

@@ -96,6 +96,7 @@ def cmd_doctor(client: Client, args: argparse.Namespace) -> None:
 def problems(health: dict[str, Any]) -> int:
     return (
         bool(health["orphaned_files"]) + len(health["invalid_files"]) + len(health.get("quarantined_files", []))
+        + len(health.get("missing_workspaces", []))
     )
 
 
@@ -112,6 +113,10 @@ def render_doctor(health: dict[str, Any]) -> str:
         lines.append(f"  {index['dirty']} change(s) on their way into the index")
     lines += [f"! cannot take in {item['path']}: {item['error']}" for item in health["invalid_files"]]
     lines += [f"! quarantined {item['path']}: {item['reason']} [{item['rule']}]" for item in health.get("quarantined_files", [])]
+    lines += [
+        f"! workspace {ws['id']}: root {ws['path']} is missing; if it moved: `aghmem workspace move {ws['id']} NEWPATH`"
+        for ws in health.get("missing_workspaces", [])
+    ]
     mcp = health["mcp"]
     lines.append(f"MCP server: {mcp['url']}")
     if mcp["workspace_url"]:
