@@ -28,7 +28,9 @@ PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: with it, browsers send `Origin: null` on our own form
+    # posts (Fetch spec), and the same-origin check could not pass.
+    "Referrer-Policy": "same-origin",
 }
 
 
