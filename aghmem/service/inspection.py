@@ -7,6 +7,7 @@ marked, whether a decision can still be reverted, when dreaming runs next.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict
@@ -78,9 +79,12 @@ class Inspection:
         rt = self.runtime
         jobs = {job["id"]: job["next_run_at"] for job in rt.scheduler.jobs()} if rt.scheduler.running else {}
         dream = rt.config.dream
+        next_check = jobs.get("dream_check") if dream.enabled else None
+        if isinstance(next_check, str):  # the scheduler's local time → UTC, as every stamp here
+            next_check = dt.datetime.fromisoformat(next_check).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {
             "enabled": dream.enabled,
             "check_interval": dream.check_interval,
-            "next_check_at": jobs.get("dream_check") if dream.enabled else None,
+            "next_check_at": next_check,
             "last_completed_at": rt.dreaming.store.last_completed_at(None),
         }
