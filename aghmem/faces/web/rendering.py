@@ -113,6 +113,7 @@ def render(request: Request, template: str, context: dict[str, Any], *, status: 
         path=request.url.path,
         csrf_token=issue_token(),
         scope_title=functools.partial(views.scope_title, names=names),
+        workspace_names=names,
         **context,
     )
     return HTMLResponse(page, status_code=status, headers=HEADERS)
