@@ -370,3 +370,18 @@ def test_an_empty_daemon_says_what_to_do(make_daemon: Any) -> None:
                        "/search": "Ask what an agent would ask"}.items():
         response = d.get(path)
         assert response.status_code == 200 and hint in response.text, path
+
+
+def test_a_workspace_whose_folder_is_gone_is_shown_not_a_500(site: dict[str, Any]) -> None:
+    d, root = site["d"], site["root"]
+    gone = root / "gone"
+    ws = d.workspace(gone)
+    d.write(workspace_id=ws, type="project", name="Lost", content="In a folder about to vanish.")
+    for path in sorted(gone.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    gone.rmdir()
+    health = get(site, "/health")
+    assert health.status_code == 200 and "Workspaces whose folder is missing" in health.text and ws in health.text
+    for path in ("/", f"/?workspace_id={ws}", f"/search?q=lost+folder&workspace={ws}", "/dreams", "/decisions"):
+        assert get(site, path).status_code == 200, path
+    assert "folder missing" in get(site, "/").text

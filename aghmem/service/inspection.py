@@ -11,7 +11,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict
-from ..model import Selector
+from ..model import Scope, Selector
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -33,10 +33,15 @@ class Inspection:
 
     def scope_overview(self) -> list[dict[str, Any]]:
         """Every scope on disk (global, agents, each workspace and its
-        agents) with its directory and how many memories it holds."""
+        agents) with its directory and how many memories it holds; then the
+        workspaces whose root folder is gone (`missing`)."""
         rt = self.runtime
         counts = rt.catalog.scope_stats()
         roots = {ws.id: str(ws.path) for ws in rt.registry.list()}
+        scopes = [*rt.layout.scope_dirs()]
+        gone = rt.registry.missing()
+        missing = [Selector(Scope.WORKSPACE, workspace_id=ws.id) for ws in gone]
+        scopes += [(selector, ws.path / ".agh" / "memory") for selector, ws in zip(missing, gone)]
         return [
             {
                 **selector.to_dict(),
@@ -44,8 +49,9 @@ class Inspection:
                 "directory": str(directory),
                 "workspace_path": roots.get(selector.workspace_id or ""),
                 "count": counts.get(selector.key, 0),
+                "missing": selector in missing,
             }
-            for selector, directory in rt.layout.scope_dirs()
+            for selector, directory in scopes
         ]
 
     def effective_view(self, selector: Selector, *, limit: int = EFFECTIVE_LIMIT) -> list[dict[str, Any]]:

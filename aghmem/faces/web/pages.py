@@ -40,7 +40,7 @@ def _previews(service: MemoryService, overview: list[dict[str, Any]]) -> list[di
     sections = []
     for item in overview:
         memories: list[dict[str, Any]] = []
-        if item["count"]:
+        if item["count"] and not item["missing"]:
             memories, _ = service.list_memories(resolve_selector(item), limit=SCOPE_PREVIEW)
         sections.append({**item, "memories": memories})
     return sections
