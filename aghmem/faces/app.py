@@ -13,6 +13,7 @@ from ..service.service import MemoryService
 from .api import decisions, dreams, extractor, memory, search, sessions, system
 from .api.errors import EXCEPTION_HANDLERS
 from .security import GuardMiddleware
+from .web import routes as web_routes
 
 
 def create_app(service: MemoryService) -> Starlette:
@@ -35,7 +36,7 @@ def create_app(service: MemoryService) -> Starlette:
     api_routes = [*system.routes, *decisions.routes, *dreams.routes, *sessions.routes, *extractor.routes, *search.routes, *memory.routes]
     memory.own_item_paths(api_routes)
     app = Starlette(
-        routes=[*api_routes, *memory.item_routes],
+        routes=[*api_routes, *memory.item_routes, *web_routes],
         middleware=[
             Middleware(
                 GuardMiddleware,

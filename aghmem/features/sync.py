@@ -254,6 +254,13 @@ class Watcher:
     def running(self) -> bool:
         return self._worker.is_alive()
 
+    def status(self) -> dict[str, object]:
+        """For health: is it running, how many roots, how many files wait
+        for the debounce, how often the kernel's queue overflowed."""
+        with self._cond:
+            pending = len(self._pending) + len(self._new_scopes) + int(self._rescan_wanted)
+        return {"running": self.running, "watched_roots": len(self._watched), "pending": pending, "overflows": self.overflows}
+
     def start(self) -> None:
         for root in self.layout.watch_roots():
             self.watch(root)

@@ -53,7 +53,7 @@ def health_report(runtime: "Runtime") -> dict[str, Any]:
         "last_scan": runtime.last_scan_at,
         "last_reindex": runtime.indexing.last_reindex or runtime.last_scan_at,
         "index": {**runtime.indexing.status(), "dirty": dirty},
-        "watcher": {"running": runtime.watcher.running, "overflows": runtime.watcher.overflows},
+        "watcher": runtime.watcher.status(),
         "job": runtime.indexing.progress.to_dict() if runtime.indexing.progress else None,
         "last_consolidation": runtime.dreaming.store.last_completed_at(None),
         "dream_enabled": dream.enabled,

@@ -7,7 +7,7 @@ take and return plain Python values and raise `aghmem.errors` exceptions.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,6 +24,7 @@ from ..storage.decision_log import DecisionFilter
 from ..storage.layout import write_gitignore
 from ..storage.schema import DERIVED_TABLES
 from .health import health_report
+from .inspection import Inspection
 from .runtime import Runtime
 
 log = logging.getLogger("aghmem")
@@ -36,9 +37,11 @@ class MemoryView:
     summary: dict[str, Any]
     content: str
     content_hash: str
+    path: str = ""
+    frontmatter: dict[str, Any] = field(default_factory=dict)
 
 
-class MemoryService:
+class MemoryService(Inspection):
     def __init__(self, config: Config, *, clock: Clock | None = None, config_path: Path | None = None) -> None:
         self.runtime = Runtime(config, clock=clock, config_path=config_path)
         rt = self.runtime
@@ -127,7 +130,7 @@ class MemoryService:
         if known is not None:
             entry.recall_count, entry.last_recalled_at = known.recall_count, known.last_recalled_at
         assert seen.parsed is not None
-        return MemoryView(self.summary(entry), seen.body, seen.parsed.content_hash)
+        return MemoryView(self.summary(entry), seen.body, seen.parsed.content_hash, str(path), dict(seen.parsed.meta))
 
     def _submit(self, candidate: Candidate) -> Outcome:
         self.check_selector(candidate.selector)
@@ -205,12 +208,15 @@ class MemoryService:
         limit: int = 50,
         cursor: str | None = None,
         applied_only: bool = False,
+        filename: str | None = None,
     ) -> tuple[list[Decision], str | None]:
-        """Decisions newest first; `since` is a stamp (ISO 8601, UTC, ms)."""
+        """Decisions newest first; `since` is a stamp (ISO 8601, UTC, ms);
+        `filename`: only those that targeted that file."""
         if selector is not None:
             self.check_selector(selector)
         filt = DecisionFilter(
             scope_key=selector.key if selector else None,
+            filename=filename,
             op=op,
             since=since,
             limit=_limit(limit, MAX_LIST_LIMIT),

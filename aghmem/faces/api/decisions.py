@@ -19,7 +19,7 @@ def _service(request: Request) -> MemoryService:
 
 
 async def list_decisions(request: Request) -> JSONResponse:
-    """Decisions newest first; filter by selector, op, since."""
+    """Decisions newest first; filter by selector, op, since, filename."""
     params = request.query_params
     decisions, next_cursor = await run_in_threadpool(
         _service(request).list_decisions,
@@ -28,6 +28,7 @@ async def list_decisions(request: Request) -> JSONResponse:
         since=since(params.get("since")),
         limit=query_int(request, "limit", 50),
         cursor=params.get("cursor") or None,
+        filename=params.get("filename") or None,
     )
     return JSONResponse({"decisions": [d.to_dict() for d in decisions], "next_cursor": next_cursor})
 

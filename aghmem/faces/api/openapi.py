@@ -128,8 +128,8 @@ def _operation(route: Route, method: str) -> dict[str, Any]:
 def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
-        if not isinstance(route, Route):
-            continue
+        if not isinstance(route, Route) or not route.include_in_schema:
+            continue  # mounts, and the web inspector's pages (HTML, not API)
         path = _PARAM_RE.sub(r"{\1}", route.path)
         for method in sorted((route.methods or set()) - {"HEAD"}):
             paths.setdefault(path, {})[method.lower()] = _operation(route, method)
