@@ -14,7 +14,8 @@ from .config import Config, ServerConfig
 # Paths read once at start-up: where the daemon listens and what it owns
 # (home, server), and what a part was built with (the scheduler's times, the
 # watcher's debounce, the index's commit delay, the signal queue, the
-# directories of ledgers and the inbox, the provider's breaker). A reload
+# directories of ledgers and the inbox, the provider's breaker, the MCP
+# tools registered). A reload
 # keeps their running values and says which ones changed in the file (they
 # need a restart); everything else is taken again by `POST
 # /api/memory/reload`.
@@ -37,6 +38,7 @@ LOCKED_PATHS = [
     "provider.name",
     "provider.failure_threshold",
     "provider.cooldown",
+    "mcp.hidden_tools",
 ]
 
 

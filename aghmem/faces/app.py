@@ -12,7 +12,8 @@ from starlette.middleware import Middleware
 from ..service.service import MemoryService
 from .api import decisions, dreams, extractor, memory, search, sessions, system
 from .api.errors import EXCEPTION_HANDLERS
-from .security import GuardMiddleware
+from .mcp import create_mcp
+from .security import Allowlist, GuardMiddleware
 
 
 def create_app(service: MemoryService) -> Starlette:
@@ -20,26 +21,26 @@ def create_app(service: MemoryService) -> Starlette:
     first request is accepted, and closes after the last one. (Readiness is
     announced by the server once it serves, not here: see server.py.)"""
     config = service.config
+    allowlist = Allowlist.of(config.server)
+    mcp = create_mcp(service, allowlist)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await run_in_threadpool(service.start)
-        try:
-            yield
-        finally:
-            await run_in_threadpool(service.close)
+        async with mcp.session_manager.run():
+            await run_in_threadpool(service.start)
+            try:
+                yield
+            finally:
+                await run_in_threadpool(service.close)
 
-    allowed_hosts = [*config.server.allowed_hosts]
-    if config.server.host not in ("0.0.0.0", "::"):
-        allowed_hosts.append(config.server.host)
     app = Starlette(
-        routes=[*system.routes, *decisions.routes, *dreams.routes, *sessions.routes, *extractor.routes, *search.routes, *memory.routes, *memory.item_routes],
+        routes=[*system.routes, *decisions.routes, *dreams.routes, *sessions.routes, *extractor.routes, *search.routes, *memory.routes, *memory.item_routes, *mcp.routes],
         middleware=[
             Middleware(
                 GuardMiddleware,
                 token=config.server.token,
-                allowed_hosts=allowed_hosts,
-                allow_origins=config.server.allow_origins,
+                allowed_hosts=allowlist.hosts,
+                allow_origins=allowlist.origins,
             )
         ],
         exception_handlers=EXCEPTION_HANDLERS,
