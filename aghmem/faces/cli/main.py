@@ -6,6 +6,7 @@
     aghmem search QUERY | reindex | doctor
     aghmem scope-show | health | workspace add [PATH] | workspace list
     aghmem dream run|list|status|retry … | daily
+    aghmem mcp [--stdio] [-w WORKSPACE]
 
 Each area is a module with `add_commands(subparsers)` and its `cmd_*`
 functions (`func(client, args)`); this one assembles the parser, finds the
@@ -24,7 +25,7 @@ from ... import __version__
 from ...config import load_config
 from ...errors import AghmemError
 from ..client import Client
-from . import decisions, dream, memory, search, serve, workspace
+from . import decisions, dream, mcp, memory, search, serve, workspace
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token", help="bearer token (default: $AGHMEM_TOKEN or server.token)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     commands = parser.add_subparsers(dest="command", required=True)
-    for area in (serve, memory, decisions, search, workspace, dream):
+    for area in (serve, memory, decisions, search, workspace, dream, mcp):
         area.add_commands(commands)
     return parser
 
