@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from ..service.service import MemoryService
 from .api import decisions, dreams, extractor, memory, search, sessions, system
 from .api.errors import EXCEPTION_HANDLERS
-from .mcp import create_mcp
+from .mcp.endpoint import McpEndpoint
 from .security import Allowlist, GuardMiddleware
 
 
@@ -22,12 +22,13 @@ def create_app(service: MemoryService) -> Starlette:
     announced by the server once it serves, not here: see server.py.)"""
     config = service.config
     allowlist = Allowlist.of(config.server)
-    mcp = create_mcp(service, allowlist)
+    mcp = McpEndpoint(service, allowlist)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with mcp.session_manager.run():
+        async with mcp.running():
             await run_in_threadpool(service.start)
+            mcp.warm_up()
             try:
                 yield
             finally:

@@ -16,9 +16,11 @@ holding it, if any.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -43,6 +45,17 @@ VERSION_HEADER, METHOD_HEADER, NAME_HEADER = "mcp-protocol-version", "mcp-method
 VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion"
 NAME_PARAMS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 SERVER_ERROR = -32000
+_HEADER_SAFE = re.compile(r"[\x20-\x7E]*")
+
+
+def header_value(value: str) -> str:
+    """A name as the SDK puts it in a header: verbatim when it is printable
+    ASCII without edge spaces, else base64 in `=?base64?…?=` (the SDK's
+    `encode_header_value`, restated: importing the SDK costs the bridge a
+    second)."""
+    if _HEADER_SAFE.fullmatch(value) and value == value.strip() and not value.startswith("=?base64?"):
+        return value
+    return f"=?base64?{base64.b64encode(value.encode()).decode('ascii')}?="
 
 
 def routing_headers(message: Any, negotiated: str | None) -> dict[str, str]:
@@ -57,12 +70,10 @@ def routing_headers(message: Any, negotiated: str | None) -> dict[str, str]:
     meta = params.get("_meta") if isinstance(params.get("_meta"), dict) else {}
     version = meta.get(VERSION_META_KEY)
     if isinstance(version, str) and isinstance(method, str):
-        from mcp.shared.inbound import encode_header_value  # the SDK's spelling of non-ASCII names
-
         headers = {VERSION_HEADER: version, METHOD_HEADER: method}
         name = params.get(NAME_PARAMS.get(method, ""))
         if isinstance(name, str):
-            headers[NAME_HEADER] = encode_header_value(name)
+            headers[NAME_HEADER] = header_value(name)
         return headers
     if negotiated and method != "initialize":
         return {VERSION_HEADER: negotiated}

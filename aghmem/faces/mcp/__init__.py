@@ -1,11 +1,9 @@
 """The MCP face: the daemon's own MCP server, at /mcp on its port.
 
-`create_mcp(service, allowlist)` builds it for one app (server.py); the
-tools, resources and prompts a model sees are in surface.py, what each tool
-does in tools.py, the text it answers in render.py, and where a connection
-works in connection.py.
+endpoint.py is what the app mounts (it builds the server on first use);
+server.py builds it with the SDK; surface.py holds the tools, resources and
+prompts a model sees; tools.py what each tool does; render.py the text it
+answers; connection.py where a connection works. Nothing is imported here:
+the SDK costs about a second of start-up, paid only by endpoint.py's
+warm-up.
 """
-
-from .server import INSTRUCTIONS, McpFace, create_mcp
-
-__all__ = ["INSTRUCTIONS", "McpFace", "create_mcp"]

@@ -34,6 +34,8 @@ def error_text(exc: AghmemError) -> str:
             f"{message}. Read it again with memory_get, then retry with "
             f"if_match={exc.details['current_hash']!r} if your change still applies."
         )
+    if exc.code == "memory.conflict" and "if_match" in exc.details:
+        return f"{message}: there is no such memory now. Check the file name with memory_search, or leave out if_match to add it."
     if exc.code == "memory.conflict":
         return f"{message}."
     if exc.code == "memory.rejected" and isinstance(exc.details.get("decision"), dict):

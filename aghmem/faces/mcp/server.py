@@ -1,17 +1,11 @@
-"""The MCP server the daemon serves at /mcp (and /w/{workspace}/mcp), built
-once per app with the official SDK.
+"""The MCP server, built with the official SDK (imported only here: see
+endpoint.py for when).
 
 Stateless Streamable HTTP with JSON responses: every POST stands alone, so a
 daemon restart never strands a client ("Session not found" is fatal in
 Claude Code), and both protocol eras the SDK speaks (the `initialize`
 handshake and the sessionless 2026-07-28 one) are served. A session manager
-runs once: `create_mcp` builds a fresh one for each app, and the daemon's
-lifespan enters `session_manager.run()` (a mounted app's own lifespan never
-runs).
-
-The routes are exact (`/mcp`, `/w/{workspace}/mcp`), not a catch-all
-`Mount("/")`: a mount at the root would take every unknown path and method
-from the API's own 404 and 405 answers.
+runs once, so `create_mcp` builds a fresh one each time.
 """
 
 from __future__ import annotations
@@ -26,7 +20,7 @@ from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import CallToolResult, TextContent
-from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from ... import __version__
 from ...errors import AghmemError
@@ -48,10 +42,10 @@ INSTRUCTIONS = (
 
 @dataclass
 class McpFace:
-    """What the app takes from here: the routes to add, and the session
-    manager its lifespan must run."""
+    """The SDK's ASGI endpoint, and the session manager that must run (its
+    `run()` entered once) while the endpoint serves."""
 
-    routes: list[Route]
+    endpoint: ASGIApp
     session_manager: StreamableHTTPSessionManager
 
 
@@ -73,9 +67,7 @@ def create_mcp(service: MemoryService, allowlist: Allowlist) -> McpFace:
         transport_security=security,
         max_request_body_size=service.config.server.max_body_bytes,
     )
-    endpoint = StreamableHTTPASGIApp(server.session_manager)
-    routes = [Route("/mcp", endpoint=endpoint), Route("/w/{workspace:path}/mcp", endpoint=endpoint)]
-    return McpFace(routes, server.session_manager)
+    return McpFace(StreamableHTTPASGIApp(server.session_manager), server.session_manager)
 
 
 def answer(work: Callable[[], str]) -> CallToolResult:
