@@ -183,6 +183,9 @@ async def test_the_workspace_comes_from_the_connection(mcp_daemon: Daemon, tmp_p
         async with client:
             assert "Quince toolchain" in await call(client, "memory_search", query="quince toolchain")
             assert "quince" in await call(client, "memory_get", filename=filename)
+            listed = {str(r.uri) for r in (await client.list_resources()).resources}
+            assert f"aghmem://memory/workspace/{filename}" in listed
+            assert "quince" in (await client.read_resource(f"aghmem://memory/workspace/{filename}")).contents[0].text
     async with connect(f"{base}/mcp") as client:  # no workspace: global only
         assert "No memories" in await call(client, "memory_search", query="quince toolchain")
         assert "workspace" in await refused(client, "memory_write", content="Project fact.", type="project")
@@ -197,7 +200,8 @@ async def test_resources_and_prompts(mcp_daemon: Daemon) -> None:
     async with connect(mcp_daemon.url + "/mcp") as client:
         templates = (await client.list_resource_templates()).resource_templates
         assert "aghmem://memory/{scope}/{filename}" in {t.uri_template for t in templates}
-        assert "aghmem://status" in {str(r.uri) for r in (await client.list_resources()).resources}
+        listed = {str(r.uri) for r in (await client.list_resources()).resources}
+        assert {"aghmem://status", f"aghmem://memory/global/{filename}"} <= listed  # memories, for @-mentions
         read = await client.read_resource(f"aghmem://memory/global/{filename}")
         assert "helix" in read.contents[0].text
         assert "indexed" in (await client.read_resource("aghmem://status")).contents[0].text
@@ -324,7 +328,16 @@ def _running(pid: int) -> bool:
 def test_the_bridge_spells_names_as_the_sdk_does() -> None:
     from mcp.shared.inbound import encode_header_value
 
-    from aghmem.faces.cli.mcp import header_value
+    from aghmem.faces.mcp.bridge import header_value
 
     for value in ["memory_search", "aghmem://memory/global/user_x.md", "café", " padded", "=?base64?eA==?=", ""]:
         assert header_value(value) == encode_header_value(value)
+
+
+def test_aghmem_mcp_prints_the_url(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from aghmem.faces.cli.main import main
+
+    assert main(["--url", "http://127.0.0.1:7377", "mcp"]) == 0
+    assert capsys.readouterr().out.strip() == "http://127.0.0.1:7377/mcp"
+    assert main(["--url", "http://127.0.0.1:7377", "mcp", "-w", str(tmp_path / "my app")]) == 0
+    assert capsys.readouterr().out.strip() == f"http://127.0.0.1:7377/w/{quote(str(tmp_path / 'my app'), safe='')}/mcp"

@@ -94,7 +94,8 @@ def test_inspector_sees_an_error_result(served: Served, tmp_path: Path) -> None:
 
 def test_inspector_lists_resources_and_prompts(served: Served, tmp_path: Path) -> None:
     code, out = inspect(served, tmp_path, "--method", "resources/list")
-    assert code == 0 and [r["uri"] for r in out["result"]["resources"]] == ["aghmem://status"]
+    listed = [r["uri"] for r in out["result"]["resources"]]
+    assert code == 0 and "aghmem://status" in listed and "aghmem://memory/global/user_prefers_tabs.md" in listed
     code, out = inspect(served, tmp_path, "--method", "resources/templates/list")
     assert code == 0 and out["result"]["resourceTemplates"][0]["uriTemplate"] == "aghmem://memory/{scope}/{filename}"
     code, out = inspect(served, tmp_path, "--method", "prompts/list")

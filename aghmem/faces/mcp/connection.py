@@ -52,7 +52,7 @@ def connection_workspace(service: MemoryService, request: Any) -> str | None:
     return service.workspace_for(named, cwd=cwd)
 
 
-def _workspace(workspace_id: str | None) -> Selector:
+def workspace_selector(workspace_id: str | None) -> Selector:
     if workspace_id is None:
         raise ValidationError(NO_WORKSPACE, field="scope")
     return Selector(Scope.WORKSPACE, workspace_id=workspace_id)
@@ -63,7 +63,7 @@ def search_selector(workspace_id: str | None, scope: ScopeName | None) -> Select
     connection (its workspace and global); `global`: global only."""
     if scope == "global" or (scope is None and workspace_id is None):
         return GLOBAL
-    return _workspace(workspace_id)
+    return workspace_selector(workspace_id)
 
 
 def write_selector(workspace_id: str | None, scope: ScopeName | None, memory_type: MemoryType) -> Selector:
@@ -71,7 +71,7 @@ def write_selector(workspace_id: str | None, scope: ScopeName | None, memory_typ
     (user and feedback: global; project and reference: the workspace)."""
     if scope == "global" or (scope is None and memory_type in GLOBAL_TYPES):
         return GLOBAL
-    return _workspace(workspace_id)
+    return workspace_selector(workspace_id)
 
 
 def lookup_selectors(workspace_id: str | None, scope: ScopeName | None) -> list[Selector]:
@@ -80,8 +80,8 @@ def lookup_selectors(workspace_id: str | None, scope: ScopeName | None) -> list[
     if scope == "global":
         return [GLOBAL]
     if scope == "workspace":
-        return [_workspace(workspace_id)]
-    return [_workspace(workspace_id), GLOBAL] if workspace_id else [GLOBAL]
+        return [workspace_selector(workspace_id)]
+    return [workspace_selector(workspace_id), GLOBAL] if workspace_id else [GLOBAL]
 
 
 def default_type(workspace_id: str | None, scope: ScopeName | None) -> MemoryType:

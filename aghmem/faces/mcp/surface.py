@@ -8,18 +8,23 @@ Each tool is a thin closure: the connection's workspace, then tools.py.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any, Callable, Literal
 
+import anyio
 from mcp.server import MCPServer
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult, Resource, ToolAnnotations
 from pydantic import Field
 
 from ...errors import AghmemError, ValidationError
+from ...model import GLOBAL
 from ...service.service import MemoryService
 from . import tools
-from .connection import ScopeName, connection_workspace, given_workspace
+from .connection import ScopeName, connection_workspace, given_workspace, workspace_selector
 
+log = logging.getLogger("aghmem.mcp")
 Answer = Callable[[Callable[[], str]], CallToolResult]
 TypeName = Literal["user", "feedback", "project", "reference"]
 
@@ -47,6 +52,8 @@ DESCRIPTIONS = {
     ),
     "memory_status": "Health of the memory daemon: counts, index freshness, problems, this connection's workspace.",
 }
+# Memories listed as resources (for @-mentions), per scope, newest first.
+LISTED_MEMORIES = 50
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
 WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
 DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
@@ -90,8 +97,11 @@ def add_tools(server: MCPServer, service: MemoryService, answer: Answer, hidden:
 
     def memory_status(ctx: Context) -> CallToolResult:
         named = given_workspace(_request(ctx))[0]
-        return answer(lambda: tools.status(service, named, _quiet_workspace(service, ctx)))
+        return answer(lambda: tools.status(service, named, _quiet_workspace(service, _request(ctx))))
 
+    unknown = set(hidden) - set(DESCRIPTIONS)
+    if unknown:
+        log.warning("mcp.hidden_tools names no tool: %s (the tools: %s)", ", ".join(sorted(unknown)), ", ".join(DESCRIPTIONS))
     for fn, hints in (
         (memory_search, READ_ONLY), (memory_get, READ_ONLY), (memory_write, WRITES),
         (memory_forget, DESTRUCTIVE), (memory_status, READ_ONLY),
@@ -100,11 +110,11 @@ def add_tools(server: MCPServer, service: MemoryService, answer: Answer, hidden:
             server.add_tool(fn, description=DESCRIPTIONS[fn.__name__], annotations=hints, structured_output=False)
 
 
-def _quiet_workspace(service: MemoryService, ctx: Context) -> str | None:
+def _quiet_workspace(service: MemoryService, request: Any) -> str | None:
     """The connection's workspace, or None when it names an unknown one
-    (status reports that instead of failing)."""
+    (status and the resource list say less instead of failing)."""
     try:
-        return connection_workspace(service, _request(ctx))
+        return connection_workspace(service, request)
     except AghmemError:
         return None
 
@@ -127,6 +137,35 @@ def add_resources(server: MCPServer, service: MemoryService, text_or_error: Call
     @server.resource("aghmem://status", name="status", description="Memory daemon health and counts.", mime_type="text/plain")
     def status() -> str:
         return text_or_error(lambda: tools.status(service, None, None))
+
+    async def list_memories_too(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        """resources/list also names the memories themselves (global, and the
+        connection's workspace): clients offer them for @-mentions."""
+        result = await call_next(ctx)
+        if ctx.method == "resources/list" and isinstance(result, dict) and isinstance(result.get("resources"), list):
+            listed = await anyio.to_thread.run_sync(_memory_resources, service, ctx.request)
+            result["resources"] += [r.model_dump(by_alias=True, mode="json", exclude_none=True) for r in listed]
+        return result
+
+    server.middleware.append(list_memories_too)
+
+
+def _memory_resources(service: MemoryService, request: Any) -> list[Resource]:
+    workspace_id = _quiet_workspace(service, request)
+    listed = []
+    for scope, selector in [("global", GLOBAL), *([("workspace", workspace_selector(workspace_id))] if workspace_id else [])]:
+        memories, _ = service.list_memories(selector, limit=LISTED_MEMORIES)
+        listed += [
+            Resource(
+                uri=f"aghmem://memory/{scope}/{m['filename']}",
+                name=m["filename"],
+                title=m.get("name"),
+                description=(m.get("description") or "")[:200] or None,
+                mime_type="text/plain",
+            )
+            for m in memories
+        ]
+    return listed
 
 
 def add_prompts(server: MCPServer) -> None:
