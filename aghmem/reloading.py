@@ -39,6 +39,7 @@ LOCKED_PATHS = [
     "provider.failure_threshold",
     "provider.cooldown",
     "mcp.hidden_tools",
+    "mcp.warm_up",
 ]
 
 

@@ -102,7 +102,7 @@ async def test_both_eras_list_few_short_tools(mcp_daemon: Daemon, mode: str) -> 
 
 async def test_a_restart_does_not_strand_the_client(tmp_path: Path) -> None:
     port = _free_port()
-    d = Daemon(tmp_path / "home").start("--port", str(port))
+    d = Daemon(tmp_path / "home", "[mcp]\nwarm_up = true\n").start("--port", str(port))  # the server is built once it serves
     try:
         async with connect(d.url + "/mcp", "legacy") as legacy, connect(d.url + "/mcp", "auto") as modern:
             for client in (legacy, modern):
@@ -237,7 +237,8 @@ def test_one_allowlist_guards_mcp(mcp_daemon: Daemon) -> None:
 
 
 async def test_token_and_hidden_tools(make_daemon: Any) -> None:
-    d = make_daemon(FAST_CONFIG + '[mcp]\nhidden_tools = ["memory_forget"]\n', env={"AGHMEM_TOKEN": "s3cret"})
+    config = FAST_CONFIG.replace("[mcp]\n", '[mcp]\nhidden_tools = ["memory_forget"]\n')
+    d = make_daemon(config, env={"AGHMEM_TOKEN": "s3cret"})
     assert post_initialize(d).status_code == 401
     async with connect(d.url + "/mcp", headers={"Authorization": "Bearer s3cret"}) as client:
         assert {t.name for t in (await client.list_tools()).tools} == ALL_TOOLS - {"memory_forget"}

@@ -5,7 +5,8 @@ Importing the MCP SDK costs about a second of CPU. Paid at start-up it
 would delay every daemon's readiness (and the API's first answer) by as
 much, so the app starts without it: once the service has started, a
 warm-up imports the SDK in a worker thread and builds the server; a request
-that comes before that waits for it. The session manager's `run()` is
+that comes before that waits for it (with mcp.warm_up off, the first MCP
+request builds it). The session manager's `run()` is
 entered once, in a task group the daemon's lifespan owns (a mounted app's
 own lifespan never runs).
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 import anyio
@@ -29,6 +31,8 @@ from ..security import Allowlist
 
 if TYPE_CHECKING:
     from .server import McpFace
+
+log = logging.getLogger("aghmem.mcp")
 
 
 class McpEndpoint:
@@ -58,9 +62,17 @@ class McpEndpoint:
                 tasks.cancel_scope.cancel()
 
     def warm_up(self) -> None:
-        """Build the server in the background (call once the service serves)."""
+        """Build the server in the background (call once the service serves),
+        unless mcp.warm_up is off: then the first MCP request builds it."""
         assert self._tasks is not None, "enter running() first"
-        self._tasks.start_soon(self.ready)
+        if self.service.config.mcp.warm_up:
+            self._tasks.start_soon(self._warm)
+
+    async def _warm(self) -> None:
+        try:
+            await self.ready()
+        except Exception:  # the daemon serves on; an MCP request will try again, and answer 500
+            log.exception("could not build the MCP server")
 
     async def ready(self) -> McpFace:
         async with self._lock:
