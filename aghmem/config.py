@@ -230,8 +230,8 @@ class WorkspaceConfig:
 class McpConfig:
     # Tools left out of tools/list (and refused if called), e.g. ["memory_forget"].
     hidden_tools: list[str] = field(default_factory=list)
-    # Build the MCP server (about a second of CPU) in the background once the
-    # daemon serves, so the first initialize is quick; false: on first use.
+    # Build the MCP server (about a second of CPU) in the background while the
+    # daemon starts, so the first initialize is quick; false: on first use.
     warm_up: bool = True
 
 

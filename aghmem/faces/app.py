@@ -27,8 +27,8 @@ def create_app(service: MemoryService) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with mcp.running():
+            mcp.warm_up()  # in a worker thread, beside the start-up scan
             await run_in_threadpool(service.start)
-            mcp.warm_up()
             try:
                 yield
             finally:

@@ -3,10 +3,11 @@ once, after the daemon serves.
 
 Importing the MCP SDK costs about a second of CPU. Paid at start-up it
 would delay every daemon's readiness (and the API's first answer) by as
-much, so the app starts without it: once the service has started, a
-warm-up imports the SDK in a worker thread and builds the server; a request
-that comes before that waits for it (with mcp.warm_up off, the first MCP
-request builds it). The session manager's `run()` is
+much, so the app starts without it: a warm-up imports the SDK in a worker
+thread while the service starts (the scan and the index build wait on
+files, SQLite and tantivy much of the time) and builds the server; an MCP
+request that comes before that waits for it (with mcp.warm_up off, the
+first MCP request builds it). The session manager's `run()` is
 entered once, in a task group the daemon's lifespan owns (a mounted app's
 own lifespan never runs).
 
@@ -62,8 +63,8 @@ class McpEndpoint:
                 tasks.cancel_scope.cancel()
 
     def warm_up(self) -> None:
-        """Build the server in the background (call once the service serves),
-        unless mcp.warm_up is off: then the first MCP request builds it."""
+        """Build the server in the background, unless mcp.warm_up is off:
+        then the first MCP request builds it."""
         assert self._tasks is not None, "enter running() first"
         if self.service.config.mcp.warm_up:
             self._tasks.start_soon(self._warm)
