@@ -31,6 +31,8 @@ class ServerConfig:
     allow_origins: list[str] = field(default_factory=list)
     allowed_hosts: list[str] = field(default_factory=list)
     max_body_bytes: int = 1_048_576
+    # A request's headers must arrive within this of its first byte.
+    header_timeout: str = "10s"
 
 
 @dataclass
@@ -272,7 +274,7 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 def parse_duration(text: str) -> float:
     """'30m' → 1800.0 seconds. Accepts ms, s, m, h, d."""
-    match = _DURATION_RE.match(text)
+    match = _DURATION_RE.fullmatch(text)
     if not match:
         raise ConfigError(f"not a duration: {text!r} (use e.g. 500ms, 30s, 5m, 24h)")
     return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
@@ -316,6 +318,7 @@ def _coerce(hint: Any, value: Any, path: str) -> Any:
 
 def _validate(config: Config) -> None:
     for path in (
+        "server.header_timeout",
         "controller.max_latency",
         "controller.llm.timeout",
         "index.reconcile_interval",

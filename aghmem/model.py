@@ -45,6 +45,10 @@ class Op(str, enum.Enum):
     REJECT = "reject"
 
 
+# How the operation history names the ops that change a file.
+HISTORY_OPERATIONS = {Op.ADD: "memory.write", Op.UPDATE: "memory.update", Op.DELETE: "memory.delete"}
+
+
 # Agent names and workspace ids become path segments, so they are held to a
 # strict alphabet: no separators, no dots in front, no `..`.
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -136,7 +140,7 @@ def _enum(kind: type[enum.Enum], value: Any, name: str) -> Any:
 
 
 def check_agent_name(value: Any) -> str:
-    if not isinstance(value, str) or not _NAME_RE.match(value):
+    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
         raise ValidationError(
             "agent_name must be 1-64 characters of letters, digits, '_' or '-'",
             field="agent_name",
@@ -145,7 +149,7 @@ def check_agent_name(value: Any) -> str:
 
 
 def check_workspace_id(value: Any) -> str:
-    if not isinstance(value, str) or not _WORKSPACE_ID_RE.match(value):
+    if not isinstance(value, str) or not _WORKSPACE_ID_RE.fullmatch(value):
         raise ValidationError("workspace_id must look like ws_<lowercase letters and digits>", field="workspace_id")
     return value
 
@@ -368,4 +372,16 @@ class Decision:
             "applied_at": self.applied_at,
             "reverts": self.reverts,
             "status": self.status,
+        }
+
+    def operation(self) -> dict[str, Any]:
+        """This applied decision as an item of the operation history."""
+        return {
+            "id": self.id,
+            **self.selector.to_dict(),
+            "filename": self.target_filename,
+            "operation": HISTORY_OPERATIONS[self.op],
+            "summary": self.reason,
+            "origin": self.origin,
+            "timestamp": self.applied_at,
         }

@@ -34,8 +34,10 @@ def create_app(service: MemoryService) -> Starlette:
             finally:
                 await run_in_threadpool(service.close)
 
+    api_routes = [*system.routes, *decisions.routes, *dreams.routes, *sessions.routes, *extractor.routes, *search.routes, *memory.routes]
+    memory.own_item_paths(api_routes)
     app = Starlette(
-        routes=[*system.routes, *decisions.routes, *dreams.routes, *sessions.routes, *extractor.routes, *search.routes, *memory.routes, *memory.item_routes, *mcp.routes],
+        routes=[*api_routes, *memory.item_routes, *mcp.routes],
         middleware=[
             Middleware(
                 GuardMiddleware,

@@ -16,11 +16,12 @@ from typing import Callable
 import uvicorn
 
 from .. import faults
-from ..config import Config, is_loopback_host
+from ..config import Config, is_loopback_host, parse_duration
 from ..errors import ConfigError
 from ..service.service import MemoryService
 from ..storage.files import atomic_write, utc_now
 from .app import create_app
+from .http_protocol import HeaderDeadlineProtocol
 
 log = logging.getLogger("aghmem")
 
@@ -118,7 +119,15 @@ def serve(config: Config, config_path: Path | None = None) -> None:
     service = MemoryService(config, config_path=config_path)
     app = create_app(service)
     server = AnnouncingServer(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=10, backlog=LISTEN_BACKLOG),
+        uvicorn.Config(
+            app,
+            http=HeaderDeadlineProtocol.for_timeout(parse_duration(config.server.header_timeout)),
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=10,
+            backlog=LISTEN_BACKLOG,
+        ),
         on_ready,
     )
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then restores the

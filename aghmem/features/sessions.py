@@ -370,7 +370,7 @@ class Sessions:
 
 
 def check_session_id(value: Any, *, field: str = "session_id") -> str:
-    if not isinstance(value, str) or not SESSION_ID_RE.match(value) or ".." in value:
+    if not isinstance(value, str) or not SESSION_ID_RE.fullmatch(value) or ".." in value:
         raise ValidationError(f"{field} must match [A-Za-z0-9][A-Za-z0-9._:-]{{0,127}}", field=field)
     return value
 

@@ -147,6 +147,16 @@ class Runtime:
             if selector.workspace_id == workspace_id:
                 self.scan_scope(selector)
 
+    def forget_workspace(self, workspace_id: str) -> int:
+        """Drop a workspace's scopes (its own and its agents') from the
+        catalog; the index follows through the dirty rows. Returns entries dropped."""
+        keys = [k for k in self.catalog.scope_keys() if k == f"ws:{workspace_id}" or k.endswith(f"@{workspace_id}")]
+        ids = self.catalog.ids_in_scopes(keys)
+        with self.catalog.write() as db:
+            dropped = sum(self.catalog.delete_scope(db, key) for key in keys)
+        self.indexing.restage(ids)  # gone from the catalog: staged as deletes
+        return dropped
+
     def _after_scan(self, report: ScanReport, *, all_scopes: bool) -> None:
         scopes = [s for s, _ in self.layout.scope_dirs()] if all_scopes else report.changed_scopes
         for selector in scopes:

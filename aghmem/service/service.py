@@ -21,13 +21,13 @@ from ..features.sync import ScanReport
 from ..model import GLOBAL, Decision, Entry, Op, Selector, check_workspace_id
 from ..reloading import LOCKED_PATHS, mutable_paths
 from ..storage.decision_log import DecisionFilter
+from ..storage.layout import write_gitignore
 from ..storage.schema import DERIVED_TABLES
 from .health import health_report
 from .runtime import Runtime
 
 log = logging.getLogger("aghmem")
 
-HISTORY_OPERATIONS = {Op.ADD: "memory.write", Op.UPDATE: "memory.update", Op.DELETE: "memory.delete"}
 MAX_LIST_LIMIT = 500
 
 
@@ -241,30 +241,34 @@ class MemoryService:
         decisions, next_cursor = self.list_decisions(
             selector, op=operation, since=since, limit=limit, cursor=cursor, applied_only=True
         )
-        operations = []
-        for d in decisions:
-            operations.append(
-                {
-                    "id": d.id,
-                    **d.selector.to_dict(),
-                    "filename": d.target_filename,
-                    "operation": HISTORY_OPERATIONS[d.op],
-                    "summary": d.reason,
-                    "origin": d.origin,
-                    "timestamp": d.applied_at,
-                }
-            )
+        operations = [d.operation() for d in decisions]
         return operations, next_cursor
 
     # --- workspaces --------------------------------------------------------
 
-    def add_workspace(self, path: Any) -> tuple[dict[str, Any], bool]:
+    def add_workspace(self, path: Any, *, gitignore: bool = True) -> tuple[dict[str, Any], bool]:
+        """Register a root (`gitignore`: write `.agh/.gitignore` if absent)."""
         workspace, created = self.registry.register(path)
+        wrote = write_gitignore(workspace.path) if gitignore else False
         self.runtime.take_in_workspace(workspace.id, workspace.path)
-        return workspace.to_dict(), created
+        return {**workspace.to_dict(), "gitignore_written": wrote}, created
 
     def list_workspaces(self) -> list[dict[str, Any]]:
-        return [ws.to_dict() for ws in self.registry.list()]
+        missing = {ws.id for ws in self.registry.missing()}
+        return [{**ws.to_dict(), "missing": ws.id in missing} for ws in self.registry.list()]
+
+    def move_workspace(self, workspace_id: str, path: Any) -> dict[str, Any]:
+        """A workspace's root moved (`mv`): point it at the new one and take
+        its files in there (same files: no decisions)."""
+        moved = self.registry.move(check_workspace_id(workspace_id), path)
+        self.runtime.take_in_workspace(moved.id, moved.path)
+        return moved.to_dict()
+
+    def remove_workspace(self, workspace_id: str) -> dict[str, Any]:
+        """Forget a workspace: its memories leave the catalog and the index;
+        its files stay on disk, untouched."""
+        gone = self.registry.remove(check_workspace_id(workspace_id))
+        return {"workspace": gone.to_dict(), "forgotten": self.runtime.forget_workspace(gone.id)}
 
     def workspace_for(self, given: str | None = None, *, cwd: str | Path | None = None) -> str | None:
         """The workspace a connection, hook or command works in: `given` (an

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import hashlib
+import math
 import os
 import re
 import secrets
@@ -100,11 +101,14 @@ def is_memory_filename(name: str) -> bool:
 def check_filename(filename: Any, *, system: bool = False) -> str:
     """A memory filename, or ValidationError. `system` also admits the
     `_system…` names of system-managed files (never chosen by clients)."""
+    if filename == INDEX_FILENAME:
+        raise ValidationError(f"{INDEX_FILENAME} is reserved: the daemon writes it as the scope's index", field="filename")
+    if not system and isinstance(filename, str) and SYSTEM_FILENAME_RE.fullmatch(filename):
+        raise ValidationError("names starting with _system are reserved for system-managed files", field="filename")
     if (
         not isinstance(filename, str)
-        or not (FILENAME_RE.match(filename) or (system and SYSTEM_FILENAME_RE.match(filename)))
+        or not (FILENAME_RE.fullmatch(filename) or (system and SYSTEM_FILENAME_RE.fullmatch(filename)))
         or ".." in filename
-        or filename == INDEX_FILENAME
     ):
         raise ValidationError(
             "filename must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}.md, without '..'",
@@ -183,7 +187,11 @@ def _opt_str(value: Any) -> str | None:
 
 
 def _normalise(value: Any) -> Any:
-    """YAML turns timestamps into datetimes; keep them as ISO strings."""
+    """YAML turns timestamps into datetimes; keep them as ISO strings. A
+    non-finite number (`.inf`, `.nan`) stays the text it was: JSON cannot
+    carry it, and one in a decision would break every listing."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
     if isinstance(value, dt.datetime):
         return format_time(value)
     if isinstance(value, dt.date):

@@ -226,6 +226,10 @@ class SearchIndex:
         """Replace the whole index with `docs`; returns how many."""
         count = 0
         with self._lock:
+            # Tantivy's delete_all drops committed segments only: a document
+            # staged but not yet committed would survive it and be added again
+            # below (a reindex left 63 duplicates). Commit it first.
+            self._commit_locked()
             self._writer.delete_all_documents()
             for doc in docs:
                 self._writer.add_document(self._document(doc))

@@ -8,8 +8,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ...errors import ValidationError
-from ...model import Op
-from ...service.service import HISTORY_OPERATIONS, MemoryService
+from ...model import HISTORY_OPERATIONS, Op
+from ...service.service import MemoryService
 from .parsing import query_int, query_selector, read_json
 from .payloads import decision_op, since
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
 from ...controller.controller import Outcome
 from ...service.service import MemoryService
@@ -98,10 +99,33 @@ routes = [
     Route("/api/memory/promote", promote, methods=["POST"]),
 ]
 
+class ItemRoute(Route):
+    """`/api/memory/{filename}`, except on a path another route owns: there
+    a wrong method (`DELETE /api/memory/health`) is that route's 405, not a
+    bad filename. `others` is set when the app is assembled."""
+
+    others: Sequence[BaseRoute] = ()
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is not Match.NONE:
+            path = scope["path"]
+            if any(isinstance(r, Route) and r.path_regex.match(path) for r in self.others):
+                return Match.NONE, {}
+        return match, child
+
+
 # Last, and with the `path` convertor: an encoded slash (`%2f`) must reach
 # the handler and be refused with a 400, not fall through to a 404.
 item_routes = [
-    Route("/api/memory/{filename:path}", get_memory, methods=["GET"]),
-    Route("/api/memory/{filename:path}", patch_memory, methods=["PATCH"]),
-    Route("/api/memory/{filename:path}", delete_memory, methods=["DELETE"]),
+    ItemRoute("/api/memory/{filename:path}", get_memory, methods=["GET"]),
+    ItemRoute("/api/memory/{filename:path}", patch_memory, methods=["PATCH"]),
+    ItemRoute("/api/memory/{filename:path}", delete_memory, methods=["DELETE"]),
 ]
+
+
+def own_item_paths(others: Sequence[BaseRoute]) -> None:
+    """Tell the item routes which paths belong to the other routes."""
+    for route in item_routes:
+        assert isinstance(route, ItemRoute)
+        route.others = tuple(others)

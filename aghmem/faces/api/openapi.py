@@ -34,6 +34,7 @@ _EXTRA_QUERY = {
         {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["idle", "running", "promoted", "skipped", "failed"]}},
         _LIMIT,
     ],
+    "resolve_workspace": [{"name": "path", "in": "query", "required": True, "schema": {"type": "string"}}],
     "daily_logs": [{"name": "date", "in": "query", "schema": {"type": "string", "format": "date"}}, _LIMIT],
     "list_decisions": [
         {"name": "op", "in": "query", "schema": {"type": "string", "enum": ["noop", "add", "update", "delete", "reject"]}},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -42,7 +43,7 @@ async def read_json(request: Request) -> dict[str, Any]:
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise ValidationError("send the body as JSON with Content-Type: application/json", content_type=content_type)
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_bounded_int)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationError(f"body is not valid JSON: {exc}") from None
     except RecursionError:
@@ -51,6 +52,30 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise ValidationError("body must be a JSON object")
     reject_lone_surrogates(data)
     return data
+
+
+# Numbers a file, SQLite and JSON can all hold: finite floats (1e400 parses
+# as inf, which YAML writes as .inf and JSON cannot answer) and integers in
+# SQLite's 64 bits.
+MAX_INT = 2**63 - 1
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > MAX_INT:
+        raise ValueError(f"{text} is out of range (at most {MAX_INT})")
+    return value
 
 
 # JSON may spell a lone UTF-16 surrogate (`"\ud800"`), and json.loads passes
@@ -126,10 +151,18 @@ def query_int(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
+    return whole_number(raw, name)
+
+
+def whole_number(raw: str, name: str) -> int:
+    """A query or path parameter as an integer SQLite can hold."""
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ValidationError(f"{name} must be a whole number", field=name) from None
+    if abs(value) > MAX_INT:
+        raise ValidationError(f"{name} is out of range (at most {MAX_INT})", field=name)
+    return value
 
 
 def query_flag(request: Request, name: str) -> bool:

@@ -10,7 +10,7 @@ from starlette.routing import Route
 from ...errors import ValidationError
 from ...model import SELECTOR_FIELDS, has_selector_fields, resolve_selector
 from ...service.service import MemoryService
-from .parsing import read_json
+from .parsing import read_json, whole_number
 from .payloads import reset_request, search_request
 
 
@@ -27,10 +27,7 @@ async def search(request: Request) -> JSONResponse:
 
 async def recall_trace(request: Request) -> JSONResponse:
     """What one turn of a session recalled, and why."""
-    try:
-        turn_seq = int(request.path_params["turn_seq"])
-    except ValueError:
-        raise ValidationError("turn_seq must be a whole number", field="turn_seq") from None
+    turn_seq = whole_number(request.path_params["turn_seq"], "turn_seq")
     trace = await run_in_threadpool(_service(request).recall_trace, request.path_params["session_id"], turn_seq)
     return JSONResponse({"trace": trace})
 

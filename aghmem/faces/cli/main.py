@@ -6,7 +6,11 @@
     aghmem search QUERY | reindex | doctor
     aghmem scope-show | health | workspace add [PATH] | workspace list
     aghmem dream run|list|status|retry … | daily
+    aghmem integrate claude|codex|cursor [--project] [--remove] [--dry-run]
     aghmem mcp [--stdio] [-w WORKSPACE]
+
+A command with a scope, run inside a registered workspace (or a folder under
+it) without -w or --scope, works in that workspace.
 
 Each area is a module with `add_commands(subparsers)` and its `cmd_*`
 functions (`func(client, args)`); this one assembles the parser, finds the
@@ -22,10 +26,10 @@ import sys
 from typing import Sequence
 
 from ... import __version__
-from ...config import load_config
 from ...errors import AghmemError
 from ..client import Client
-from . import decisions, dream, mcp, memory, search, serve, workspace
+from . import decisions, dream, integrate, mcp, memory, search, serve, workspace
+from .output import daemon_url, fill_workspace, workspace_hint
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,24 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token", help="bearer token (default: $AGHMEM_TOKEN or server.token)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     commands = parser.add_subparsers(dest="command", required=True)
-    for area in (serve, memory, decisions, search, workspace, dream, mcp):
+    for area in (serve, memory, decisions, search, workspace, dream, integrate, mcp):
         area.add_commands(commands)
     return parser
-
-
-def daemon_url(args: argparse.Namespace) -> tuple[str, str | None]:
-    """--url, else $AGHMEM_URL, else host/port from the config ($AGHMEM_PORT)."""
-    config = load_config()
-    token = args.token or config.server.token or None
-    if args.url:
-        return args.url, token
-    if os.environ.get("AGHMEM_URL"):
-        return os.environ["AGHMEM_URL"], token
-    host = config.server.host
-    if host in ("0.0.0.0", "::"):
-        host = "127.0.0.1"
-    host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{config.server.port}", token
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -62,6 +51,7 @@ def _run(args: argparse.Namespace) -> None:
     url, token = daemon_url(args)
     args.token_value = token
     with Client(url, token=token) as client:
+        fill_workspace(client, args)
         args.func(client, args)
     # Flushed here, not at exit, so that a closed pipe is seen in main().
     sys.stdout.flush()
@@ -76,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.json and exc.code != "client.unavailable":
             print(json.dumps({"code": exc.code, "message": exc.message, "details": exc.details}), file=sys.stderr)
         else:
-            print(f"aghmem: {exc.message}", file=sys.stderr)
+            print(f"aghmem: {exc.message}{workspace_hint(args, exc)}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         # The reader went away (`aghmem memory list | head -1`): stop quietly,

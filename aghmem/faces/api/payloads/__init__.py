@@ -21,10 +21,11 @@ from .memory import (
 )
 from .operations import SessionAppend, drain_timeout, provider_name, prune_options, replay_options, retry_ids, session_append
 from .recall import dream_trigger, search_request
+from .workspaces import resolve_path
 
 __all__ = [
     "Promotion", "SessionAppend", "ad_hoc_candidate", "check_fields", "decision_op", "delete_candidate", "drain_timeout",
     "dream_trigger", "flag", "patch_candidate", "promotion", "provider_name", "prune_options", "replay_options",
-    "reset_request", "retry_ids", "search_request", "selector_from", "session_append", "since", "timestamp",
+    "reset_request", "resolve_path", "retry_ids", "search_request", "selector_from", "session_append", "since", "timestamp",
     "write_candidate",
 ]

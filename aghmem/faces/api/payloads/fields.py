@@ -53,11 +53,13 @@ def timestamp(value: Any, name: str) -> str:
     """An ISO 8601 date-time (UTC when no zone is given), as stored: ms, Z."""
     try:
         moment = parse_stamp(str(value))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.timezone.utc)
+        return stamp(moment, ms=True)
     except ValueError:
         raise ValidationError(f"{name} must be an ISO 8601 date-time, e.g. 2026-04-21T00:00:00Z", field=name) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return stamp(moment, ms=True)
+    except OverflowError:  # 9999-12-31T23:59:59-14:00 is in the year 10000, UTC
+        raise ValidationError(f"{name} is out of range: it must fall between the years 1 and 9999 in UTC", field=name) from None
 
 
 def query_flag(query: Mapping[str, Any], key: str) -> bool:

@@ -53,7 +53,7 @@ def _events(raw: Any) -> list[Event]:
         if not isinstance(sequence, int) or isinstance(sequence, bool) or not 1 <= sequence <= MAX_SEQUENCE:
             raise ValidationError(f"{where}.sequence must be a whole number from 1 to 2^63-1", field=f"{where}.sequence")
         event_type = item.get("event_type")
-        if not isinstance(event_type, str) or not EVENT_TYPE_RE.match(event_type):
+        if not isinstance(event_type, str) or not EVENT_TYPE_RE.fullmatch(event_type):
             raise ValidationError(f"{where}.event_type must be a lower-case name such as message or session.stopped", field=f"{where}.event_type")
         payload = item.get("payload", {})
         if not isinstance(payload, dict):
