@@ -15,10 +15,9 @@ from .config import Config, ServerConfig
 # (home, server), and what a part was built with (the scheduler's times, the
 # watcher's debounce, the index's commit delay, the signal queue, the
 # directories of ledgers and the inbox, the provider's breaker, the MCP
-# tools registered). A reload
-# keeps their running values and says which ones changed in the file (they
-# need a restart); everything else is taken again by `POST
-# /api/memory/reload`.
+# server's tools and warm-up). A reload keeps their running values and says
+# which ones changed in the file (they need a restart); everything else is
+# taken again by `POST /api/memory/reload`.
 LOCKED_PATHS = [
     "home",
     *(f"server.{f.name}" for f in dataclasses.fields(ServerConfig)),
