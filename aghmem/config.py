@@ -19,7 +19,7 @@ from typing import Any, get_type_hints
 from .errors import ConfigError
 
 DEFAULT_PORT = 7377
-DEFAULT_ORIGINS = ["http", "cli", "extractor", "dreaming", "promote", "revert", "file"]
+DEFAULT_ORIGINS = ["http", "cli", "mcp", "extractor", "dreaming", "promote", "revert", "file"]
 AUTONOMOUS_ORIGINS = frozenset({"extractor", "dreaming"})
 
 
@@ -229,6 +229,15 @@ class WorkspaceConfig:
 
 
 @dataclass
+class McpConfig:
+    # Tools left out of tools/list (and refused if called), e.g. ["memory_forget"].
+    hidden_tools: list[str] = field(default_factory=list)
+    # Build the MCP server (about a second of CPU) in the background while the
+    # daemon starts, so the first initialize is quick; false: on first use.
+    warm_up: bool = True
+
+
+@dataclass
 class Config:
     home: str = ""
     enabled: bool = True
@@ -245,6 +254,7 @@ class Config:
     file: FileConfig = field(default_factory=FileConfig)
     provider: ProviderConfig = field(default_factory=ProviderConfig)
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
+    mcp: McpConfig = field(default_factory=McpConfig)
 
     @property
     def home_path(self) -> Path:

@@ -32,10 +32,14 @@ import httpx
 __all__ = ["FAST_CONFIG", "Daemon", "DaemonError"]
 
 # Harness daemons write a lot from one origin; the default limit of 120
-# writes a minute would throttle the tests and the write benchmark.
+# writes a minute would throttle the tests and the write benchmark. Few of
+# them speak MCP: they build its server on first use, which keeps a second of
+# CPU out of the moments after every start (a write burst felt it).
 FAST_CONFIG = """
 [controller.policy]
 max_writes_per_min = 0
+[mcp]
+warm_up = false
 """
 
 # The directory that holds this package. The daemon runs from it, so

@@ -12,7 +12,8 @@ from starlette.middleware import Middleware
 from ..service.service import MemoryService
 from .api import decisions, dreams, extractor, memory, search, sessions, system
 from .api.errors import EXCEPTION_HANDLERS
-from .security import GuardMiddleware
+from .mcp.endpoint import McpEndpoint
+from .security import Allowlist, GuardMiddleware
 from .web import routes as web_routes
 
 
@@ -21,28 +22,29 @@ def create_app(service: MemoryService) -> Starlette:
     first request is accepted, and closes after the last one. (Readiness is
     announced by the server once it serves, not here: see server.py.)"""
     config = service.config
+    allowlist = Allowlist.of(config.server)
+    mcp = McpEndpoint(service, allowlist)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await run_in_threadpool(service.start)
-        try:
-            yield
-        finally:
-            await run_in_threadpool(service.close)
+        async with mcp.running():
+            mcp.warm_up()  # in a worker thread, beside the start-up scan
+            await run_in_threadpool(service.start)
+            try:
+                yield
+            finally:
+                await run_in_threadpool(service.close)
 
-    allowed_hosts = [*config.server.allowed_hosts]
-    if config.server.host not in ("0.0.0.0", "::"):
-        allowed_hosts.append(config.server.host)
     api_routes = [*system.routes, *decisions.routes, *dreams.routes, *sessions.routes, *extractor.routes, *search.routes, *memory.routes]
     memory.own_item_paths(api_routes)
     app = Starlette(
-        routes=[*api_routes, *memory.item_routes, *web_routes],
+        routes=[*api_routes, *memory.item_routes, *mcp.routes, *web_routes],
         middleware=[
             Middleware(
                 GuardMiddleware,
                 token=config.server.token,
-                allowed_hosts=allowed_hosts,
-                allow_origins=config.server.allow_origins,
+                allowed_hosts=allowlist.hosts,
+                allow_origins=allowlist.origins,
             )
         ],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -10,11 +10,13 @@ from __future__ import annotations
 import hmac
 import html
 import ipaddress
+from dataclasses import dataclass
 
 from starlette.datastructures import Headers
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..config import ServerConfig
 from .api.errors import STATUS, envelope
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -41,6 +43,30 @@ def host_name(host_header: str) -> str:
     if host_header.count(":") == 1:
         return host_header.split(":", 1)[0]
     return host_header
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    """The daemon's one Host/Origin allowlist: GuardMiddleware checks every
+    request with it, and the MCP SDK's transport security is built from it,
+    so the two can never disagree. Loopback hosts are always allowed."""
+
+    hosts: tuple[str, ...]  # Host names beyond loopback
+    origins: tuple[str, ...]  # browser Origins (none by default)
+
+    @classmethod
+    def of(cls, server: ServerConfig) -> "Allowlist":
+        hosts = [*server.allowed_hosts]
+        if server.host not in ("0.0.0.0", "::"):
+            hosts.append(server.host)
+        return cls(tuple(h.lower() for h in hosts), tuple(server.allow_origins))
+
+    def host_patterns(self) -> list[str]:
+        """Every allowed Host header value, with and without a port, in the
+        SDK's spelling ('name', 'name:*', '[::1]:*')."""
+        names = sorted({*LOOPBACK_NAMES, *self.hosts})
+        bracketed = [f"[{n.strip('[]')}]" if ":" in n else n for n in names]
+        return [pattern for name in bracketed for pattern in (name, f"{name}:*")]
 
 
 def _is_loopback(name: str) -> bool:

@@ -7,6 +7,7 @@
     aghmem scope-show | health | workspace add [PATH] | workspace list
     aghmem dream run|list|status|retry … | daily
     aghmem integrate claude|codex|cursor [--project] [--remove] [--dry-run]
+    aghmem mcp [--stdio] [-w WORKSPACE]
 
 A command with a scope, run inside a registered workspace (or a folder under
 it) without -w or --scope, works in that workspace.
@@ -27,7 +28,7 @@ from typing import Sequence
 from ... import __version__
 from ...errors import AghmemError
 from ..client import Client
-from . import decisions, dream, integrate, memory, search, serve, workspace
+from . import decisions, dream, integrate, mcp, memory, search, serve, workspace
 from .output import daemon_url, fill_workspace, workspace_hint
 
 
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token", help="bearer token (default: $AGHMEM_TOKEN or server.token)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     commands = parser.add_subparsers(dest="command", required=True)
-    for area in (serve, memory, decisions, search, workspace, dream, integrate):
+    for area in (serve, memory, decisions, search, workspace, dream, integrate, mcp):
         area.add_commands(commands)
     return parser
 
