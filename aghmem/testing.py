@@ -64,14 +64,17 @@ def _daemon_env(home: Path, env: dict[str, str] | None = None) -> dict[str, str]
     return {**inherited, "AGHMEM_HOME": str(home), **(env or {})}
 
 
-def _read_announcement(state_file: Path, pid: int) -> dict[str, Any] | None:
-    """The server's announcement if `state_file` holds one from `pid`; None
-    while it is absent, half-written or left by an earlier process."""
+def _read_announcement(state_file: Path, pid: int, *, ready: bool = True) -> dict[str, Any] | None:
+    """The server's announcement if `state_file` holds one from `pid` (and,
+    with `ready`, says the files are taken in); None while it is absent,
+    half-written, left by an earlier process, or not ready yet."""
     try:
         info = json.loads(state_file.read_text())
-        return info if info["pid"] == pid else None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError):
         return None
+    if not isinstance(info, dict) or info.get("pid") != pid:
+        return None
+    return info if info.get("ready", True) or not ready else None
 
 
 class Daemon:
@@ -108,17 +111,18 @@ class Daemon:
 
     # --- life cycle --------------------------------------------------------
 
-    def start(self, *extra: str, timeout: float | None = None) -> Self:
+    def start(self, *extra: str, timeout: float | None = None, ready: bool = True) -> Self:
         """Start the daemon (`extra` appended to `aghmem serve`) and wait
-        until it serves; a DaemonError quoting the log if it exits first or
-        is not ready within `timeout` (default: `start_timeout`)."""
+        until it has taken its files in (`ready=False`: until it serves); a
+        DaemonError quoting the log if it exits first or is not there within
+        `timeout` (default: `start_timeout`)."""
         self._close_http()  # a client left over from a daemon that was killed
         state_file = self.home / "state" / "server.json"
         # An announcement left by a killed daemon must not be taken for ours.
         state_file.unlink(missing_ok=True)
         started = time.perf_counter()
         self.proc = self._spawn(extra)
-        info = self._wait_until_announced(state_file, self.start_timeout if timeout is None else timeout)
+        info = self._wait_until_announced(state_file, self.start_timeout if timeout is None else timeout, ready=ready)
         self.start_seconds = time.perf_counter() - started
         self.url, self.port = info["url"], info["port"]
         token = self.env.get("AGHMEM_TOKEN")
@@ -212,13 +216,13 @@ class Daemon:
             # The child holds its own copy of the descriptor; ours closes here.
             return subprocess.Popen(command, cwd=_CODE_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
-    def _wait_until_announced(self, state_file: Path, timeout: float) -> dict[str, Any]:
+    def _wait_until_announced(self, state_file: Path, timeout: float, *, ready: bool) -> dict[str, Any]:
         assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise DaemonError(f"the daemon exited with {self.proc.returncode}; {self.log_path}:\n{self.log_tail()}")
-            info = _read_announcement(state_file, self.proc.pid)
+            info = _read_announcement(state_file, self.proc.pid, ready=ready)
             if info is not None:
                 return info
             time.sleep(0.02)

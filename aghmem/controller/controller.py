@@ -21,7 +21,7 @@ from typing import Callable
 
 from .. import faults
 from ..config import Config
-from ..errors import Conflict, NotFound, RateLimited
+from ..errors import Conflict, NotFound, RateLimited, Unavailable
 from ..model import Decision, Entry, Op, Selector, default_type
 from ..storage.catalog import Catalog
 from ..storage.files import (
@@ -64,6 +64,8 @@ TieBreaker = Callable[["Candidate", Verdict, Callable[[str], "ParsedMemory | Non
 
 # How often a write is decided again when its file changes under it.
 REDECIDE_TRIES = 3
+# Seconds a write waits for the start-up scan before it is told to retry.
+WRITE_WAIT = 30.0
 
 
 class ChangedOnDisk(Exception):
@@ -112,6 +114,10 @@ class Controller:
         self.disk = Disk(layout, catalog, config)
         self.hand_edits = HandEdits(self)
         self.lock = threading.RLock()
+        # Cleared while the daemon takes its files in at start: writes wait
+        # for it (a write racing the first scan could be taken for a hand edit).
+        self.ready = threading.Event()
+        self.ready.set()
         self._recent_writes: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
 
     def reconfigure(self) -> None:
@@ -138,10 +144,18 @@ class Controller:
 
     # --- submit ------------------------------------------------------------
 
+    def wait_ready(self) -> None:
+        if not self.ready.wait(WRITE_WAIT):
+            raise Unavailable(
+                "the daemon is still taking in the memory files (GET /api/memory/health says how far); retry shortly",
+                retry_after=2,
+            )
+
     def submit(self, candidate: Candidate) -> Outcome:
         """Decide and apply; if the file changes on disk between the decision
         and the rename (a person saved it), that version is recorded as a
         hand edit and the candidate decided again against it."""
+        self.wait_ready()
         for _ in range(REDECIDE_TRIES):
             try:
                 return self._submit_once(candidate)
@@ -358,6 +372,7 @@ class Controller:
 
     def revert(self, original_id: str, *, dry_run: bool = False) -> Outcome:
         """Undo an applied decision if the file is still as it left it."""
+        self.wait_ready()
         try:
             return self._revert_once(original_id, dry_run=dry_run)
         except ChangedOnDisk as changed:

@@ -18,9 +18,10 @@ from .web import routes as web_routes
 
 
 def create_app(service: MemoryService) -> Starlette:
-    """The daemon's ASGI app. The service starts (recovery, scan) before the
-    first request is accepted, and closes after the last one. (Readiness is
-    announced by the server once it serves, not here: see server.py.)"""
+    """The daemon's ASGI app. The service settles a crash's leftovers before
+    the first request is accepted, takes the files in behind while it
+    answers, and closes after the last request. (Readiness is announced by
+    the server once the files are in, not here: see server.py.)"""
     config = service.config
     allowlist = Allowlist.of(config.server)
     mcp = McpEndpoint(service, allowlist)
@@ -29,7 +30,9 @@ def create_app(service: MemoryService) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with mcp.running():
             mcp.warm_up()  # in a worker thread, beside the start-up scan
-            await run_in_threadpool(service.start)
+            # The files are taken in behind: the daemon answers at once
+            # (searches with what is in, writes wait; see server.py).
+            await run_in_threadpool(lambda: service.start(background=True))
             try:
                 yield
             finally:

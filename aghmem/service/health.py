@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 def health_report(runtime: "Runtime") -> dict[str, Any]:
     per_scope = runtime.catalog.scope_stats()
-    runtime.indexing.index.flush()  # report what a search would see
+    if not runtime.indexing.index.building:
+        runtime.indexing.index.flush()  # report what a search would see
     indexed = runtime.indexing.index.num_docs()
     dirty = len(runtime.catalog.dirty_ids())
     operation_count, last_operation_at = runtime.catalog.operation_stats()
@@ -27,8 +28,12 @@ def health_report(runtime: "Runtime") -> dict[str, Any]:
     missing = [ws.to_dict() for ws in runtime.registry.missing()]
     problems += [f"workspace {ws['id']}: root {ws['path']} is missing (moved? `aghmem workspace move {ws['id']} NEWPATH`)" for ws in missing]
     dream = runtime.config.dream
+    ready = runtime.ready.is_set()
+    if not ready:
+        problems.append("starting: taking in the memory files (searches answer with what is in; writes wait)")
     return {
         "status": "degraded" if problems else "ok",
+        "ready": ready,
         "reason": "; ".join(problems),
         "version": __version__,
         "configured": True,

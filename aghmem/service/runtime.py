@@ -11,8 +11,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import os
+import threading
 from pathlib import Path
 
+from .. import faults
 from ..config import Config, load_config, parse_duration
 from ..controller.controller import Clock, Controller
 from ..controller.decisions import stamp
@@ -94,9 +97,13 @@ class Runtime:
 
     # --- lifecycle ---------------------------------------------------------
 
-    def start(self, *, watch: bool = True) -> None:
+    def start(self, *, watch: bool = True, background: bool = False) -> None:
         """Settle a crash's leftovers, bring the catalog and the index up to
-        the disk, then keep them there (watcher, periodic reconcile)."""
+        the disk, then keep them there (watcher, periodic reconcile).
+        `background`: return once the crash is settled and the watcher runs;
+        the scan and the index catch-up go on in a thread (the daemon answers
+        meanwhile: searches with what is in, writes wait), `ready` tells when."""
+        self.controller.ready.clear()
         self.layout.global_dir.mkdir(parents=True, exist_ok=True)
         recovery = self.controller.recover()
         if recovery.applied or recovery.abandoned:
@@ -104,13 +111,35 @@ class Runtime:
         self.dreaming.recover()
         if watch:
             self.watcher.start()  # before the scan: nothing edited meanwhile is missed
+        if not background:
+            self._take_in(watch)
+            return
+        self._warming = threading.Thread(target=self._take_in_or_die, args=(watch,), name="aghmem-start", daemon=True)
+        self._warming.start()
+
+    @property
+    def ready(self) -> threading.Event:
+        return self.controller.ready
+
+    def _take_in(self, watch: bool) -> None:
+        faults.point("start.taking_in")
         self.rescan()
         self.indexing.catch_up()
+        self.controller.ready.set()
         # After the first scan, which takes every temp file for a crash's: the
         # extractor's inbox leftovers are writes of their own.
         self.extractor.start()
         if watch:
             self.scheduler.start()
+
+    def _take_in_or_die(self, watch: bool) -> None:
+        try:
+            self._take_in(watch)
+        except Exception:  # noqa: BLE001 - as a failed start-up: say why, and exit
+            if getattr(self, "_closing", False):
+                return  # stopped while starting: the parts were closed under it
+            log.exception("start-up failed while taking in the files")
+            os._exit(3)
 
     def rescan(self) -> ScanReport:
         """Compare every scope with the disk; changes become decisions."""
@@ -200,6 +229,7 @@ class Runtime:
         return pruned
 
     def close(self) -> None:
+        self._closing = True
         self.scheduler.stop()
         self.extractor.close()
         self.watcher.stop()

@@ -7,6 +7,7 @@ take and return plain Python values and raise `aghmem.errors` exceptions.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -57,8 +58,14 @@ class MemoryService(Inspection):
 
     # --- lifecycle (the runtime's) ------------------------------------------
 
-    def start(self, *, watch: bool = True) -> None:
-        self.runtime.start(watch=watch)
+    def start(self, *, watch: bool = True, background: bool = False) -> None:
+        """Bring everything up to the disk; `background`: return at once and
+        take the files in behind (`ready` is set when done)."""
+        self.runtime.start(watch=watch, background=background)
+
+    @property
+    def ready(self) -> threading.Event:
+        return self.runtime.ready
 
     def close(self) -> None:
         self.runtime.close()
