@@ -145,6 +145,9 @@ class Controller:
     # --- submit ------------------------------------------------------------
 
     def wait_ready(self) -> None:
+        """For writes from outside (the faces): wait for the start-up scan.
+        The daemon's own writes (a synthesis refreshed by a change the scan
+        finds) never wait: they are part of it."""
         if not self.ready.wait(WRITE_WAIT):
             raise Unavailable(
                 "the daemon is still taking in the memory files (GET /api/memory/health says how far); retry shortly",
@@ -155,7 +158,6 @@ class Controller:
         """Decide and apply; if the file changes on disk between the decision
         and the rename (a person saved it), that version is recorded as a
         hand edit and the candidate decided again against it."""
-        self.wait_ready()
         for _ in range(REDECIDE_TRIES):
             try:
                 return self._submit_once(candidate)
@@ -372,7 +374,6 @@ class Controller:
 
     def revert(self, original_id: str, *, dry_run: bool = False) -> Outcome:
         """Undo an applied decision if the file is still as it left it."""
-        self.wait_ready()
         try:
             return self._revert_once(original_id, dry_run=dry_run)
         except ChangedOnDisk as changed:

@@ -19,14 +19,14 @@ from ..errors import Conflict, NotFound, Rejected, ValidationError
 from ..features.recall import SearchRequest
 from ..features.sessions import AppendResult, Event
 from ..features.sync import ScanReport
-from ..model import GLOBAL, Decision, Entry, Op, Selector, check_workspace_id
+from ..model import GLOBAL, Decision, Entry, Op, Selector
 from ..reloading import LOCKED_PATHS, mutable_paths
 from ..storage.decision_log import DecisionFilter
-from ..storage.layout import write_gitignore
 from ..storage.schema import DERIVED_TABLES
 from .health import health_report
 from .inspection import Inspection
 from .runtime import Runtime
+from .workspaces import Workspaces
 
 log = logging.getLogger("aghmem")
 
@@ -42,7 +42,7 @@ class MemoryView:
     frontmatter: dict[str, Any] = field(default_factory=dict)
 
 
-class MemoryService(Inspection):
+class MemoryService(Inspection, Workspaces):
     def __init__(self, config: Config, *, clock: Clock | None = None, config_path: Path | None = None) -> None:
         self.runtime = Runtime(config, clock=clock, config_path=config_path)
         rt = self.runtime
@@ -139,18 +139,15 @@ class MemoryService(Inspection):
         assert seen.parsed is not None
         return MemoryView(self.summary(entry), seen.body, seen.parsed.content_hash, str(path), dict(seen.parsed.meta))
 
-    def _submit(self, candidate: Candidate) -> Outcome:
-        self.check_selector(candidate.selector)
-        outcome = self.controller.submit(candidate)
-        # A replay of a rejected request is rejected again: same answer, same status.
-        if outcome.decision.op is Op.REJECT:
-            raise Rejected(outcome.decision.reason, decision=outcome.decision.to_dict())
-        return outcome
-
     def submit(self, candidate: Candidate) -> Outcome:
         """A write, patch or delete through the controller; a rejection is a
         Rejected error (a replayed rejection too: same answer, same status)."""
-        return self._submit(candidate)
+        self.check_selector(candidate.selector)
+        self.controller.wait_ready()
+        outcome = self.controller.submit(candidate)
+        if outcome.decision.op is Op.REJECT:
+            raise Rejected(outcome.decision.reason, decision=outcome.decision.to_dict())
+        return outcome
 
     def promote(
         self,
@@ -187,11 +184,11 @@ class MemoryService(Inspection):
             idempotency_key=idempotency_key,
             dry_run=dry_run,
         )
-        return self._submit(candidate)
+        return self.submit(candidate)
 
     def ad_hoc(self, candidate: Candidate) -> dict[str, Any]:
         """A quick note (name and type already inferred by the caller)."""
-        outcome = self._submit(candidate)
+        outcome = self.submit(candidate)
         decision = outcome.decision
         path = None
         if decision.target_filename:
@@ -239,6 +236,7 @@ class MemoryService(Inspection):
         return decision
 
     def revert(self, decision_id: str, *, dry_run: bool = False) -> Outcome:
+        self.controller.wait_ready()
         return self.controller.revert(decision_id, dry_run=dry_run)
 
     def history(
@@ -256,49 +254,6 @@ class MemoryService(Inspection):
         )
         operations = [d.operation() for d in decisions]
         return operations, next_cursor
-
-    # --- workspaces --------------------------------------------------------
-
-    def add_workspace(self, path: Any, *, gitignore: bool = True) -> tuple[dict[str, Any], bool]:
-        """Register a root (`gitignore`: write `.agh/.gitignore` if absent)."""
-        workspace, created = self.registry.register(path)
-        wrote = write_gitignore(workspace.path) if gitignore else False
-        self.runtime.take_in_workspace(workspace.id, workspace.path)
-        return {**workspace.to_dict(), "gitignore_written": wrote}, created
-
-    def list_workspaces(self) -> list[dict[str, Any]]:
-        missing = {ws.id for ws in self.registry.missing()}
-        return [{**ws.to_dict(), "missing": ws.id in missing} for ws in self.registry.list()]
-
-    def move_workspace(self, workspace_id: str, path: Any) -> dict[str, Any]:
-        """A workspace's root moved (`mv`): point it at the new one and take
-        its files in there (same files: no decisions)."""
-        moved = self.registry.move(check_workspace_id(workspace_id), path)
-        self.runtime.take_in_workspace(moved.id, moved.path)
-        return moved.to_dict()
-
-    def remove_workspace(self, workspace_id: str) -> dict[str, Any]:
-        """Forget a workspace: its memories leave the catalog and the index;
-        its files stay on disk, untouched."""
-        gone = self.registry.remove(check_workspace_id(workspace_id))
-        return {"workspace": gone.to_dict(), "forgotten": self.runtime.forget_workspace(gone.id)}
-
-    def workspace_for(self, given: str | None = None, *, cwd: str | Path | None = None) -> str | None:
-        """The workspace a connection, hook or command works in: `given` (an
-        id, or a path in a registered root) when set, else the registered
-        root holding `cwd`, else None (global only). MCP, hooks and the CLI
-        all ask here, so a memory written through one is found by the others."""
-        if given:
-            if given.startswith("ws_"):
-                return self.registry.get(check_workspace_id(given)).id
-            found = self.registry.containing(Path(given).expanduser())
-            if found is None:
-                raise NotFound(f"no registered workspace holds {given}; register it with `aghmem workspace add`", workspace=given)
-            return found.id
-        if cwd:
-            found = self.registry.containing(Path(cwd))
-            return found.id if found is not None else None
-        return None
 
     # --- sessions ----------------------------------------------------------
 
