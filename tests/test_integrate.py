@@ -232,6 +232,20 @@ def test_the_program_end_to_end(sandbox: Path) -> None:
     assert (sandbox / "project" / ".claude" / "settings.json").exists()
 
 
+def test_a_registered_project_names_its_workspace(sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An HTTP client sends no directory: a project's entry carries the
+    workspace id from `.agh/workspace.toml`, so it sees that workspace."""
+    (sandbox / "project" / ".agh").mkdir()
+    (sandbox / "project" / ".agh" / "workspace.toml").write_text('id = "ws_0123abcd"\n')
+    code, _, err = integrate(capsys, "cursor", "--project")
+    assert code == 0, err
+    mcp = json.loads((sandbox / "project" / ".cursor" / "mcp.json").read_text())
+    assert mcp["mcpServers"]["aghmem"]["url"] == "http://127.0.0.1:7377/w/ws_0123abcd/mcp"
+    code, _, err = integrate(capsys, "cursor")  # user-wide: no workspace
+    assert code == 0, err
+    assert json.loads((sandbox / "home" / ".cursor" / "mcp.json").read_text())["mcpServers"]["aghmem"]["url"] == "http://127.0.0.1:7377/mcp"
+
+
 # --- the pure merges --------------------------------------------------------------
 
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import re
 import shlex
 import shutil
 import sys
 import tempfile
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,7 @@ NOTES = {
 }
 
 
+WORKSPACE_ID = re.compile(r"ws_[a-z0-9]{4,64}")
 RUNTIME_DIRS = frozenset({".claude", ".codex", ".cursor"})
 
 
@@ -104,9 +107,19 @@ def _toml_change(path: Path, what: str, remove: bool, url: str) -> FileChange:
     return FileChange(path, what, before, after)
 
 
-def plan(runtime: str, files: ConfigFiles, *, base_url: str, aghmem: str, transport: Transport, remove: bool) -> list[FileChange]:
-    """What `integrate` would change, file by file; nothing is written."""
-    url = mcp_url(base_url)
+def plan(
+    runtime: str,
+    files: ConfigFiles,
+    *,
+    base_url: str,
+    aghmem: str,
+    transport: Transport,
+    remove: bool,
+    workspace_id: str | None = None,
+) -> list[FileChange]:
+    """What `integrate` would change, file by file; nothing is written.
+    `workspace_id`: a project's own workspace, which its MCP URL names."""
+    url = mcp_url(base_url, workspace_id)
     what = f"MCP server {SERVER_NAME} → {url}"
     if files.mcp_format == "toml":
         changes = [_toml_change(files.mcp, what, remove, url)]
@@ -156,11 +169,25 @@ def diff(change: FileChange) -> str:
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
 
 
+def project_workspace(project: Path) -> str | None:
+    """The workspace id a project directory carries (`.agh/workspace.toml`),
+    so a project's MCP entry names its workspace: an HTTP client sends no
+    directory, and would otherwise see global memories only."""
+    try:
+        found = tomllib.loads((project / ".agh" / "workspace.toml").read_text(encoding="utf-8")).get("id")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    return found if isinstance(found, str) and WORKSPACE_ID.fullmatch(found) else None
+
+
 def cmd_integrate(args: argparse.Namespace) -> None:
     base_url, token = daemon_url(args)
     project = Path.cwd() if args.project else None
     files = config_files(args.runtime, home=Path.home(), project=project)
-    changes = plan(args.runtime, files, base_url=base_url, aghmem=aghmem_program(), transport=args.hooks, remove=args.remove)
+    workspace_id = project_workspace(project) if project else None
+    changes = plan(
+        args.runtime, files, base_url=base_url, aghmem=aghmem_program(), transport=args.hooks, remove=args.remove, workspace_id=workspace_id
+    )
     if not args.dry_run:
         for change in changes:
             if change.action != "unchanged":
