@@ -17,13 +17,16 @@ import it; it imports nothing else from aghmem, so it sits in the root layer.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -49,6 +52,23 @@ _CODE_ROOT = Path(__file__).resolve().parent.parent
 # Lines of the daemon's log quoted in an error: the log is appended to
 # across restarts, and the cause is at its end.
 _LOG_TAIL_LINES = 60
+
+
+# A test that lowers fs.inotify.max_queued_events (the overflow test) holds
+# this lock exclusively; every daemon start holds it shared until it serves
+# (its watcher exists by then), so under parallel workers no other daemon is
+# ever made with the lowered limit.
+_INOTIFY_LOCK = Path(tempfile.gettempdir()) / "aghmem-tests-inotify.lock"
+
+
+@contextlib.contextmanager
+def inotify_guard(*, exclusive: bool = False) -> Iterator[None]:
+    fd = os.open(_INOTIFY_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
 
 
 class DaemonError(RuntimeError):
@@ -108,6 +128,9 @@ class Daemon:
         self.http: httpx.Client | None = None
         # Seconds the last start took until the daemon announced itself.
         self.start_seconds = 0.0
+        # Starts wait while a test lowers the inotify queue (see inotify_guard);
+        # that test's own daemon is started unguarded.
+        self.guarded = True
 
     # --- life cycle --------------------------------------------------------
 
@@ -121,8 +144,12 @@ class Daemon:
         # An announcement left by a killed daemon must not be taken for ours.
         state_file.unlink(missing_ok=True)
         started = time.perf_counter()
-        self.proc = self._spawn(extra)
-        info = self._wait_until_announced(state_file, self.start_timeout if timeout is None else timeout, ready=ready)
+        limit = self.start_timeout if timeout is None else timeout
+        with inotify_guard() if self.guarded else contextlib.nullcontext():
+            self.proc = self._spawn(extra)
+            info = self._wait_until_announced(state_file, limit, ready=False)
+        if ready:
+            info = self._wait_until_announced(state_file, limit, ready=True)
         self.start_seconds = time.perf_counter() - started
         self.url, self.port = info["url"], info["port"]
         token = self.env.get("AGHMEM_TOKEN")

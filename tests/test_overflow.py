@@ -9,6 +9,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from aghmem.testing import inotify_guard
 from test_sync import MEMORY, wait_for
 
 QUEUE = Path("/proc/sys/fs/inotify/max_queued_events")
@@ -18,19 +19,23 @@ FILES = 600
 @pytest.fixture
 def small_event_queue() -> Iterator[str]:
     """A queue of 16 events for the inotify instances created meanwhile
-    (the kernel reads the limit when an instance is made)."""
+    (the kernel reads the limit when an instance is made); no other test's
+    daemon starts while it is lowered (inotify_guard)."""
     if not os.access(QUEUE, os.W_OK):
         pytest.skip("needs root to lower fs.inotify.max_queued_events")
     before = QUEUE.read_text()
-    QUEUE.write_text("16\n")
-    try:
-        yield before
-    finally:
-        QUEUE.write_text(before)
+    with inotify_guard(exclusive=True):
+        QUEUE.write_text("16\n")
+        try:
+            yield before
+        finally:
+            QUEUE.write_text(before)
 
 
 def test_an_overflow_is_noticed_and_every_file_taken_in(small_event_queue: str, make_daemon: Any) -> None:
-    daemon = make_daemon()
+    daemon = make_daemon(start=False)
+    daemon.guarded = False  # the guard is ours now
+    daemon.start()
     QUEUE.write_text(small_event_queue)  # only the daemon's watcher gets the small queue
     memory = daemon.home / "memory"
     for i in range(FILES):
