@@ -238,6 +238,16 @@ class McpConfig:
 
 
 @dataclass
+class HooksConfig:
+    # Where the daemon may read a transcript a hook names (`transcript_path`):
+    # regular files inside these folders, up to max_transcript_bytes.
+    transcript_roots: list[str] = field(default_factory=lambda: ["~/.claude/projects", "~/.codex/sessions"])
+    max_transcript_bytes: int = 67_108_864
+    min_prompt_chars: int = 20
+    brief_entries: int = 8
+
+
+@dataclass
 class Config:
     home: str = ""
     enabled: bool = True
@@ -255,6 +265,7 @@ class Config:
     provider: ProviderConfig = field(default_factory=ProviderConfig)
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
     mcp: McpConfig = field(default_factory=McpConfig)
+    hooks: HooksConfig = field(default_factory=HooksConfig)
 
     @property
     def home_path(self) -> Path:
@@ -350,6 +361,8 @@ def _validate(config: Config) -> None:
         raise ConfigError("recall.min_evidence_each must be from 0 to 1")
     if config.recall.max_package_bytes < 1024:
         raise ConfigError("recall.max_package_bytes must be at least 1024")
+    if config.hooks.max_transcript_bytes < 1 or config.hooks.min_prompt_chars < 0 or config.hooks.brief_entries < 0:
+        raise ConfigError("hooks.max_transcript_bytes must be at least 1; hooks.min_prompt_chars and hooks.brief_entries at least 0")
     if not 0 < config.server.port < 65536 and config.server.port != 0:
         raise ConfigError("server.port must be between 1 and 65535")
     for pattern in config.privacy_policy.redact_patterns:
