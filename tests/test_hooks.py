@@ -290,11 +290,24 @@ def test_the_cli_fails_open(setup: Setup) -> None:
     assert (down.returncode, down.stdout) == (0, b"") and b"no answer from the daemon" in down.stderr
     for garbage in (b"", b"not json", b"[1, 2]", b"\xff\xfe\x00", b'{"unterminated": '):
         done = cli_hook("stop", garbage, url=setup.daemon.url)
-        assert (done.returncode, done.stdout) == (0, b""), garbage
+        assert (done.returncode, done.stdout, done.stderr) == (0, b"", b""), garbage  # quiet
     usage = cli_hook("post-tool-use", body, url=setup.daemon.url)  # not a hook aghmem answers
     assert (usage.returncode, usage.stdout) == (0, b"")
     refused = cli_hook("user-prompt-submit", json.dumps({"hook_event_name": "UserPromptSubmit", "session_id": "../x"}), url=setup.daemon.url)
     assert (refused.returncode, refused.stdout) == (0, b"") and b"400" in refused.stderr
+
+
+def test_the_hook_command_imports_no_core() -> None:
+    """The runtime waits for `aghmem hook` on every prompt: it must not load
+    the index, SQLite, httpx or the server."""
+    heavy = ("httpx", "tantivy", "starlette", "uvicorn", "sqlite3", "aghmem.service", "aghmem.features", "aghmem.storage")
+    code = (
+        "import sys; from aghmem.faces.cli.main import main; main(['hook', 'stop']); "
+        f"print(sorted(m for m in sys.modules if m.startswith({heavy!r})))"
+    )
+    env = {**os.environ, "AGHMEM_URL": "http://127.0.0.1:9", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], input=b"{}", capture_output=True, env=env, cwd=ROOT, timeout=60)
+    assert done.returncode == 0 and done.stdout == b"[]\n", done.stderr
 
 
 def test_http_refuses_bad_input_and_foreign_callers(setup: Setup) -> None:

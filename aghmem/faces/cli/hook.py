@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import sys
 import urllib.parse
 from typing import Callable
@@ -30,7 +31,12 @@ NOTE_HEADER = "X-Aghmem-Hook"
 
 
 class HookError(Exception):
-    """A reason to print on stderr (and nothing on stdout)."""
+    """A reason to print on stderr (and nothing on stdout); a `quiet` one
+    only with --verbose."""
+
+    def __init__(self, message: str, *, quiet: bool = False) -> None:
+        super().__init__(message)
+        self.quiet = quiet
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -57,8 +63,12 @@ def run(args: argparse.Namespace, where: Callable[[], tuple[str, str | None]]) -
             sys.stdout.flush()
         if note and args.verbose:
             print(f"aghmem hook {args.event}: {note}", file=sys.stderr)
+    except BrokenPipeError:
+        # The runtime stopped reading: Python would fail again flushing at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except HookError as exc:
-        print(f"aghmem hook {args.event}: {exc}", file=sys.stderr)
+        if args.verbose or not exc.quiet:
+            print(f"aghmem hook {args.event}: {exc}", file=sys.stderr)
     except Exception as exc:  # noqa: BLE001 - a hook must never fail its runtime
         print(f"aghmem hook {args.event}: {type(exc).__name__}: {exc}", file=sys.stderr)
     return 0
@@ -73,7 +83,7 @@ def _forward(args: argparse.Namespace, where: Callable[[], tuple[str, str | None
     except (ValueError, RecursionError):
         payload = None
     if not isinstance(payload, dict):
-        raise HookError("stdin is not a JSON object; nothing to do")
+        raise HookError("stdin is not a JSON object; nothing to do", quiet=True)
     url, token = where()
     return post(url, token, f"/api/hooks/{args.runtime}?event={args.event}", raw, args.timeout)
 
@@ -92,6 +102,8 @@ def post(url: str, token: str | None, path: str, body: bytes, timeout: float) ->
         connection.request("POST", parts.path.rstrip("/") + path, body=body, headers=headers)
         response = connection.getresponse()
         data, note = response.read(MAX_ANSWER), response.getheader(NOTE_HEADER)
+    except TimeoutError:
+        raise HookError(f"the daemon at {url} did not answer within {timeout:g} s") from None
     except (OSError, http.client.HTTPException) as exc:
         raise HookError(f"no answer from the daemon at {url} ({exc}); is `aghmem serve` running?") from None
     finally:
