@@ -151,14 +151,15 @@ class Hooks:
         holds a user turn."""
         if not transcript_path:
             return Capture(note="no transcript_path: nothing to record")
-        try:
-            reading = self.transcripts.read(transcript_path)
-        except TranscriptRefused as exc:
-            log.warning("hook %s of session %s: %s; not read", event, session_id, exc)
-            return Capture(note=f"{exc}; not read")
-        if not reading.progress.has_user:
-            return Capture(note="the transcript has no user turn yet: nothing recorded")
+        # One capture of a session at a time: read, append, remember how far.
         with self._locks[zlib.crc32(session_id.encode()) % LOCK_STRIPES]:
+            try:
+                reading = self.transcripts.read(transcript_path)
+            except TranscriptRefused as exc:
+                log.warning("hook %s of session %s: %s; not read", event, session_id, exc)
+                return Capture(note=f"{exc}; not read")
+            if not reading.progress.has_user:
+                return Capture(note="the transcript has no user turn yet: nothing recorded")
             try:
                 return self._append(workspace_id or UNBOUND, session_id, reading, source, event, stop)
             except RateLimited:
