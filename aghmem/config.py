@@ -363,6 +363,8 @@ def _validate(config: Config) -> None:
         raise ConfigError("recall.max_package_bytes must be at least 1024")
     if config.hooks.max_transcript_bytes < 1 or config.hooks.min_prompt_chars < 0 or config.hooks.brief_entries < 0:
         raise ConfigError("hooks.max_transcript_bytes must be at least 1; hooks.min_prompt_chars and hooks.brief_entries at least 0")
+    if not all(Path(root).expanduser().is_absolute() for root in config.hooks.transcript_roots):
+        raise ConfigError("hooks.transcript_roots must be absolute paths (~ is allowed)")
     if not 0 < config.server.port < 65536 and config.server.port != 0:
         raise ConfigError("server.port must be between 1 and 65535")
     for pattern in config.privacy_policy.redact_patterns:

@@ -17,6 +17,8 @@ from typing import Any, Iterator
 
 import pytest
 
+from aghmem.config import load_config
+from aghmem.errors import ConfigError
 from aghmem.features.injection import CLOSE, CONTEXT_MAX_CHARS, OPEN
 from aghmem.features.transcripts import Turn, parse_lines
 from conftest import FAST_CONFIG, ROOT, Daemon
@@ -323,6 +325,22 @@ def test_http_refuses_bad_input_and_foreign_callers(setup: Setup) -> None:
     assert (other.status_code, other.json()) == (200, {})
     assert http.post("/api/hooks/claude", json=good, headers={"Host": "evil.example"}).status_code == 403
     assert http.post("/api/hooks/claude", json=good, headers={"Origin": "https://evil.example"}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('[hooks]\ntranscript_roots = ["relative/dir"]\n', "hooks.transcript_roots must be absolute"),
+        ("[hooks]\nmax_transcript_bytes = 0\n", "hooks.max_transcript_bytes"),
+        ("[hooks]\nmin_prompt_chars = -1\n", "hooks.min_prompt_chars"),
+        ("[hooks]\nbrief = 3\n", "unknown config key: hooks.brief"),
+    ],
+)
+def test_the_hooks_config_is_checked(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, home=tmp_path, env={})
 
 
 def test_transcript_lines_become_numbered_turns() -> None:

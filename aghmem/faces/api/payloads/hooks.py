@@ -69,5 +69,13 @@ def hook_call(runtime: str, body: Mapping[str, Any], event: str | None = None) -
         cwd=cwd,
         transcript_path=text(body, "transcript_path", limit=MAX_PATH, one_line=True),
         prompt=(text(body, "prompt") or "") if name == "UserPromptSubmit" else "",
-        reason=text(body, "reason", limit=MAX_WORD, one_line=True) if name == "SessionEnd" else None,
+        reason=_word(body.get("reason")) if name == "SessionEnd" else None,
     )
+
+
+def _word(value: Any) -> str | None:
+    """A short runtime-given label (SessionEnd's `reason`), kept whatever it
+    is: clipped to one line of MAX_WORD characters, not refused."""
+    if not isinstance(value, str):
+        return None
+    return " ".join(value.split())[:MAX_WORD] or None
