@@ -44,7 +44,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "hook",
         help="answer an agent runtime's lifecycle hook (its JSON on stdin)",
         description="Forward a Claude Code or Codex hook's JSON (stdin) to the daemon and print its answer. "
-        "Always exits 0; on any failure stdout stays empty and stderr says why.",
+        "Always exits 0; when anything fails stdout stays empty and stderr says why "
+        "(stdin that is not a JSON object only with --verbose).",
     )
     parser.add_argument("event", choices=EVENTS, help="the hook: " + ", ".join(EVENTS))
     parser.add_argument("--runtime", choices=RUNTIMES, default="claude", help="the runtime running the hook (default: claude)")
