@@ -8,10 +8,8 @@ rather than being silently ignored.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -378,6 +376,8 @@ def is_loopback_host(host: str) -> bool:
     if host == "localhost":
         return True
     try:
+        import ipaddress  # here, not at the top: `aghmem hook` imports this module on every prompt
+
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
@@ -422,6 +422,8 @@ def load_config(
     home_value = str(home) if home else env.get("AGHMEM_HOME", "")
     config_path = find_config_file(path, home=home, env=env)
     if config_path is not None:
+        import tomllib  # here, not at the top: most runs of `aghmem hook` have no config file
+
         try:
             data = tomllib.loads(config_path.expanduser().read_text(encoding="utf-8"))
         except FileNotFoundError:

@@ -16,7 +16,8 @@ workspace) and one transcript of --turns turns in its transcript root. Then,
   one kept-alive connection, as Claude Code's http hooks call it.
 
 Process times are wall clock from spawn to exit, stdin written and stdout
-read. Budgets (INTEGRATIONS §2): ≤ 0.3 s daemon down, ≤ 1.5 s up.
+read, and the process's CPU time (less moved by a busy machine). Budgets
+(INTEGRATIONS §2): ≤ 0.3 s daemon down, ≤ 1.5 s up.
 
     python scripts/bench_hooks.py [--runs 50] [--memories 500] [--turns 400] [--json out.json]
 
@@ -32,6 +33,7 @@ import http.client
 import json
 import os
 import random
+import resource
 import socket
 import statistics
 import subprocess
@@ -55,7 +57,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def summary(name: str, times: list[float], answered: int) -> dict[str, Any]:
+def summary(name: str, times: list[float], answered: int, cpu: list[float]) -> dict[str, Any]:
     return {
         "case": name,
         "runs": len(times),
@@ -63,6 +65,9 @@ def summary(name: str, times: list[float], answered: int) -> dict[str, Any]:
         "p50_ms": round(statistics.median(times) * 1000, 1),
         "p99_ms": round(percentile(times, 0.99) * 1000, 1),
         "max_ms": round(max(times) * 1000, 1),
+        # The process's own CPU time (user + system): what a busy machine
+        # changes least. None for the HTTP cases (no process).
+        "cpu_p50_ms": round(statistics.median(cpu) * 1000, 1) if cpu else None,
     }
 
 
@@ -93,24 +98,30 @@ def cli_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "aghmem"]
 
 
+CHILD_CPU: list[float] = []  # CPU seconds of each process run, in order
+
+
 def timed_process(command: list[str], stdin: bytes, env: dict[str, str]) -> tuple[float, bytes]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, input=stdin, capture_output=True, env=env, cwd=ROOT, timeout=60)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CHILD_CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise SystemExit(f"{command} exited {done.returncode}: {done.stderr.decode(errors='replace')}")
     return elapsed, done.stdout
 
 
 def repeat(name: str, runs: int, once: Callable[[int], tuple[float, bool]]) -> dict[str, Any]:
-    times, answered = [], 0
+    times, answered, first_cpu = [], 0, len(CHILD_CPU)
     for n in range(runs):
         elapsed, said = once(n)
         times.append(elapsed)
         answered += said
         if (n + 1) % max(1, runs // 10) == 0 or n + 1 == runs:
             print(f"  {name}: {n + 1}/{runs}", file=sys.stderr, flush=True)
-    return summary(name, times, answered)
+    return summary(name, times, answered, CHILD_CPU[first_cpu:])
 
 
 def closed_port() -> int:
@@ -188,17 +199,18 @@ def main() -> None:
 
     document = {
         "benchmark": "hooks",
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "load_average": os.getloadavg()},
         "bytecode_cache": not os.environ.get("PYTHONDONTWRITEBYTECODE"),
         "memories": args.memories,
         "transcript_turns": args.turns,
         "results": results,
     }
-    header = f"{'case':<15}  {'runs':>5}  {'answered':>8}  {'p50 ms':>7}  {'p99 ms':>7}  {'max ms':>7}"
+    header = f"{'case':<15}  {'runs':>5}  {'answered':>8}  {'p50 ms':>7}  {'p99 ms':>7}  {'max ms':>7}  {'cpu p50 ms':>10}"
     print(header)
     print("-" * len(header))
     for r in results:
-        print(f"{r['case']:<15}  {r['runs']:>5}  {r['answered']:>8}  {r['p50_ms']:>7}  {r['p99_ms']:>7}  {r['max_ms']:>7}")
+        cpu = "-" if r["cpu_p50_ms"] is None else r["cpu_p50_ms"]
+        print(f"{r['case']:<15}  {r['runs']:>5}  {r['answered']:>8}  {r['p50_ms']:>7}  {r['p99_ms']:>7}  {r['max_ms']:>7}  {cpu:>10}")
     print(json.dumps(document, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(document, indent=2))

@@ -84,8 +84,10 @@ def http_hook(setup: Setup, runtime: str, body: Any) -> tuple[int, Any, str]:
     return response.status_code, response.json(), response.headers.get("x-aghmem-hook", "")
 
 
-def cli_hook(event: str, stdin: str | bytes, *, url: str, runtime: str = "claude", extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGHMEM_")}
+def cli_hook(
+    event: str, stdin: str | bytes, *, url: str, runtime: str = "claude", extra: tuple[str, ...] = (), env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AGHMEM_")}, **(env or {})}
     env["AGHMEM_URL"] = url
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     data = stdin.encode() if isinstance(stdin, str) else stdin
@@ -297,6 +299,16 @@ def test_the_cli_fails_open(setup: Setup) -> None:
     assert (usage.returncode, usage.stdout) == (0, b"")
     refused = cli_hook("user-prompt-submit", json.dumps({"hook_event_name": "UserPromptSubmit", "session_id": "../x"}), url=setup.daemon.url)
     assert (refused.returncode, refused.stdout) == (0, b"") and b"400" in refused.stderr
+
+
+def test_the_cli_sends_the_token(make_daemon: Any) -> None:
+    guarded = make_daemon(env={"AGHMEM_TOKEN": "s3cret-token"})
+    guarded.write(type="user", name="Editor", content="Edits every file with helix, the modal editor.")
+    body = json.dumps({"session_id": "token-1", "hook_event_name": "UserPromptSubmit", "prompt": "Which modal editor do I edit files with?"})
+    refused = cli_hook("user-prompt-submit", body, url=guarded.url)
+    assert (refused.returncode, refused.stdout) == (0, b"") and b"401" in refused.stderr
+    done = cli_hook("user-prompt-submit", body, url=guarded.url, env={"AGHMEM_TOKEN": "s3cret-token"})
+    assert done.returncode == 0 and "helix" in context_of(json.loads(done.stdout), "UserPromptSubmit")
 
 
 def test_the_hook_command_imports_no_core() -> None:

@@ -1,7 +1,8 @@
 """`aghmem hook <event>`: an agent runtime's lifecycle hook, as a command.
 
 Claude Code and Codex run it with the hook's JSON on stdin. It forwards
-that JSON, as it came, to the daemon (`POST /api/hooks/{runtime}?event=…`)
+that JSON, as it came, to the daemon (`POST /api/hooks/{runtime}?event=…`,
+over a plain socket)
 and prints the answer: the `hookSpecificOutput` object for session-start
 and user-prompt-submit when there is something to add, else nothing.
 
@@ -15,10 +16,11 @@ imports only the standard library and the config reader (main() sends
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
+import socket
 import sys
+import time
 import urllib.parse
 from typing import Callable
 
@@ -90,32 +92,74 @@ def _forward(args: argparse.Namespace, where: Callable[[], tuple[str, str | None
 
 
 def post(url: str, token: str | None, path: str, body: bytes, timeout: float) -> tuple[bytes, str | None]:
-    """POST `body` (JSON) to the daemon at `url`: its answer (a JSON object;
-    b"" for `{}`) and note. HookError when it cannot be reached or does not
-    answer 200 with a JSON object."""
+    """POST `body` (JSON) to the daemon at `url` (http://): its answer (a
+    JSON object; b"" for `{}`) and note. HookError when it cannot be reached
+    or does not answer 200 with a JSON object."""
     parts = urllib.parse.urlsplit(url)
-    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    connection = kind(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    if parts.scheme != "http" or not parts.hostname:
+        raise HookError(f"the daemon URL must be http://host:port, not {url!r}")
+    if token and ("\r" in token or "\n" in token):
+        raise HookError("the token holds a line break")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    port = parts.port or 80
+    head = [
+        f"POST {parts.path.rstrip('/')}{path} HTTP/1.1", f"Host: {host}:{port}", "Content-Type: application/json",
+        f"Content-Length: {len(body)}", "Connection: close", *([f"Authorization: Bearer {token}"] if token else []),
+    ]
     try:
-        connection.request("POST", parts.path.rstrip("/") + path, body=body, headers=headers)
-        response = connection.getresponse()
-        data, note = response.read(MAX_ANSWER), response.getheader(NOTE_HEADER)
+        raw = _exchange(parts.hostname, port, ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body, time.monotonic() + timeout)
     except TimeoutError:
         raise HookError(f"the daemon at {url} did not answer within {timeout:g} s") from None
-    except (OSError, http.client.HTTPException) as exc:
+    except OSError as exc:
         raise HookError(f"no answer from the daemon at {url} ({exc}); is `aghmem serve` running?") from None
-    finally:
-        connection.close()
+    status, note, data = _response(raw)
     try:
         answer = json.loads(data)
     except ValueError:
         answer = None
-    if response.status != 200:
+    if status != 200:
         message = answer.get("message") if isinstance(answer, dict) else None
-        raise HookError(f"the daemon answered {response.status}: {message or data[:200]!r}")
+        raise HookError(f"the daemon answered {status}: {message or data[:200]!r}")
     if not isinstance(answer, dict):
         raise HookError("the daemon's answer is not a JSON object")
     return (data if answer else b""), note
+
+
+def _exchange(host: str, port: int, request: bytes, deadline: float) -> bytes:
+    """One request on a fresh connection, which the server closes after its
+    answer (`Connection: close`): the raw answer. A plain socket: http.client
+    would add its imports (email, ssl) to every prompt."""
+
+    def left() -> float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        return remaining
+
+    chunks: list[bytes] = []
+    with socket.create_connection((host, port), timeout=left()) as sock:
+        sock.sendall(request)
+        while sum(map(len, chunks)) <= MAX_ANSWER:
+            sock.settimeout(left())
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _response(raw: bytes) -> tuple[int, str | None, bytes]:
+    """(status, the X-Aghmem-Hook note, body) of a raw HTTP/1.1 answer."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    try:
+        status = int(lines[0].split()[1])
+    except (IndexError, ValueError):
+        raise HookError("the daemon's answer is not HTTP") from None
+    headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+    length = headers.get("content-length", "")
+    if length.isdigit():
+        if len(body) < int(length):
+            raise HookError("the daemon's answer was cut short")
+        body = body[: int(length)]
+    return status, headers.get(NOTE_HEADER.lower()), body
