@@ -26,7 +26,10 @@ from typing import Callable
 
 EVENTS = ("session-start", "user-prompt-submit", "pre-compact", "stop", "session-end")
 RUNTIMES = ("claude", "codex")
-TIMEOUT = 1.2  # seconds; a runtime's budget for a prompt hook is 1.5 s
+# Seconds to wait for the daemon: a prompt's hooks have a budget of 1.5 s;
+# recording may read a long transcript the first time (and the daemon
+# finishes it even when this command has given up).
+CONTEXT_TIMEOUT, CAPTURE_TIMEOUT = 1.2, 4.0
 MAX_STDIN = 8 * 1024 * 1024
 MAX_ANSWER = 1024 * 1024
 NOTE_HEADER = "X-Aghmem-Hook"
@@ -51,7 +54,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("event", choices=EVENTS, help="the hook: " + ", ".join(EVENTS))
     parser.add_argument("--runtime", choices=RUNTIMES, default="claude", help="the runtime running the hook (default: claude)")
-    parser.add_argument("--timeout", type=float, default=TIMEOUT, help=f"seconds to wait for the daemon (default: {TIMEOUT})")
+    parser.add_argument(
+        "--timeout", type=float,
+        help=f"seconds to wait for the daemon (default: {CONTEXT_TIMEOUT} for session-start and user-prompt-submit, else {CAPTURE_TIMEOUT})",
+    )
     parser.add_argument("--verbose", action="store_true", help="also print on stderr what the daemon did (or why not)")
     parser.set_defaults(func=run)
 
@@ -88,7 +94,8 @@ def _forward(args: argparse.Namespace, where: Callable[[], tuple[str, str | None
     if not isinstance(payload, dict):
         raise HookError("stdin is not a JSON object; nothing to do", quiet=True)
     url, token = where()
-    return post(url, token, f"/api/hooks/{args.runtime}?event={args.event}", raw, args.timeout)
+    timeout = args.timeout or (CONTEXT_TIMEOUT if args.event in ("session-start", "user-prompt-submit") else CAPTURE_TIMEOUT)
+    return post(url, token, f"/api/hooks/{args.runtime}?event={args.event}", raw, timeout)
 
 
 def post(url: str, token: str | None, path: str, body: bytes, timeout: float) -> tuple[bytes, str | None]:
