@@ -142,7 +142,7 @@ def test_openapi_describes_every_route(daemon: Daemon) -> None:
         ("/api/workspaces/{workspace_id}/memory/sessions/{session_id}/events", "post"),
         ("/api/workspaces/{workspace_id}/memory/sessions/{session_id}/ledger", "get"),
         ("/api/workspaces/{workspace_id}/memory/sessions/{session_id}/replay", "post"),
-        ("/api/memory/sessions/prune", "post"), ("/api/memory/sessions/repair", "post"),
+        ("/api/memory/sessions/prune", "post"), ("/api/memory/sessions/repair", "post"), ("/api/hooks/{runtime}", "post"),
         ("/api/memory/extractor/status", "get"), ("/api/memory/extractor/failures", "get"),
         ("/api/memory/extractor/retry", "post"), ("/api/memory/extractor/drain", "post"),
         ("/api/memory/providers", "get"), ("/api/memory/providers/select", "post"),

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
 from ..service.service import MemoryService
-from .api import decisions, dreams, extractor, memory, search, sessions, system
+from .api import decisions, dreams, extractor, hooks, memory, search, sessions, system
 from .api.errors import EXCEPTION_HANDLERS
 from .mcp.endpoint import McpEndpoint
 from .security import Allowlist, GuardMiddleware
@@ -38,7 +38,7 @@ def create_app(service: MemoryService) -> Starlette:
             finally:
                 await run_in_threadpool(service.close)
 
-    api_routes = [*system.routes, *decisions.routes, *dreams.routes, *sessions.routes, *extractor.routes, *search.routes, *memory.routes]
+    api_routes = [*system.routes, *decisions.routes, *dreams.routes, *sessions.routes, *hooks.routes, *extractor.routes, *search.routes, *memory.routes]
     memory.own_item_paths(api_routes)
     app = Starlette(
         routes=[*api_routes, *memory.item_routes, *mcp.routes, *web_routes],

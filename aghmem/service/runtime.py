@@ -23,6 +23,7 @@ from ..features.daily import DailyLog
 from ..features.dreaming.runs import Dreaming
 from ..features.dreaming.store import DreamStore
 from ..features.extractor.worker import Extractor
+from ..features.hooks import Hooks
 from ..features.indexing import Indexing
 from ..features.providers import Providers
 from ..features.recall import Recall
@@ -78,6 +79,7 @@ class Runtime:
         self.extractor = Extractor(config, self.controller, self.providers, home)
         self.sessions.listeners.append(self.extractor.on_events)
         self.sessions.admit = self.extractor.admit
+        self.hooks = Hooks(config, self.recall, self.catalog, self.sessions, self.controller)
         self.daily = DailyLog(self.layout, self.config)
         self.controller.decision_listeners.append(self.daily.record)
         self.dreaming = Dreaming(

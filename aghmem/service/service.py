@@ -24,6 +24,7 @@ from ..reloading import LOCKED_PATHS, mutable_paths
 from ..storage.decision_log import DecisionFilter
 from ..storage.schema import DERIVED_TABLES
 from .health import health_report
+from .hooks import HookMethods
 from .inspection import Inspection
 from .runtime import Runtime
 from .workspaces import Workspaces
@@ -42,7 +43,7 @@ class MemoryView:
     frontmatter: dict[str, Any] = field(default_factory=dict)
 
 
-class MemoryService(Inspection, Workspaces):
+class MemoryService(Inspection, Workspaces, HookMethods):
     def __init__(self, config: Config, *, clock: Clock | None = None, config_path: Path | None = None) -> None:
         self.runtime = Runtime(config, clock=clock, config_path=config_path)
         rt = self.runtime

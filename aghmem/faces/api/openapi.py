@@ -40,6 +40,7 @@ _EXTRA_QUERY = {
         {"name": "op", "in": "query", "schema": {"type": "string", "enum": ["noop", "add", "update", "delete", "reject"]}},
         {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
     ],
+    "hook": [{"name": "event", "in": "query", "schema": {"type": "string"}, "description": "the hook, e.g. user-prompt-submit"}],
     "history": [
         {"name": "operation", "in": "query", "schema": {"type": "string"}},
         {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},

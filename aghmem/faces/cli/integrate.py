@@ -35,7 +35,8 @@ from ..integrations import (
     without_mcp_server,
 )
 from ..setup import RUNTIMES, SERVER_NAME, ConfigFiles, Transport, config_files, hook_groups, mcp_entry, mcp_url
-from .output import daemon_url, emit
+from .address import daemon_url
+from .output import emit
 
 NOTES = {
     "claude": "Claude Code reads these when it starts: restart it.",

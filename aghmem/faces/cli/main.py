@@ -8,13 +8,16 @@
     aghmem dream run|list|status|retry … | daily
     aghmem integrate claude|codex|cursor [--project] [--remove] [--dry-run]
     aghmem mcp [--stdio] [-w WORKSPACE]
+    aghmem hook session-start|user-prompt-submit|pre-compact|stop|session-end
 
 A command with a scope, run inside a registered workspace (or a folder under
 it) without -w or --scope, works in that workspace.
 
 Each area is a module with `add_commands(subparsers)` and its `cmd_*`
 functions (`func(client, args)`); this one assembles the parser, finds the
-daemon, runs the command and turns errors into one line on stderr.
+daemon, runs the command and turns errors into one line on stderr. `hook`
+is answered before the areas (httpx, the core) are imported: a runtime
+waits for it on every prompt.
 """
 
 from __future__ import annotations
@@ -23,28 +26,59 @@ import argparse
 import json
 import os
 import sys
+from types import ModuleType
 from typing import Sequence
 
 from ... import __version__
 from ...errors import AghmemError
-from ..client import Client
-from . import decisions, dream, integrate, mcp, memory, search, serve, workspace
-from .output import daemon_url, fill_workspace, workspace_hint
+from . import hook
+from .address import daemon_url
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _parser(areas: Sequence[ModuleType]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aghmem", description="Local memory daemon for coding agents.")
     parser.add_argument("--version", action="version", version=f"aghmem {__version__}", help="print the version and exit")
     parser.add_argument("--url", help="daemon URL (default: $AGHMEM_URL, else host/port from the config)")
     parser.add_argument("--token", help="bearer token (default: $AGHMEM_TOKEN or server.token)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     commands = parser.add_subparsers(dest="command", required=True)
-    for area in (serve, memory, decisions, search, workspace, dream, integrate, mcp):
+    for area in areas:
         area.add_commands(commands)
     return parser
 
 
+def build_parser() -> argparse.ArgumentParser:
+    from . import decisions, dream, integrate, mcp, memory, search, serve, workspace
+
+    return _parser((serve, memory, decisions, search, workspace, dream, integrate, mcp, hook))
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The command word of `argv` (the first word that is not an option or
+    the value of --url or --token)."""
+    words = iter(argv)
+    for word in words:
+        if word in ("--url", "--token"):
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def _hook(argv: Sequence[str]) -> int:
+    """`aghmem hook …`, parsed with the global options and `hook` alone. A
+    usage error exits 0 too (2 would block the runtime's prompt)."""
+    try:
+        args = _parser((hook,)).parse_args(argv)
+    except SystemExit:
+        return 0
+    return hook.run(args, lambda: daemon_url(args))
+
+
 def _run(args: argparse.Namespace) -> None:
+    from ..client import Client
+    from .output import fill_workspace
+
     if getattr(args, "local", False):
         args.func(args)
         return
@@ -58,6 +92,9 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if _command(argv) == "hook":
+        return _hook(argv)
     args = build_parser().parse_args(argv)
     try:
         _run(args)
@@ -66,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.json and exc.code != "client.unavailable":
             print(json.dumps({"code": exc.code, "message": exc.message, "details": exc.details}), file=sys.stderr)
         else:
+            from .output import workspace_hint
+
             print(f"aghmem: {exc.message}{workspace_hint(args, exc)}", file=sys.stderr)
         return 1
     except BrokenPipeError:

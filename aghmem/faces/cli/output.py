@@ -14,28 +14,12 @@ import os
 import unicodedata
 from typing import Any, Callable, Collection, Sequence
 
-from ...config import load_config
 from ...errors import AghmemError, NotFound
 from ..client import Client
 
 # A column listed as free text is cut to this many cells; ids, filenames and
 # paths never are (a cut one could not be copied into the next command).
 MAX_FREE_TEXT = 60
-
-
-def daemon_url(args: argparse.Namespace) -> tuple[str, str | None]:
-    """--url, else $AGHMEM_URL, else host/port from the config ($AGHMEM_PORT)."""
-    config = load_config()
-    token = args.token or config.server.token or None
-    if args.url:
-        return args.url, token
-    if os.environ.get("AGHMEM_URL"):
-        return os.environ["AGHMEM_URL"], token
-    host = config.server.host
-    if host in ("0.0.0.0", "::"):
-        host = "127.0.0.1"
-    host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{config.server.port}", token
 
 
 def emit(args: argparse.Namespace, result: Any, render: Callable[[Any], str]) -> None:
