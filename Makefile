@@ -30,6 +30,10 @@ $(TOOLS_STAMP): Makefile
 run: install
 	$(BIN)/aghmem serve
 
+# Two workers, a test module each at a time: most of a test's time is a
+# daemon starting or a file event arriving, not the CPU.
+PYTEST_ARGS ?= -n 2 --dist loadfile
+
 test: install tools
 	$(BIN)/ruff check aghmem tests scripts
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
