@@ -8,10 +8,8 @@ rather than being silently ignored.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -19,7 +17,7 @@ from typing import Any, get_type_hints
 from .errors import ConfigError
 
 DEFAULT_PORT = 7377
-DEFAULT_ORIGINS = ["http", "cli", "extractor", "dreaming", "promote", "revert", "file"]
+DEFAULT_ORIGINS = ["http", "cli", "mcp", "extractor", "dreaming", "promote", "revert", "file"]
 AUTONOMOUS_ORIGINS = frozenset({"extractor", "dreaming"})
 
 
@@ -31,6 +29,8 @@ class ServerConfig:
     allow_origins: list[str] = field(default_factory=list)
     allowed_hosts: list[str] = field(default_factory=list)
     max_body_bytes: int = 1_048_576
+    # A request's headers must arrive within this of its first byte.
+    header_timeout: str = "10s"
 
 
 @dataclass
@@ -227,6 +227,25 @@ class WorkspaceConfig:
 
 
 @dataclass
+class McpConfig:
+    # Tools left out of tools/list (and refused if called), e.g. ["memory_forget"].
+    hidden_tools: list[str] = field(default_factory=list)
+    # Build the MCP server (about a second of CPU) in the background while the
+    # daemon starts, so the first initialize is quick; false: on first use.
+    warm_up: bool = True
+
+
+@dataclass
+class HooksConfig:
+    # Where the daemon may read a transcript a hook names (`transcript_path`):
+    # regular files inside these folders, up to max_transcript_bytes.
+    transcript_roots: list[str] = field(default_factory=lambda: ["~/.claude/projects", "~/.codex/sessions"])
+    max_transcript_bytes: int = 67_108_864
+    min_prompt_chars: int = 20
+    brief_entries: int = 8
+
+
+@dataclass
 class Config:
     home: str = ""
     enabled: bool = True
@@ -243,6 +262,8 @@ class Config:
     file: FileConfig = field(default_factory=FileConfig)
     provider: ProviderConfig = field(default_factory=ProviderConfig)
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
+    mcp: McpConfig = field(default_factory=McpConfig)
+    hooks: HooksConfig = field(default_factory=HooksConfig)
 
     @property
     def home_path(self) -> Path:
@@ -306,6 +327,7 @@ def _coerce(hint: Any, value: Any, path: str) -> Any:
 
 def _validate(config: Config) -> None:
     for path in (
+        "server.header_timeout",
         "controller.max_latency",
         "controller.llm.timeout",
         "index.reconcile_interval",
@@ -337,6 +359,10 @@ def _validate(config: Config) -> None:
         raise ConfigError("recall.min_evidence_each must be from 0 to 1")
     if config.recall.max_package_bytes < 1024:
         raise ConfigError("recall.max_package_bytes must be at least 1024")
+    if config.hooks.max_transcript_bytes < 1 or config.hooks.min_prompt_chars < 0 or config.hooks.brief_entries < 0:
+        raise ConfigError("hooks.max_transcript_bytes must be at least 1; hooks.min_prompt_chars and hooks.brief_entries at least 0")
+    if not all(Path(root).expanduser().is_absolute() for root in config.hooks.transcript_roots):
+        raise ConfigError("hooks.transcript_roots must be absolute paths (~ is allowed)")
     if not 0 < config.server.port < 65536 and config.server.port != 0:
         raise ConfigError("server.port must be between 1 and 65535")
     for pattern in config.privacy_policy.redact_patterns:
@@ -350,6 +376,8 @@ def is_loopback_host(host: str) -> bool:
     if host == "localhost":
         return True
     try:
+        import ipaddress  # here, not at the top: `aghmem hook` imports this module on every prompt
+
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
@@ -394,6 +422,8 @@ def load_config(
     home_value = str(home) if home else env.get("AGHMEM_HOME", "")
     config_path = find_config_file(path, home=home, env=env)
     if config_path is not None:
+        import tomllib  # here, not at the top: most runs of `aghmem hook` have no config file
+
         try:
             data = tomllib.loads(config_path.expanduser().read_text(encoding="utf-8"))
         except FileNotFoundError:

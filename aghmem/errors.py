@@ -65,6 +65,12 @@ class Unsupported(AghmemError):
     code = "memory.unsupported"
 
 
+class Unavailable(AghmemError):
+    """Not now: the daemon is still taking in its files; retry shortly."""
+
+    code = "memory.unavailable"
+
+
 class ConfigError(AghmemError):
     """The configuration file or environment is wrong; raised at start-up."""
 

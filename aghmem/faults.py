@@ -8,6 +8,7 @@ of a run instead of hoping a SIGKILL lands at the right moment.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -33,6 +34,8 @@ def point(name: str) -> None:
     action = _POINTS.get(name)
     if action is None:
         return
+    # Tests wait for this line to act while the daemon is held at the point.
+    logging.getLogger("aghmem.faults").warning("failpoint %s: %s", name, action)
     if action == "crash":
         os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no atexit: a real crash
     match = _ACTION_RE.match(action)

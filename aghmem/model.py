@@ -45,6 +45,10 @@ class Op(str, enum.Enum):
     REJECT = "reject"
 
 
+# How the operation history names the ops that change a file.
+HISTORY_OPERATIONS = {Op.ADD: "memory.write", Op.UPDATE: "memory.update", Op.DELETE: "memory.delete"}
+
+
 # Agent names and workspace ids become path segments, so they are held to a
 # strict alphabet: no separators, no dots in front, no `..`.
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -399,3 +403,15 @@ class Decision:
         }
         view.setdefault("mod_time", at)
         return view
+
+    def operation(self) -> dict[str, Any]:
+        """This applied decision as an item of the operation history."""
+        return {
+            "id": self.id,
+            **self.selector.to_dict(),
+            "filename": self.target_filename,
+            "operation": HISTORY_OPERATIONS[self.op],
+            "summary": self.reason,
+            "origin": self.origin,
+            "timestamp": self.applied_at,
+        }

@@ -14,10 +14,10 @@ from .config import Config, ServerConfig
 # Paths read once at start-up: where the daemon listens and what it owns
 # (home, server), and what a part was built with (the scheduler's times, the
 # watcher's debounce, the index's commit delay, the signal queue, the
-# directories of ledgers and the inbox, the provider's breaker). A reload
-# keeps their running values and says which ones changed in the file (they
-# need a restart); everything else is taken again by `POST
-# /api/memory/reload`.
+# directories of ledgers and the inbox, the provider's breaker, the MCP
+# server's tools and warm-up). A reload keeps their running values and says
+# which ones changed in the file (they need a restart); everything else is
+# taken again by `POST /api/memory/reload`.
 LOCKED_PATHS = [
     "home",
     *(f"server.{f.name}" for f in dataclasses.fields(ServerConfig)),
@@ -37,6 +37,8 @@ LOCKED_PATHS = [
     "provider.name",
     "provider.failure_threshold",
     "provider.cooldown",
+    "mcp.hidden_tools",
+    "mcp.warm_up",
 ]
 
 

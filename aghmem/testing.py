@@ -17,13 +17,16 @@ import it; it imports nothing else from aghmem, so it sits in the root layer.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -32,10 +35,14 @@ import httpx
 __all__ = ["FAST_CONFIG", "Daemon", "DaemonError"]
 
 # Harness daemons write a lot from one origin; the default limit of 120
-# writes a minute would throttle the tests and the write benchmark.
+# writes a minute would throttle the tests and the write benchmark. Few of
+# them speak MCP: they build its server on first use, which keeps a second of
+# CPU out of the moments after every start (a write burst felt it).
 FAST_CONFIG = """
 [controller.policy]
 max_writes_per_min = 0
+[mcp]
+warm_up = false
 """
 
 # The directory that holds this package. The daemon runs from it, so
@@ -45,6 +52,23 @@ _CODE_ROOT = Path(__file__).resolve().parent.parent
 # Lines of the daemon's log quoted in an error: the log is appended to
 # across restarts, and the cause is at its end.
 _LOG_TAIL_LINES = 60
+
+
+# A test that lowers fs.inotify.max_queued_events (the overflow test) holds
+# this lock exclusively; every daemon start holds it shared until it serves
+# (its watcher exists by then), so under parallel workers no other daemon is
+# ever made with the lowered limit.
+_INOTIFY_LOCK = Path(tempfile.gettempdir()) / "aghmem-tests-inotify.lock"
+
+
+@contextlib.contextmanager
+def inotify_guard(*, exclusive: bool = False) -> Iterator[None]:
+    fd = os.open(_INOTIFY_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
 
 
 class DaemonError(RuntimeError):
@@ -60,14 +84,17 @@ def _daemon_env(home: Path, env: dict[str, str] | None = None) -> dict[str, str]
     return {**inherited, "AGHMEM_HOME": str(home), **(env or {})}
 
 
-def _read_announcement(state_file: Path, pid: int) -> dict[str, Any] | None:
-    """The server's announcement if `state_file` holds one from `pid`; None
-    while it is absent, half-written or left by an earlier process."""
+def _read_announcement(state_file: Path, pid: int, *, ready: bool = True) -> dict[str, Any] | None:
+    """The server's announcement if `state_file` holds one from `pid` (and,
+    with `ready`, says the files are taken in); None while it is absent,
+    half-written, left by an earlier process, or not ready yet."""
     try:
         info = json.loads(state_file.read_text())
-        return info if info["pid"] == pid else None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError):
         return None
+    if not isinstance(info, dict) or info.get("pid") != pid:
+        return None
+    return info if info.get("ready", True) or not ready else None
 
 
 class Daemon:
@@ -101,20 +128,28 @@ class Daemon:
         self.http: httpx.Client | None = None
         # Seconds the last start took until the daemon announced itself.
         self.start_seconds = 0.0
+        # Starts wait while a test lowers the inotify queue (see inotify_guard);
+        # that test's own daemon is started unguarded.
+        self.guarded = True
 
     # --- life cycle --------------------------------------------------------
 
-    def start(self, *extra: str, timeout: float | None = None) -> Self:
+    def start(self, *extra: str, timeout: float | None = None, ready: bool = True) -> Self:
         """Start the daemon (`extra` appended to `aghmem serve`) and wait
-        until it serves; a DaemonError quoting the log if it exits first or
-        is not ready within `timeout` (default: `start_timeout`)."""
+        until it has taken its files in (`ready=False`: until it serves); a
+        DaemonError quoting the log if it exits first or is not there within
+        `timeout` (default: `start_timeout`)."""
         self._close_http()  # a client left over from a daemon that was killed
         state_file = self.home / "state" / "server.json"
         # An announcement left by a killed daemon must not be taken for ours.
         state_file.unlink(missing_ok=True)
         started = time.perf_counter()
-        self.proc = self._spawn(extra)
-        info = self._wait_until_announced(state_file, self.start_timeout if timeout is None else timeout)
+        limit = self.start_timeout if timeout is None else timeout
+        with inotify_guard() if self.guarded else contextlib.nullcontext():
+            self.proc = self._spawn(extra)
+            info = self._wait_until_announced(state_file, limit, ready=False)
+        if ready:
+            info = self._wait_until_announced(state_file, limit, ready=True)
         self.start_seconds = time.perf_counter() - started
         self.url, self.port = info["url"], info["port"]
         token = self.env.get("AGHMEM_TOKEN")
@@ -208,13 +243,13 @@ class Daemon:
             # The child holds its own copy of the descriptor; ours closes here.
             return subprocess.Popen(command, cwd=_CODE_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
-    def _wait_until_announced(self, state_file: Path, timeout: float) -> dict[str, Any]:
+    def _wait_until_announced(self, state_file: Path, timeout: float, *, ready: bool) -> dict[str, Any]:
         assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise DaemonError(f"the daemon exited with {self.proc.returncode}; {self.log_path}:\n{self.log_tail()}")
-            info = _read_announcement(state_file, self.proc.pid)
+            info = _read_announcement(state_file, self.proc.pid, ready=ready)
             if info is not None:
                 return info
             time.sleep(0.02)

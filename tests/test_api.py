@@ -142,12 +142,13 @@ def test_openapi_describes_every_route(daemon: Daemon) -> None:
         ("/api/workspaces/{workspace_id}/memory/sessions/{session_id}/events", "post"),
         ("/api/workspaces/{workspace_id}/memory/sessions/{session_id}/ledger", "get"),
         ("/api/workspaces/{workspace_id}/memory/sessions/{session_id}/replay", "post"),
-        ("/api/memory/sessions/prune", "post"), ("/api/memory/sessions/repair", "post"),
+        ("/api/memory/sessions/prune", "post"), ("/api/memory/sessions/repair", "post"), ("/api/hooks/{runtime}", "post"),
         ("/api/memory/extractor/status", "get"), ("/api/memory/extractor/failures", "get"),
         ("/api/memory/extractor/retry", "post"), ("/api/memory/extractor/drain", "post"),
         ("/api/memory/providers", "get"), ("/api/memory/providers/select", "post"),
         ("/api/memory/providers/{name}", "get"), ("/api/memory/providers/{name}/enable", "post"),
-        ("/api/memory/providers/{name}/disable", "post"),
+        ("/api/memory/providers/{name}/disable", "post"), ("/api/workspaces/resolve", "get"),
+        ("/api/workspaces/{workspace_id}", "delete"), ("/api/workspaces/{workspace_id}/move", "post"),
     }
     described = {(path, method) for path, item in doc["paths"].items() for method in item}
     assert described == expected

@@ -113,15 +113,18 @@ def assert_disk_agrees_with_decisions(daemon: Daemon) -> None:
 
 
 @contextlib.contextmanager
-def write_burst(daemon: Daemon, workers: int, seconds: float) -> Iterator[list[int]]:
-    """Writers hammer the daemon for `seconds`; the body then interrupts it.
+def write_burst(daemon: Daemon, workers: int, requests: int) -> Iterator[list[int]]:
+    """Writers hammer the daemon until `requests` are answered (however long
+    a busy machine takes); the body then interrupts it while they go on.
     On exit the writers stop; yields their request counts."""
     stop = threading.Event()
     counts = [0] * workers
     threads = [threading.Thread(target=_burst, args=(daemon, stop, w, counts)) for w in range(workers)]
     for t in threads:
         t.start()
-    time.sleep(seconds)
+    deadline = time.monotonic() + 60
+    while sum(counts) < requests and time.monotonic() < deadline:
+        time.sleep(0.01)
     try:
         yield counts
     finally:
@@ -131,7 +134,7 @@ def write_burst(daemon: Daemon, workers: int, seconds: float) -> Iterator[list[i
 
 
 def test_kill_9_in_a_write_burst_leaves_consistent_state(daemon: Daemon) -> None:
-    with write_burst(daemon, workers=6, seconds=1.5) as counts:
+    with write_burst(daemon, workers=6, requests=60) as counts:
         assert daemon.proc is not None
         daemon.proc.send_signal(signal.SIGKILL)
         daemon.proc.wait(timeout=10)
@@ -144,7 +147,7 @@ def test_kill_9_in_a_write_burst_leaves_consistent_state(daemon: Daemon) -> None
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_stops_cleanly_mid_burst(daemon: Daemon, sig: int) -> None:
-    with write_burst(daemon, workers=4, seconds=1.0):
+    with write_burst(daemon, workers=4, requests=40):
         assert daemon.stop(sig) == 0
     assert not (daemon.home / "state" / "server.json").exists()
     daemon.start()

@@ -167,7 +167,7 @@ def test_read_your_writes_under_8_concurrent_writers(daemon: Daemon) -> None:
                     hits = http.post("/api/memory/search", json={"query_text": token, "allow_trivial_query": True}).json()
                     # Others keep writing, so `pending` may be > 0 again; but
                     # this writer's own change must be searchable already.
-                    assert set(hits["index"]) == {"generation", "pending", "last_sync_at"}
+                    assert set(hits["index"]) >= {"generation", "pending", "last_sync_at"}
                     if not any(token in r["snippet"] for r in hits["results"]):
                         misses.append(token)
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .. import faults
 from ..config import Config
-from ..errors import Conflict, NotFound, ParseError, RateLimited
+from ..errors import Conflict, NotFound, RateLimited, Unavailable
 from ..model import Decision, Entry, Op, Selector, default_type
 from ..storage.catalog import Catalog
 from ..storage.files import (
@@ -43,9 +44,10 @@ from .decisions import (
     verdict_parsed,
     write_decision,
 )
+from .disk import Disk
 from .hand_edits import HandEdits
 from .intake import Intake, take_in
-from .rules import Candidate, Verdict, conclude, conclude_delete, draft, slot_of
+from .rules import Candidate, Draft, Verdict, conclude, conclude_delete, draft, slot_of
 from .safety import Scanner
 
 Clock = Callable[[], dt.datetime]
@@ -58,6 +60,20 @@ DecisionListener = Callable[[Decision], None]
 # Settles an ambiguous verdict in place (controller.mode = hybrid | llm) and
 # returns the llm_trace; see tiebreak.py.
 TieBreaker = Callable[["Candidate", Verdict, Callable[[str], "ParsedMemory | None"]], dict]
+
+
+# How often a write is decided again when its file changes under it.
+REDECIDE_TRIES = 3
+# Seconds a write waits for the start-up scan before it is told to retry.
+WRITE_WAIT = 30.0
+
+
+class ChangedOnDisk(Exception):
+    """The target changed between the decision and the rename."""
+
+    def __init__(self, selector: Selector, filename: str) -> None:
+        super().__init__(filename)
+        self.selector, self.filename = selector, filename
 
 
 @dataclass
@@ -95,8 +111,13 @@ class Controller:
         self.decision_listeners: list[DecisionListener] = []
         self.tie_breaker: TieBreaker | None = None
         self.memory_index = IndexRefresher(functools.partial(catalog.index_rows, limit=INDEX_MAX_LINES))
+        self.disk = Disk(layout, catalog, config)
         self.hand_edits = HandEdits(self)
         self.lock = threading.RLock()
+        # Cleared while the daemon takes its files in at start: writes wait
+        # for it (a write racing the first scan could be taken for a hand edit).
+        self.ready = threading.Event()
+        self.ready.set()
         self._recent_writes: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
 
     def reconfigure(self) -> None:
@@ -108,40 +129,9 @@ class Controller:
 
     # --- reading the disk --------------------------------------------------
 
-    def _raw(self, selector: Selector, filename: str, files: ScopeFiles | None = None) -> bytes | None:
-        """The file's bytes (None if absent); Conflict for what cannot be
-        read as a memory (not a regular file, over the size cap). `files`:
-        the scope as a write already resolved it."""
-        path = files.path(filename) if files is not None else self.layout.file_path(selector, filename)
-        try:
-            return read_memory_bytes(path, max_bytes=self.config.file.max_bytes)[0]
-        except FileNotFoundError:
-            return None
-        except RefusedFile as exc:
-            raise Conflict(f"{filename} cannot be taken in ({exc.message}); fix it by hand or delete it", filename=filename) from None
-
     def read(self, selector: Selector, filename: str) -> ParsedMemory | None:
         """The memory as it is on disk now (None if absent)."""
-        raw = self._raw(selector, filename)
-        return parse_memory(raw, filename, default_type(selector)) if raw is not None else None
-
-    def _read_for_write(self, selector: Selector, filename: str, files: ScopeFiles | None = None) -> ParsedMemory | None:
-        """A file a write would change, parsed (None if absent); Conflict when
-        it cannot be taken in (fix it by hand, or delete it first)."""
-        raw = self._raw(selector, filename, files)
-        if raw is None:
-            return None
-        try:
-            return parse_memory(raw, filename, default_type(selector))
-        except ParseError as exc:
-            raise Conflict(
-                f"{filename} exists but cannot be parsed ({exc.message}); fix it by hand or delete it first",
-                filename=filename,
-            ) from None
-
-    def _current_hash(self, selector: Selector, filename: str) -> str | None:
-        raw = self._raw(selector, filename)
-        return content_hash(raw) if raw is not None else None
+        return self.disk.parsed(selector, filename)
 
     def take_in(self, selector: Selector, filename: str, *, directory: Path | None = None) -> Intake | None:
         """The file through the intake gate (limits, parse, safety scan), as
@@ -154,7 +144,35 @@ class Controller:
 
     # --- submit ------------------------------------------------------------
 
+    def wait_ready(self) -> None:
+        """For writes from outside (the faces): wait for the start-up scan.
+        The daemon's own writes (a synthesis refreshed by a change the scan
+        finds) never wait: they are part of it."""
+        if not self.ready.wait(WRITE_WAIT):
+            raise Unavailable(
+                "the daemon is still taking in the memory files (GET /api/memory/health says how far); retry shortly",
+                retry_after=2,
+            )
+
     def submit(self, candidate: Candidate) -> Outcome:
+        """Decide and apply; if the file changes on disk between the decision
+        and the rename (a person saved it), that version is recorded as a
+        hand edit and the candidate decided again against it."""
+        for _ in range(REDECIDE_TRIES):
+            try:
+                return self._submit_once(candidate)
+            except ChangedOnDisk as changed:
+                self.hand_edits.observe(changed.selector, changed.filename)
+        raise Conflict(
+            f"{candidate.filename or 'the target file'} kept changing on disk while this write was decided; "
+            "its versions were recorded as hand edits; retry",
+            filename=candidate.filename,
+        )
+
+    def _submit_once(self, candidate: Candidate) -> Outcome:
+        # The policy and the safety scan read no file: outside the lock, so a
+        # large candidate's scan never holds up other writes.
+        first = draft(candidate, config=self.config, scanner=self.scanner)
         with self.lock:
             if candidate.idempotency_key:
                 replay = self._replay(decision_id(candidate.idempotency_key))
@@ -162,10 +180,10 @@ class Controller:
                     return Outcome(replay, applied=False, dry_run=candidate.dry_run, replay=True)
             self._check_preconditions(candidate)
             files = self.layout.scope_files(candidate.selector)
-            verdict = self._decide(candidate, files)
+            verdict = self._decide(candidate, files, first)
             llm_trace = None
             if verdict.ambiguous and self.tie_breaker is not None and self.config.controller.mode != "rules":
-                llm_trace = self.tie_breaker(candidate, verdict, lambda name: self._read_for_write(candidate.selector, name))
+                llm_trace = self.tie_breaker(candidate, verdict, lambda name: self.disk.for_write(candidate.selector, name))
             now = self.clock()
             decision = self._decision_for(candidate, verdict, now)
             if llm_trace is not None:
@@ -184,17 +202,16 @@ class Controller:
             self.after_apply(decision.selector, decision.target_filename, entry, decision, files)
         return Outcome(decision, applied=applied, dry_run=False)
 
-    def _decide(self, candidate: Candidate, files: ScopeFiles) -> Verdict:
+    def _decide(self, candidate: Candidate, files: ScopeFiles, first: Draft) -> Verdict:
         """The rules, given the files they name, read here (the rules read nothing)."""
-        first = draft(candidate, config=self.config, scanner=self.scanner)
         if first.done:
             return first.verdict
         assert first.filename is not None
         if candidate.delete:
             return conclude_delete(first, exists=files.path(first.filename).exists())
-        current = self._read_for_write(candidate.selector, first.filename, files)
+        current = self.disk.for_write(candidate.selector, first.filename, files)
         slot = slot_of(candidate, current, first, self.catalog)
-        slot_file = self._read_for_write(candidate.selector, slot[0], files) if current is None and len(slot) == 1 else None
+        slot_file = self.disk.for_write(candidate.selector, slot[0], files) if current is None and len(slot) == 1 else None
         return conclude(
             candidate, first, current=current, slot=slot, slot_file=slot_file, config=self.config, catalog=self.catalog
         )
@@ -214,7 +231,7 @@ class Controller:
         if candidate.filename is None:
             return
         if candidate.patch or candidate.if_match is not None:
-            current = self._current_hash(candidate.selector, candidate.filename)
+            current = self.disk.current_hash(candidate.selector, candidate.filename)
             if candidate.patch and current is None:
                 raise NotFound(f"no memory {candidate.filename} in this scope", filename=candidate.filename)
             # `*` matches any current version, but not a missing file (RFC 9110).
@@ -289,6 +306,8 @@ class Controller:
         assert decision.target_filename
         filename = decision.target_filename
         path = files.path(filename)
+        faults.point("controller.before_rename")
+        self._check_unchanged(decision, files)
         if decision.op is not Op.DELETE and not files.directory.is_dir():
             self.layout.checked_scope_dir(selector, create=True)  # the scope's first memory
         entry: Entry | None = None
@@ -308,6 +327,21 @@ class Controller:
         decision.applied_at, decision.status = applied_at, "applied"
         return entry
 
+    def _check_unchanged(self, decision: Decision, files: ScopeFiles) -> None:
+        """Refuse to replace a file that is no longer the one the decision was
+        taken on (a save landed since it was read): the decision is
+        abandoned and ChangedOnDisk raised, so the save is never lost."""
+        assert decision.target_filename
+        if decision.op is Op.DELETE and decision.prior_content_hash is None:
+            return  # a delete too large to keep its prior: nothing to compare
+        on_disk = self.disk.raw(decision.selector, decision.target_filename, files)
+        if (content_hash(on_disk) if on_disk is not None else None) == decision.prior_content_hash:
+            return
+        with self.catalog.write() as db:
+            self.catalog.mark_abandoned(db, decision.id, "the file changed on disk after the decision was taken")
+        decision.status = "abandoned"
+        raise ChangedOnDisk(decision.selector, decision.target_filename)
+
     def after_apply(
         self,
         selector: Selector,
@@ -315,11 +349,15 @@ class Controller:
         entry: Entry | None,
         decision: Decision | None,
         files: ScopeFiles | None = None,
+        *,
+        refresh_index: bool = True,
     ) -> None:
         """Derived views of an applied change, outside the write lock so that
-        concurrent writers can share the work."""
+        concurrent writers can share the work. `refresh_index=False`: the
+        caller regenerates MEMORY.md once for a batch (a scan, an editor's burst)."""
         assert filename
-        self.refresh_memory_index(selector, files)
+        if refresh_index:
+            self.refresh_memory_index(selector, files)
         for listener in self.listeners:
             listener(selector, filename, entry)
         if decision is not None and decision.status == "applied":
@@ -336,6 +374,16 @@ class Controller:
 
     def revert(self, original_id: str, *, dry_run: bool = False) -> Outcome:
         """Undo an applied decision if the file is still as it left it."""
+        try:
+            return self._revert_once(original_id, dry_run=dry_run)
+        except ChangedOnDisk as changed:
+            self.hand_edits.observe(changed.selector, changed.filename)
+            raise Conflict(
+                f"{changed.filename} changed on disk while the revert was applied; that version was recorded; look again",
+                filename=changed.filename,
+            ) from None
+
+    def _revert_once(self, original_id: str, *, dry_run: bool) -> Outcome:
         with self.lock:
             original = self.catalog.get_decision(original_id)
             if original is None:
@@ -343,7 +391,7 @@ class Controller:
             if original.applied_at is None or original.target_filename is None:
                 raise Conflict(f"decision {original_id} was not applied ({original.op.value}); nothing to revert")
             selector, filename = original.selector, original.target_filename
-            prior = self._raw(selector, filename)
+            prior = self.disk.raw(selector, filename)
             op, post, reason = revert_plan(original, content_hash(prior) if prior is not None else None)
             key = self.derived_key("revert", "revert", selector, original.id, filename)
             decision = revert_decision(original, op, post, reason, key=key, now=self.clock(), prior=prior)
@@ -364,7 +412,7 @@ class Controller:
             for decision in self.catalog.pending_decisions():
                 assert decision.target_filename
                 try:
-                    current = self._current_hash(decision.selector, decision.target_filename)
+                    current = self.disk.current_hash(decision.selector, decision.target_filename)
                 except Exception:  # noqa: BLE001 - a scope that vanished cannot be settled
                     current = "unreachable"
                 done = current is None if decision.op is Op.DELETE else current == decision.post_content_hash

@@ -48,7 +48,7 @@ class HandEdits:
         seen = (info.st_size, info.st_mtime_ns)
         return seen == catalog.scope_file(selector.key, filename) or seen == catalog.refused_file(selector.key, filename)
 
-    def observe(self, selector: Selector, filename: str, *, record: bool = True) -> Decision | None:
+    def observe(self, selector: Selector, filename: str, *, record: bool = True, refresh_index: bool = True) -> Decision | None:
         """Bring the catalog in line with the file as it is on disk now.
 
         A real change (created, edited, deleted by a person or another tool)
@@ -57,7 +57,8 @@ class HandEdits:
         intake gate refuses (unparsable, over a limit, caught by the safety
         scan) leaves the catalog, and so recall, and is reported until it is
         fixed; a quarantine is recorded as an observed `reject`.
-        `record=False` takes files in silently (a scope's first scan).
+        `record=False` takes files in silently (a scope's first scan);
+        `refresh_index=False` leaves MEMORY.md to the caller's batch.
         """
         # Not file_path(): a symlink is reported like any file that is not a
         # regular one, never followed.
@@ -71,7 +72,7 @@ class HandEdits:
                     continue  # it changed while it was read: look again
                 changed, entry, decision = self._settle(selector, filename, path, seen, record)
             if changed:
-                self.controller.after_apply(selector, filename, entry, decision)
+                self.controller.after_apply(selector, filename, entry, decision, refresh_index=refresh_index)
             return decision
         return None  # still changing: its last event or the next scan takes it in
 

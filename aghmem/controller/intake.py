@@ -15,6 +15,7 @@ keeps the redacted text, the file on disk is not rewritten.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,14 @@ class Intake:
         return f"size:{self.stat.st_size if self.stat else 0}"
 
 
+# Both ends of a conflict git left in the file: never half of one indexed.
+_CONFLICT_RE = re.compile(rb"^<{7}(?: [^\n]*)?\n.*?^>{7}(?: [^\n]*)?$", re.MULTILINE | re.DOTALL)
+
+
+def has_merge_conflict(raw: bytes) -> bool:
+    return b"<<<<<<<" in raw and _CONFLICT_RE.search(raw) is not None
+
+
 def take_in(
     path: Path, filename: str, default_type: MemoryType, *, limits: FileConfig, scanner: Scanner
 ) -> Intake | None:
@@ -88,6 +97,13 @@ def check(
     intake = Intake(raw=raw, stat=info)
     if not raw.strip():
         intake.refusal = Refusal("invalid", "empty", "the file is empty")
+        return intake
+    conflict = _CONFLICT_RE.search(raw)
+    if conflict is not None:
+        line = raw.count(b"\n", 0, conflict.start()) + 1
+        intake.refusal = Refusal(
+            "invalid", "merge_conflict", f"line {line} starts a git merge conflict (<<<<<<<); resolve it and save the file"
+        )
         return intake
     lines = raw.count(b"\n")
     if lines > limits.max_lines:

@@ -11,46 +11,52 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from ..service.service import MemoryService
-from .api import decisions, dreams, extractor, memory, search, sessions, system
+from .api import decisions, dreams, extractor, hooks, memory, search, sessions, system
 from .api.errors import EXCEPTION_HANDLERS
 from .api.routing import own_paths
-from .security import GuardMiddleware
+from .mcp.endpoint import McpEndpoint
+from .security import Allowlist, GuardMiddleware
+from .web import routes as web_routes
 
 
 def routes() -> list[BaseRoute]:
-    """Every route, in matching order (/openapi.json describes these). A
-    route with parameters yields the paths of the routes before it (see
+    """The API's routes, in matching order (/openapi.json describes these).
+    A route with parameters yields the paths of the routes before it (see
     api/routing.py); the memory item routes come last: they match any name
     under /api/memory/."""
-    api_routes = [*system.routes, *decisions.routes, *dreams.routes, *sessions.routes, *extractor.routes, *search.routes, *memory.routes]
+    api_routes = [*system.routes, *decisions.routes, *dreams.routes, *sessions.routes, *hooks.routes, *extractor.routes, *search.routes, *memory.routes]
     return own_paths([*api_routes, *memory.item_routes])
 
 
 def create_app(service: MemoryService) -> Starlette:
-    """The daemon's ASGI app. The service starts (recovery, scan) before the
-    first request is accepted, and closes after the last one. (Readiness is
-    announced by the server once it serves, not here: see server.py.)"""
+    """The daemon's ASGI app. The service settles a crash's leftovers before
+    the first request is accepted, takes the files in behind while it
+    answers, and closes after the last request. (Readiness is announced by
+    the server once the files are in, not here: see server.py.)"""
     config = service.config
+    allowlist = Allowlist.of(config.server)
+    mcp = McpEndpoint(service, allowlist)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await run_in_threadpool(service.start)
-        try:
-            yield
-        finally:
-            await run_in_threadpool(service.close)
+        async with mcp.running():
+            mcp.warm_up()  # in a worker thread, beside the start-up scan
+            # The files are taken in behind: the daemon answers at once
+            # (searches with what is in, writes wait; see server.py).
+            await run_in_threadpool(lambda: service.start(background=True))
+            try:
+                yield
+            finally:
+                await run_in_threadpool(service.close)
 
-    allowed_hosts = [*config.server.allowed_hosts]
-    if config.server.host not in ("0.0.0.0", "::"):
-        allowed_hosts.append(config.server.host)
     app = Starlette(
-        routes=routes(),
+        routes=[*routes(), *mcp.routes, *web_routes],
         middleware=[
             Middleware(
                 GuardMiddleware,
                 token=config.server.token,
-                allowed_hosts=allowed_hosts,
-                allow_origins=config.server.allow_origins,
+                allowed_hosts=allowlist.hosts,
+                allow_origins=allowlist.origins,
             )
         ],
         exception_handlers=EXCEPTION_HANDLERS,

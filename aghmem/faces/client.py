@@ -173,8 +173,19 @@ class Client:
     def scope_show(self, **selector: str | None) -> dict[str, Any]:
         return self._json("GET", "/api/memory/scope-show", params=selector_params(**selector))
 
-    def add_workspace(self, path: str) -> dict[str, Any]:
-        return self._json("POST", "/api/workspaces", json={"path": path})
+    def add_workspace(self, path: str, *, gitignore: bool = True) -> dict[str, Any]:
+        return self._json("POST", "/api/workspaces", json={"path": path, "gitignore": gitignore})
+
+    def move_workspace(self, workspace_id: str, path: str) -> dict[str, Any]:
+        return self._json("POST", f"/api/workspaces/{workspace_id}/move", json={"path": path})
+
+    def remove_workspace(self, workspace_id: str) -> dict[str, Any]:
+        return self._json("DELETE", f"/api/workspaces/{workspace_id}")
 
     def workspaces(self) -> list[dict[str, Any]]:
         return self._json("GET", "/api/workspaces")["workspaces"]
+
+    def resolve_workspace(self, path: str) -> dict[str, Any] | None:
+        """The registered workspace holding `path` (its root or a folder under
+        it), as MCP and hooks resolve it; None outside every root."""
+        return self._json("GET", "/api/workspaces/resolve", params={"path": path})["workspace"]

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 from pathlib import Path
 from types import FrameType
 from typing import Callable
@@ -16,11 +17,12 @@ from typing import Callable
 import uvicorn
 
 from .. import faults
-from ..config import Config, is_loopback_host
+from ..config import Config, is_loopback_host, parse_duration
 from ..errors import ConfigError
 from ..service.service import MemoryService
 from ..storage.files import atomic_write, utc_now
 from .app import create_app
+from .http_protocol import HeaderDeadlineProtocol
 
 log = logging.getLogger("aghmem")
 
@@ -109,17 +111,38 @@ def serve(config: Config, config_path: Path | None = None) -> None:
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     state_file = config.home_path / "state" / "server.json"
 
-    def on_ready() -> None:
-        info = {"pid": os.getpid(), "url": url, "host": host, "port": port, "started_at": utc_now()}
+    def announce(ready: bool) -> None:
+        info = {"pid": os.getpid(), "url": url, "host": host, "port": port, "started_at": utc_now(), "ready": ready}
         atomic_write(state_file, json.dumps(info).encode(), durable=False)
+
+    def on_serving() -> None:
+        """Serving: announced at once (clients can connect and are answered),
+        and again as ready once the files are taken in."""
+        if service.ready.is_set():
+            on_ready()
+            return
+        announce(False)
+        log.info("aghmem serving on %s, taking in the files (home %s)", url, config.home_path)
+        threading.Thread(target=lambda: service.ready.wait() and on_ready(), name="aghmem-announce", daemon=True).start()
+
+    def on_ready() -> None:
+        announce(True)
         faults.point("server.announced")
         log.info("aghmem ready on %s (home %s)", url, config.home_path)
 
     service = MemoryService(config, config_path=config_path)
     app = create_app(service)
     server = AnnouncingServer(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=10, backlog=LISTEN_BACKLOG),
-        on_ready,
+        uvicorn.Config(
+            app,
+            http=HeaderDeadlineProtocol.for_timeout(parse_duration(config.server.header_timeout)),
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=10,
+            backlog=LISTEN_BACKLOG,
+        ),
+        on_serving,
     )
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then restores the
     # handlers it found and re-raises the signal. With these in place the

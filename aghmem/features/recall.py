@@ -49,6 +49,10 @@ class SearchRequest:
     include_already_surfaced: bool = False
     include_system: bool = False
     query_truncated: bool = False
+    # False for a person looking (the web inspector's preview): no recall
+    # signal, so looking at memory neither counts as recalling it nor feeds
+    # dreaming.
+    record: bool = True
 
     @property
     def gated(self) -> bool:
@@ -338,7 +342,8 @@ class Recall:
             "note": note,
             "query_truncated": req.query_truncated,
         }
-        self._signal(req, [cand for cand, _ in packaged], recall, now, skipped_reason)
+        if req.record:
+            self._signal(req, [cand for cand, _ in packaged], recall, now, skipped_reason)
         response["index"] = self.indexing.status()
         return response
 

@@ -41,6 +41,11 @@ from ..storage.files import is_memory_filename, remove_stale_temp_files, utc_now
 from ..storage.layout import Layout, is_inside
 
 log = logging.getLogger("aghmem.sync")
+# Where watchdog reports a kernel event-queue overflow (see _OverflowAlarm).
+WATCHDOG_LOG = logging.getLogger("watchdog.observers.inotify_c")
+# Files in one debounced batch past which MEMORY.md is regenerated once per
+# scope after the batch rather than after each file.
+BURST_FILES = 16
 
 Progress = Callable[[int, int], None]
 
@@ -140,7 +145,8 @@ class Reconciler:
             self._baseline(selector, directory, changed, report, progress)
             return
         for name in changed + removed:
-            decision = self.controller.hand_edits.observe(selector, name)
+            # MEMORY.md: once per changed scope after the scan, not per file.
+            decision = self.controller.hand_edits.observe(selector, name, refresh_index=False)
             report.changed += name in changed
             report.removed += name in removed
             report.invalid += decision is None and name in changed and self.catalog.is_invalid(str(directory / name))
@@ -200,6 +206,21 @@ class _Handler(FileSystemEventHandler):
                 self.watcher.touched(Path(os.fsdecode(raw)))
 
 
+class _OverflowAlarm(logging.Handler):
+    """After the kernel's event queue overflows, watchdog rebuilds its
+    watches but tells no handler: its warning is the only sign. Events were
+    lost, so the watcher rescans at once instead of at the next periodic
+    reconcile (minutes later, with files missing from recall until then)."""
+
+    def __init__(self, watcher: "Watcher") -> None:
+        super().__init__(logging.WARNING)
+        self.watcher = watcher
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage().lower():
+            self.watcher.overflowed()
+
+
 class Watcher:
     """Turns filesystem events into `Controller.observe` calls, debounced."""
 
@@ -223,17 +244,27 @@ class Watcher:
         self._pending: set[tuple[Selector, str]] = set()
         self._new_scopes: set[Selector] = set()
         self._rescan_wanted = False
+        self.overflows = 0
         self._cond = threading.Condition()
         self._stopping = False
         self._worker = threading.Thread(target=self._run, name="aghmem-watcher", daemon=True)
+        self._alarm = _OverflowAlarm(self)
 
     @property
     def running(self) -> bool:
         return self._worker.is_alive()
 
+    def status(self) -> dict[str, object]:
+        """For health: is it running, how many roots, how many files wait
+        for the debounce, how often the kernel's queue overflowed."""
+        with self._cond:
+            pending = len(self._pending) + len(self._new_scopes) + int(self._rescan_wanted)
+        return {"running": self.running, "watched_roots": len(self._watched), "pending": pending, "overflows": self.overflows}
+
     def start(self) -> None:
         for root in self.layout.watch_roots():
             self.watch(root)
+        WATCHDOG_LOG.addHandler(self._alarm)
         self._observer.start()
         self._worker.start()
 
@@ -246,6 +277,7 @@ class Watcher:
         self._watched.add(root)
 
     def stop(self) -> None:
+        WATCHDOG_LOG.removeHandler(self._alarm)
         with self._cond:
             self._stopping = True
             self._cond.notify()
@@ -268,6 +300,13 @@ class Watcher:
                         self._new_scopes.add(selector)
             else:
                 self._rescan_wanted = True
+            self._cond.notify()
+
+    def overflowed(self) -> None:
+        log.warning("the file event queue overflowed: rescanning every scope now")
+        with self._cond:
+            self.overflows += 1
+            self._rescan_wanted = True
             self._cond.notify()
 
     def touched(self, path: Path) -> None:
@@ -293,8 +332,16 @@ class Watcher:
                 batch, self._pending = self._pending, set()
                 new_scopes, self._new_scopes = self._new_scopes, set()
                 rescan, self._rescan_wanted = self._rescan_wanted, False
-            for selector, filename in sorted(batch, key=lambda item: (item[0].key, item[1])):
-                self._observe(selector, filename)
+            # A burst (a checkout, a sync) regenerates MEMORY.md once per
+            # scope at the end; a person's few edits keep it in step per file.
+            burst = len(batch) > BURST_FILES
+            observed = {
+                selector
+                for selector, filename in sorted(batch, key=lambda item: (item[0].key, item[1]))
+                if self._observe(selector, filename, refresh_index=not burst)
+            }
+            for selector in observed if burst else ():
+                self._refresh_index(selector)
             try:
                 if rescan:
                     self.rescan()
@@ -304,12 +351,22 @@ class Watcher:
             except Exception:  # noqa: BLE001 - the periodic scan retries
                 log.exception("scan after a directory change failed")
 
-    def _observe(self, selector: Selector, filename: str) -> None:
+    def _refresh_index(self, selector: Selector) -> None:
+        """MEMORY.md once per scope for a batch of events (a checkout that
+        changes hundreds of files regenerates it once, not hundreds of times)."""
+        try:
+            self.controller.refresh_memory_index(selector)
+        except Exception:  # noqa: BLE001 - the next change or scan writes it
+            log.exception("refreshing MEMORY.md after a batch failed")
+
+    def _observe(self, selector: Selector, filename: str, *, refresh_index: bool) -> bool:
+        """Take one touched file in; whether it was news (not our own write)."""
         try:
             if self.controller.hand_edits.unchanged(selector, filename):
-                return  # most often the daemon's own write, already taken in
-            self.controller.hand_edits.observe(selector, filename)
+                return False  # most often the daemon's own write, already taken in
+            self.controller.hand_edits.observe(selector, filename, refresh_index=refresh_index)
         except AghmemError as exc:
             log.warning("cannot take in %s: %s", filename, exc.message)
         except Exception:  # noqa: BLE001 - one bad file must not stop the watcher
             log.exception("observing %s failed", filename)
+        return True

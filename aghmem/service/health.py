@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 def health_report(runtime: "Runtime") -> dict[str, Any]:
     per_scope = runtime.catalog.scope_stats()
-    runtime.indexing.index.flush()  # report what a search would see
+    if not runtime.indexing.index.building:
+        runtime.indexing.index.flush()  # report what a search would see
     indexed = runtime.indexing.index.num_docs()
     dirty = len(runtime.catalog.dirty_ids())
     operation_count, last_operation_at = runtime.catalog.operation_stats()
@@ -24,9 +25,15 @@ def health_report(runtime: "Runtime") -> dict[str, Any]:
     problems = [f"{len(invalid)} memory file(s) cannot be read or parsed"] if invalid else []
     if quarantined:
         problems.append(f"{len(quarantined)} memory file(s) quarantined (a limit or the safety scan)")
+    missing = [ws.to_dict() for ws in runtime.registry.missing()]
+    problems += [f"workspace {ws['id']}: root {ws['path']} is missing (moved? `aghmem workspace move {ws['id']} NEWPATH`)" for ws in missing]
     dream = runtime.config.dream
+    ready = runtime.ready.is_set()
+    if not ready:
+        problems.append("starting: taking in the memory files (searches answer with what is in; writes wait)")
     return {
         "status": "degraded" if problems else "ok",
+        "ready": ready,
         "reason": "; ".join(problems),
         "version": __version__,
         "configured": True,
@@ -35,6 +42,7 @@ def health_report(runtime: "Runtime") -> dict[str, Any]:
         "global_dir": str(runtime.layout.global_dir),
         "global_files": per_scope.get("global", 0),
         "workspace_count": len(runtime.registry.list()),
+        "missing_workspaces": missing,
         "workspace_files": sum(n for key, n in per_scope.items() if key.startswith("ws:")),
         "agent_files": sum(n for key, n in per_scope.items() if key.startswith("agent:")),
         "catalog_files": sum(per_scope.values()),
@@ -50,6 +58,7 @@ def health_report(runtime: "Runtime") -> dict[str, Any]:
         "last_scan": runtime.last_scan_at,
         "last_reindex": runtime.indexing.last_reindex or runtime.last_scan_at,
         "index": {**runtime.indexing.status(), "dirty": dirty},
+        "watcher": runtime.watcher.status(),
         "job": runtime.indexing.progress.to_dict() if runtime.indexing.progress else None,
         "last_consolidation": runtime.dreaming.store.last_completed_at(None),
         "dream_enabled": dream.enabled,

@@ -11,8 +11,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import os
+import threading
 from pathlib import Path
 
+from .. import faults
 from ..config import Config, load_config, parse_duration
 from ..controller.controller import Clock, Controller
 from ..controller.decisions import stamp
@@ -20,6 +23,7 @@ from ..features.daily import DailyLog
 from ..features.dreaming.runs import Dreaming
 from ..features.dreaming.store import DreamStore
 from ..features.extractor.worker import Extractor
+from ..features.hooks import Hooks
 from ..features.indexing import Indexing
 from ..features.providers import Providers
 from ..features.recall import Recall
@@ -75,6 +79,7 @@ class Runtime:
         self.extractor = Extractor(config, self.controller, self.providers, home)
         self.sessions.listeners.append(self.extractor.on_events)
         self.sessions.admit = self.extractor.admit
+        self.hooks = Hooks(config, self.recall, self.catalog, self.sessions, self.controller)
         self.daily = DailyLog(self.layout, self.config)
         self.controller.decision_listeners.append(self.daily.record)
         self.dreaming = Dreaming(
@@ -94,9 +99,13 @@ class Runtime:
 
     # --- lifecycle ---------------------------------------------------------
 
-    def start(self, *, watch: bool = True) -> None:
+    def start(self, *, watch: bool = True, background: bool = False) -> None:
         """Settle a crash's leftovers, bring the catalog and the index up to
-        the disk, then keep them there (watcher, periodic reconcile)."""
+        the disk, then keep them there (watcher, periodic reconcile).
+        `background`: return once the crash is settled and the watcher runs;
+        the scan and the index catch-up go on in a thread (the daemon answers
+        meanwhile: searches with what is in, writes wait), `ready` tells when."""
+        self.controller.ready.clear()
         self.layout.global_dir.mkdir(parents=True, exist_ok=True)
         recovery = self.controller.recover()
         if recovery.applied or recovery.abandoned:
@@ -104,13 +113,35 @@ class Runtime:
         self.dreaming.recover()
         if watch:
             self.watcher.start()  # before the scan: nothing edited meanwhile is missed
+        if not background:
+            self._take_in(watch)
+            return
+        self._warming = threading.Thread(target=self._take_in_or_die, args=(watch,), name="aghmem-start", daemon=True)
+        self._warming.start()
+
+    @property
+    def ready(self) -> threading.Event:
+        return self.controller.ready
+
+    def _take_in(self, watch: bool) -> None:
+        faults.point("start.taking_in")
         self.rescan()
         self.indexing.catch_up()
+        self.controller.ready.set()
         # After the first scan, which takes every temp file for a crash's: the
         # extractor's inbox leftovers are writes of their own.
         self.extractor.start()
         if watch:
             self.scheduler.start()
+
+    def _take_in_or_die(self, watch: bool) -> None:
+        try:
+            self._take_in(watch)
+        except Exception:  # noqa: BLE001 - as a failed start-up: say why, and exit
+            if getattr(self, "_closing", False):
+                return  # stopped while starting: the parts were closed under it
+            log.exception("start-up failed while taking in the files")
+            os._exit(3)
 
     def rescan(self) -> ScanReport:
         """Compare every scope with the disk; changes become decisions."""
@@ -146,6 +177,16 @@ class Runtime:
         for selector, _ in self.layout.scope_dirs():
             if selector.workspace_id == workspace_id:
                 self.scan_scope(selector)
+
+    def forget_workspace(self, workspace_id: str) -> int:
+        """Drop a workspace's scopes (its own and its agents') from the
+        catalog; the index follows through the dirty rows. Returns entries dropped."""
+        keys = [k for k in self.catalog.scope_keys() if k == f"ws:{workspace_id}" or k.endswith(f"@{workspace_id}")]
+        ids = self.catalog.ids_in_scopes(keys)
+        with self.catalog.write() as db:
+            dropped = sum(self.catalog.delete_scope(db, key) for key in keys)
+        self.indexing.restage(ids)  # gone from the catalog: staged as deletes
+        return dropped
 
     def _after_scan(self, report: ScanReport, *, all_scopes: bool) -> None:
         scopes = [s for s, _ in self.layout.scope_dirs()] if all_scopes else report.changed_scopes
@@ -190,6 +231,7 @@ class Runtime:
         return pruned
 
     def close(self) -> None:
+        self._closing = True
         self.scheduler.stop()
         self.extractor.close()
         self.watcher.stop()

@@ -7,7 +7,8 @@ take and return plain Python values and raise `aghmem.errors` exceptions.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,16 +19,18 @@ from ..errors import Conflict, NotFound, Rejected, ValidationError
 from ..features.recall import SearchRequest
 from ..features.sessions import AppendResult, Event
 from ..features.sync import ScanReport
-from ..model import GLOBAL, Decision, Entry, Op, Selector, check_workspace_id
+from ..model import GLOBAL, Decision, Entry, Op, Selector
 from ..reloading import LOCKED_PATHS, mutable_paths
 from ..storage.decision_log import DecisionFilter
 from ..storage.schema import DERIVED_TABLES
 from .health import health_report
+from .hooks import HookMethods
+from .inspection import Inspection
 from .runtime import Runtime
+from .workspaces import Workspaces
 
 log = logging.getLogger("aghmem")
 
-HISTORY_OPERATIONS = {Op.ADD: "memory.write", Op.UPDATE: "memory.update", Op.DELETE: "memory.delete"}
 MAX_LIST_LIMIT = 500
 
 
@@ -36,9 +39,11 @@ class MemoryView:
     summary: dict[str, Any]
     content: str
     content_hash: str
+    path: str = ""
+    frontmatter: dict[str, Any] = field(default_factory=dict)
 
 
-class MemoryService:
+class MemoryService(Inspection, Workspaces, HookMethods):
     def __init__(self, config: Config, *, clock: Clock | None = None, config_path: Path | None = None) -> None:
         self.runtime = Runtime(config, clock=clock, config_path=config_path)
         rt = self.runtime
@@ -54,8 +59,14 @@ class MemoryService:
 
     # --- lifecycle (the runtime's) ------------------------------------------
 
-    def start(self, *, watch: bool = True) -> None:
-        self.runtime.start(watch=watch)
+    def start(self, *, watch: bool = True, background: bool = False) -> None:
+        """Bring everything up to the disk; `background`: return at once and
+        take the files in behind (`ready` is set when done)."""
+        self.runtime.start(watch=watch, background=background)
+
+    @property
+    def ready(self) -> threading.Event:
+        return self.runtime.ready
 
     def close(self) -> None:
         self.runtime.close()
@@ -127,20 +138,17 @@ class MemoryService:
         if known is not None:
             entry.recall_count, entry.last_recalled_at = known.recall_count, known.last_recalled_at
         assert seen.parsed is not None
-        return MemoryView(self.summary(entry), seen.body, seen.parsed.content_hash)
-
-    def _submit(self, candidate: Candidate) -> Outcome:
-        self.check_selector(candidate.selector)
-        outcome = self.controller.submit(candidate)
-        # A replay of a rejected request is rejected again: same answer, same status.
-        if outcome.decision.op is Op.REJECT:
-            raise Rejected(outcome.decision.reason, decision=outcome.decision.to_dict())
-        return outcome
+        return MemoryView(self.summary(entry), seen.body, seen.parsed.content_hash, str(path), dict(seen.parsed.meta))
 
     def submit(self, candidate: Candidate) -> Outcome:
         """A write, patch or delete through the controller; a rejection is a
         Rejected error (a replayed rejection too: same answer, same status)."""
-        return self._submit(candidate)
+        self.check_selector(candidate.selector)
+        self.controller.wait_ready()
+        outcome = self.controller.submit(candidate)
+        if outcome.decision.op is Op.REJECT:
+            raise Rejected(outcome.decision.reason, decision=outcome.decision.to_dict())
+        return outcome
 
     def promote(
         self,
@@ -177,11 +185,11 @@ class MemoryService:
             idempotency_key=idempotency_key,
             dry_run=dry_run,
         )
-        return self._submit(candidate)
+        return self.submit(candidate)
 
     def ad_hoc(self, candidate: Candidate) -> dict[str, Any]:
         """A quick note (name and type already inferred by the caller)."""
-        outcome = self._submit(candidate)
+        outcome = self.submit(candidate)
         decision = outcome.decision
         path = None
         if decision.target_filename:
@@ -205,12 +213,15 @@ class MemoryService:
         limit: int = 50,
         cursor: str | None = None,
         applied_only: bool = False,
+        filename: str | None = None,
     ) -> tuple[list[Decision], str | None]:
-        """Decisions newest first; `since` is a stamp (ISO 8601, UTC, ms)."""
+        """Decisions newest first; `since` is a stamp (ISO 8601, UTC, ms);
+        `filename`: only those that targeted that file."""
         if selector is not None:
             self.check_selector(selector)
         filt = DecisionFilter(
             scope_key=selector.key if selector else None,
+            filename=filename,
             op=op,
             since=since,
             limit=_limit(limit, MAX_LIST_LIMIT),
@@ -226,6 +237,7 @@ class MemoryService:
         return decision
 
     def revert(self, decision_id: str, *, dry_run: bool = False) -> Outcome:
+        self.controller.wait_ready()
         return self.controller.revert(decision_id, dry_run=dry_run)
 
     def history(
@@ -241,47 +253,8 @@ class MemoryService:
         decisions, next_cursor = self.list_decisions(
             selector, op=operation, since=since, limit=limit, cursor=cursor, applied_only=True
         )
-        operations = []
-        for d in decisions:
-            operations.append(
-                {
-                    "id": d.id,
-                    **d.selector.to_dict(),
-                    "filename": d.target_filename,
-                    "operation": HISTORY_OPERATIONS[d.op],
-                    "summary": d.reason,
-                    "origin": d.origin,
-                    "timestamp": d.applied_at,
-                }
-            )
+        operations = [d.operation() for d in decisions]
         return operations, next_cursor
-
-    # --- workspaces --------------------------------------------------------
-
-    def add_workspace(self, path: Any) -> tuple[dict[str, Any], bool]:
-        workspace, created = self.registry.register(path)
-        self.runtime.take_in_workspace(workspace.id, workspace.path)
-        return workspace.to_dict(), created
-
-    def list_workspaces(self) -> list[dict[str, Any]]:
-        return [ws.to_dict() for ws in self.registry.list()]
-
-    def workspace_for(self, given: str | None = None, *, cwd: str | Path | None = None) -> str | None:
-        """The workspace a connection, hook or command works in: `given` (an
-        id, or a path in a registered root) when set, else the registered
-        root holding `cwd`, else None (global only). MCP, hooks and the CLI
-        all ask here, so a memory written through one is found by the others."""
-        if given:
-            if given.startswith("ws_"):
-                return self.registry.get(check_workspace_id(given)).id
-            found = self.registry.containing(Path(given).expanduser())
-            if found is None:
-                raise NotFound(f"no registered workspace holds {given}; register it with `aghmem workspace add`", workspace=given)
-            return found.id
-        if cwd:
-            found = self.registry.containing(Path(cwd))
-            return found.id if found is not None else None
-        return None
 
     # --- sessions ----------------------------------------------------------
 

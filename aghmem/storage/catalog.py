@@ -295,6 +295,21 @@ class Catalog(DecisionLog):
             (scope_key, limit),
         ).fetchall()
 
+    def most_recalled(self, scope_keys: Sequence[str], global_types: Sequence[str], limit: int) -> list[Entry]:
+        """Entries recall may show (no system file, nothing superseded) in
+        these scopes, global ones only of `global_types`: most recalled
+        first, then newest."""
+        if not scope_keys or limit < 1:
+            return []
+        rows = self.db.execute(
+            f"SELECT {ENTRY_COLUMNS} FROM {ENTRY_FROM} WHERE e.scope_key IN ({','.join('?' * len(scope_keys))}) "
+            "AND e.superseded_by IS NULL AND e.filename NOT LIKE '\\_system%' ESCAPE '\\' "
+            f"AND (e.scope_key != 'global' OR e.type IN ({','.join('?' * len(global_types)) or 'NULL'})) "
+            "ORDER BY COALESCE(s.recall_count, 0) DESC, e.mtime_ns DESC, e.filename LIMIT ?",
+            (*scope_keys, *global_types, limit),
+        )
+        return [_entry(row) for row in rows]
+
     def scope_stats(self) -> dict[str, int]:
         """Number of entries per scope key (one grouped query)."""
         rows = self.db.execute("SELECT scope_key, COUNT(*) FROM entries GROUP BY scope_key")

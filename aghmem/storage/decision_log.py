@@ -35,6 +35,7 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
 @dataclass
 class DecisionFilter:
     scope_key: str | None = None
+    filename: str | None = None
     op: Op | None = None
     since: str | None = None
     applied_only: bool = False
@@ -157,6 +158,9 @@ class DecisionLog:
         if filt.scope_key is not None:
             where.append("scope_key = ?")
             params.append(filt.scope_key)
+        if filt.filename is not None:
+            where.append("target_filename = ?")
+            params.append(filt.filename)
         if filt.op is not None:
             where.append("op = ?")
             params.append(filt.op.value)

@@ -55,6 +55,31 @@ def _is_dir(path: Path) -> bool:
         return False
 
 
+# `.agh/.gitignore`, written when a workspace is registered (unless asked
+# not to, or one is there): the memories and workspace.toml are shared
+# through git; what is per machine or regenerated is not.
+GITIGNORE = """\
+# Written by aghmem. Commit workspace.toml and the memories (*.md under
+# memory/ and agents/*/memory/); these are per machine or regenerated:
+tmp/
+memory/MEMORY.md
+memory/_system/
+memory/_inbox/
+agents/*/memory/MEMORY.md
+agents/*/memory/_system/
+agents/*/memory/_inbox/
+"""
+
+
+def write_gitignore(root: Path) -> bool:
+    """`.agh/.gitignore` in a workspace root, unless one is there."""
+    target = root / ".agh" / ".gitignore"
+    if target.exists() or target.is_symlink():
+        return False
+    atomic_write(target, GITIGNORE.encode("utf-8"))
+    return True
+
+
 def is_inside(path: Path, root: Path) -> bool:
     """Whether `path`, with symlinks resolved, is `root` or below it."""
     try:
@@ -113,12 +138,27 @@ class WorkspaceRegistry:
                 best = ws
         return best
 
-    def register(self, raw_path: object) -> tuple[Workspace, bool]:
-        """Register a root; returns the workspace and whether it is new here."""
+    def _checked_root(self, raw_path: object) -> Path:
+        """An existing directory that can be a workspace root: not `/`, not
+        the user's home, not inside aghmem's home or another workspace's
+        `.agh` (memories there would be indexed twice, or nowhere)."""
         given = _check_plain_path(raw_path, "workspace path")
         if not _is_dir(given):
             raise ValidationError("workspace path is not an existing directory", field="path", path=str(given))
         root = Path(os.path.realpath(given))
+        home = Path(os.path.realpath(self.file.parent))
+        if root == Path(root.anchor) or root == Path(os.path.realpath(Path.home())):
+            raise ValidationError(f"{root} is too broad to be a workspace: register a project directory", field="path", path=str(root))
+        if root.is_relative_to(home) or home.is_relative_to(root):
+            raise ValidationError(f"{root} overlaps aghmem's home {home}: register a project directory", field="path", path=str(root))
+        for ws in self._by_id.values():
+            if root.is_relative_to(ws.path / ".agh"):
+                raise ValidationError(f"{root} is inside workspace {ws.id}'s memory directory", field="path", path=str(root))
+        return root
+
+    def register(self, raw_path: object) -> tuple[Workspace, bool]:
+        """Register a root; returns the workspace and whether it is new here."""
+        root = self._checked_root(raw_path)
         marker = root / self.toml_path
         if not is_inside(marker.parent, root):
             raise ValidationError("the workspace's .agh directory points outside the workspace", path=str(root))
@@ -140,6 +180,35 @@ class WorkspaceRegistry:
             self._by_id[workspace_id] = ws
             self._save()
             return ws, known is None
+
+    def move(self, workspace_id: str, raw_path: object) -> Workspace:
+        """Point a workspace at its new root (moved with `mv`: the marker
+        there must carry its id)."""
+        known = self.get(workspace_id)
+        root = self._checked_root(raw_path)
+        found = self._read_marker(root / self.toml_path)
+        if found != workspace_id:
+            holds = f"holds {found}" if found else "is missing"
+            raise ValidationError(
+                f"{root / self.toml_path} {holds}: that is not where {workspace_id} moved to", field="path", path=str(root)
+            )
+        with self._lock:
+            moved = Workspace(id=workspace_id, path=root, added_at=known.added_at)
+            self._by_id[workspace_id] = moved
+            self._save()
+        return moved
+
+    def remove(self, workspace_id: str) -> Workspace:
+        """Forget a workspace (its files stay where they are)."""
+        with self._lock:
+            gone = self.get(workspace_id)
+            del self._by_id[workspace_id]
+            self._save()
+        return gone
+
+    def missing(self) -> list[Workspace]:
+        """Registered workspaces whose root is gone (moved or deleted)."""
+        return [ws for ws in self.list() if not ws.path.is_dir()]
 
     def _read_marker(self, marker: Path) -> str | None:
         try:
@@ -183,7 +252,16 @@ class Layout:
     def trust_root(self, selector: Selector) -> Path:
         """The directory a scope's files must stay inside."""
         if selector.workspace_id and (selector.scope is Scope.WORKSPACE or selector.agent_tier is Tier.WORKSPACE):
-            return self.registry.get(selector.workspace_id).path
+            ws = self.registry.get(selector.workspace_id)
+            if not ws.path.is_dir():
+                # Never recreate a moved workspace's old directories.
+                raise Conflict(
+                    f"workspace {ws.id}'s root {ws.path} is missing; if it moved, run "
+                    f"`aghmem workspace move {ws.id} NEWPATH`, or `aghmem workspace remove {ws.id}` to forget it",
+                    workspace_id=ws.id,
+                    path=str(ws.path),
+                )
+            return ws.path
         return self.home
 
     def scope_dir(self, selector: Selector) -> Path:
@@ -219,6 +297,8 @@ class Layout:
         for name in _agent_names(self.home / "agents"):
             yield Selector(Scope.AGENT, agent_name=name, agent_tier=Tier.GLOBAL), self.home / "agents" / name / "memory"
         for ws in self.registry.list():
+            if not ws.path.is_dir():
+                continue  # moved or deleted: reported by health, left alone
             yield Selector(Scope.WORKSPACE, workspace_id=ws.id), ws.path / ".agh" / "memory"
             for name in _agent_names(ws.path / ".agh" / "agents"):
                 yield (
@@ -256,7 +336,8 @@ class Layout:
         including agents and scopes created later."""
         roots = [self.global_dir, self.home / "agents"]
         for ws in self.registry.list():
-            roots += [ws.path / ".agh" / "memory", ws.path / ".agh" / "agents"]
+            if ws.path.is_dir():
+                roots += [ws.path / ".agh" / "memory", ws.path / ".agh" / "agents"]
         return roots
 
     def roots(self, selector: Selector) -> dict[str, str]:

@@ -124,6 +124,7 @@ class SearchIndex:
         self.on_commit = on_commit
         self.schema = _schema()
         self.needs_rebuild = False
+        self.building = False  # a rebuild holds the writer: searches read the last commit
         self._index = self._open()
         self._writer = self._index.writer(heap_size=WRITER_HEAP, num_threads=1)
         self._lock = threading.Lock()  # the writer, and the staged ids
@@ -224,8 +225,19 @@ class SearchIndex:
 
     def rebuild(self, docs: Iterable[IndexDoc], total: int, progress: Callable[[int, int], None] | None = None) -> int:
         """Replace the whole index with `docs`; returns how many."""
+        self.building = True
+        try:
+            return self._rebuild(docs, total, progress)
+        finally:
+            self.building = False
+
+    def _rebuild(self, docs: Iterable[IndexDoc], total: int, progress: Callable[[int, int], None] | None) -> int:
         count = 0
         with self._lock:
+            # Tantivy's delete_all drops committed segments only: a document
+            # staged but not yet committed would survive it and be added again
+            # below (a reindex left 63 duplicates). Commit it first.
+            self._commit_locked()
             self._writer.delete_all_documents()
             for doc in docs:
                 self._writer.add_document(self._document(doc))
@@ -251,8 +263,9 @@ class SearchIndex:
     # --- reading -----------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        """Everything committed, staged changes included."""
-        if self._staged:
+        """Everything committed, staged changes included (during a rebuild,
+        which holds the writer for its whole run: what was committed before)."""
+        if self._staged and not self.building:
             self.flush()
         return Snapshot(self._index.searcher())
 
@@ -347,4 +360,4 @@ class SearchIndex:
         return self._index.searcher().num_docs
 
     def status(self) -> dict[str, object]:
-        return {"generation": self.generation, "pending": self.pending, "last_sync_at": self.last_sync_at}
+        return {"generation": self.generation, "pending": self.pending, "last_sync_at": self.last_sync_at, "building": self.building}

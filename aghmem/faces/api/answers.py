@@ -278,5 +278,13 @@ CONFIG_VIEW = obj({"config": CONFIG, "locked_paths": array(STR), "mutable_paths"
 SCOPES = obj({"precedence": array(obj(SELECTOR)), "roots": mapping(STR), "selector": obj(SELECTOR)})
 WORKSPACES = obj({"workspaces": array(ref("Workspace"))})
 WORKSPACE_ADDED = obj({"workspace": ref("Workspace"), "created": BOOL})
+WORKSPACE_MOVED = obj({"workspace": ref("Workspace")})
+WORKSPACE_REMOVED = obj({"workspace": ref("Workspace"), "forgotten": INT})
+WORKSPACE_RESOLVED = obj({"workspace": null(ref("Workspace"))})
+HOOK_ANSWERED = {
+    "type": "object",
+    "description": "{} when there is nothing to add; context for SessionStart and UserPromptSubmit",
+    "properties": {"hookSpecificOutput": obj({"hookEventName": STR, "additionalContext": STR})},
+}
 OPENAPI = obj({"openapi": STR, "info": ANY_OBJECT, "paths": ANY_OBJECT})
 READY = {"type": "string", "enum": ["ok"]}

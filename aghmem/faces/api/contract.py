@@ -31,6 +31,7 @@ STATUS_TEXT = {
     413: "Request body, or the memory it writes, too large", 415: "The body is not sent as application/json",
     422: "The controller rejected the write (the decision is in details)", 429: "Too many writes or events; see Retry-After",
     501: "Not supported by this daemon",
+    503: "Still taking the memory files in after a start; see Retry-After",
 }
 
 

@@ -8,11 +8,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ...errors import ValidationError
-from ...model import Op
-from ...service.service import HISTORY_OPERATIONS, MemoryService
+from ...model import HISTORY_OPERATIONS, Op
+from ...service.service import MemoryService
 from . import answers
 from .contract import contract
-from .parsing import query_int, query_selector, read_json
+from .parsing import query_int, query_selector, query_value, read_json
 from .payloads import REVERT_BODY, decision_op, revert_options, since
 from .payloads import queries as q
 from .routing import ParamRoute
@@ -24,7 +24,7 @@ def _service(request: Request) -> MemoryService:
 
 @contract(answer=answers.DECISIONS, query=q.DECISIONS_QUERY, errors=(404,))
 async def list_decisions(request: Request) -> JSONResponse:
-    """Decisions newest first; filter by selector, op, since."""
+    """Decisions newest first; filter by selector, op, since, filename."""
     params = request.query_params
     decisions, next_cursor = await run_in_threadpool(
         _service(request).list_decisions,
@@ -33,6 +33,7 @@ async def list_decisions(request: Request) -> JSONResponse:
         since=since(params.get("since")),
         limit=query_int(request, "limit", 50),
         cursor=params.get("cursor") or None,
+        filename=query_value(request, "filename", q.DECISIONS_QUERY["filename"]),
     )
     return JSONResponse({"decisions": [d.to_dict() for d in decisions], "next_cursor": next_cursor})
 
@@ -44,7 +45,7 @@ async def get_decision(request: Request) -> JSONResponse:
     return JSONResponse({"decision": decision.to_dict()})
 
 
-@contract(answer=answers.REVERTED, body=REVERT_BODY, path={"decision_id": q.DECISION_ID}, errors=(404, 409, 422, 429))
+@contract(answer=answers.REVERTED, body=REVERT_BODY, path={"decision_id": q.DECISION_ID}, errors=(404, 409, 422, 429, 503))
 async def revert_decision(request: Request) -> JSONResponse:
     """Undo an applied decision if the file is still as it left it."""
     dry_run = revert_options(await read_json(request))

@@ -46,7 +46,7 @@ async def get_dream(request: Request) -> JSONResponse:
     return JSONResponse({"dream": dream})
 
 
-@contract(answer=answers.TRIGGERED, body=DREAM_TRIGGER_BODY, errors=(404,))
+@contract(answer=answers.TRIGGERED, body=DREAM_TRIGGER_BODY, errors=(404, 503))
 async def trigger_dream(request: Request) -> JSONResponse:
     """Run a dream now (`force` skips the time and session gates; `dry_run`
     scores the candidates and changes nothing)."""
@@ -54,7 +54,7 @@ async def trigger_dream(request: Request) -> JSONResponse:
     return JSONResponse(await run_in_threadpool(lambda: _service(request).trigger_dream(selector, force=force, dry_run=dry_run)))
 
 
-@contract(answer=answers.RETRIED, body=NO_BODY, path={"dream_id": q.DREAM_ID}, errors=(404, 409))
+@contract(answer=answers.RETRIED, body=NO_BODY, path={"dream_id": q.DREAM_ID}, errors=(404, 409, 503))
 async def retry_dream(request: Request) -> JSONResponse:
     """Run a failed dream again."""
     no_body(await read_json(request))

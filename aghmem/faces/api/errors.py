@@ -27,6 +27,7 @@ STATUS = {
     "memory.rate_limited": 429,
     "memory.internal": 500,
     "memory.unsupported": 501,
+    "memory.unavailable": 503,
 }
 
 
@@ -41,7 +42,7 @@ def envelope(code: str, message: str, details: dict | None = None, *, headers: d
 async def on_aghmem_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AghmemError)
     headers = None
-    if exc.code == "memory.rate_limited":
+    if exc.code in ("memory.rate_limited", "memory.unavailable"):
         headers = {"Retry-After": str(exc.details.get("retry_after", 60))}
     elif exc.code == "memory.unauthorized":
         headers = {"WWW-Authenticate": "Bearer"}

@@ -30,8 +30,9 @@ from .payloads import queries as q
 from .routing import ParamRoute
 
 # What a write through the controller can meet: an unknown workspace, a file
-# that changed (If-Match) or cannot be parsed, a rejection, the rate limit.
-WRITE_ERRORS = (404, 409, 422, 429)
+# that changed (If-Match) or cannot be parsed, a rejection, the rate limit,
+# a daemon still taking its files in after a start.
+WRITE_ERRORS = (404, 409, 422, 429, 503)
 
 
 def _service(request: Request) -> MemoryService:

@@ -22,8 +22,11 @@ _PARAM_RE = re.compile(r"{(\w+)(?::\w+)?}")
 def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
-        # The API's routes; a page or a mounted app (the web inspector, MCP) is not part of it.
-        if not isinstance(route, Route) or (contract_of(route.endpoint) is None and not route.path.startswith("/api/")):
+        # The API's routes; a page (include_in_schema=False: the web inspector's) or a
+        # mounted app (MCP) is not part of it.
+        if not isinstance(route, Route) or not route.include_in_schema:
+            continue
+        if contract_of(route.endpoint) is None and not route.path.startswith("/api/"):
             continue
         path = _PARAM_RE.sub(r"{\1}", route.path)
         for method in sorted((route.methods or set()) - {"HEAD"}):
@@ -91,7 +94,7 @@ def _response(code: int, declared: Contract) -> dict[str, Any]:
     if 200 <= code < 300:
         return {"description": text, "content": {declared.media_type: {"schema": dict(declared.answer)}}}
     response: dict[str, Any] = {"description": text, "content": {"application/json": {"schema": ref("Error")}}}
-    if code == 429:
+    if code in (429, 503):
         response["headers"] = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "string"}}}
     return response
 

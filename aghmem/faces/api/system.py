@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
@@ -12,7 +13,7 @@ from . import answers
 from .contract import contract
 from .openapi import openapi_document
 from .parsing import query_selector, read_json
-from .payloads import WORKSPACE_BODY, workspace_path
+from .payloads import MOVE_BODY, RESOLVE_QUERY, WORKSPACE_BODY, resolve_path, workspace_move, workspace_registration
 from .payloads import queries as q
 
 
@@ -54,9 +55,36 @@ async def list_workspaces(request: Request) -> JSONResponse:
 @contract(answer=answers.WORKSPACE_ADDED, body=WORKSPACE_BODY, status=201, also=(200,), errors=(409,))
 async def add_workspace(request: Request) -> JSONResponse:
     """Register a workspace root (creating .agh/workspace.toml if needed)."""
-    path = workspace_path(await read_json(request))
-    workspace, created = await run_in_threadpool(_service(request).add_workspace, path)
+    path, gitignore = workspace_registration(await read_json(request))
+    service = _service(request)
+    workspace, created = await run_in_threadpool(lambda: service.add_workspace(path, gitignore=gitignore))
     return JSONResponse({"workspace": workspace, "created": created}, status_code=201 if created else 200)
+
+
+@contract(answer=answers.WORKSPACE_MOVED, body=MOVE_BODY, path={"workspace_id": q.WORKSPACE_ID}, errors=(404, 409))
+async def move_workspace(request: Request) -> JSONResponse:
+    """A workspace's root moved: point it at the new path."""
+    path = workspace_move(await read_json(request))
+    workspace_id = request.path_params["workspace_id"]
+    return JSONResponse({"workspace": await run_in_threadpool(_service(request).move_workspace, workspace_id, path)})
+
+
+@contract(answer=answers.WORKSPACE_REMOVED, path={"workspace_id": q.WORKSPACE_ID}, errors=(404,))
+async def remove_workspace(request: Request) -> JSONResponse:
+    """Forget a workspace; its files stay on disk."""
+    return JSONResponse(await run_in_threadpool(_service(request).remove_workspace, request.path_params["workspace_id"]))
+
+
+@contract(answer=answers.WORKSPACE_RESOLVED, query=RESOLVE_QUERY)
+async def resolve_workspace(request: Request) -> JSONResponse:
+    """The registered workspace holding a path (its root or a folder under
+    it), or null: the resolver MCP and hooks use, for the CLI's current
+    directory."""
+    path = resolve_path(request.query_params)
+    service = _service(request)
+    workspace_id = await run_in_threadpool(service.workspace_for, cwd=path)
+    found = [ws for ws in service.list_workspaces() if ws["id"] == workspace_id] if workspace_id else []
+    return JSONResponse({"workspace": found[0] if found else None})
 
 
 @contract(answer=answers.OPENAPI)
@@ -65,11 +93,29 @@ async def openapi(request: Request) -> JSONResponse:
     return JSONResponse(openapi_document(request.app.routes))
 
 
+class WorkspaceIdConvertor(Convertor[str]):
+    """A path segment that looks like a workspace id: `DELETE
+    /api/workspaces/resolve` then is that route's 405, not a bad id."""
+
+    regex = "ws_[a-z0-9]{4,64}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("wsid", WorkspaceIdConvertor())
+
 routes = [
     Route("/healthz", healthz, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/api/workspaces", list_workspaces, methods=["GET"]),
     Route("/api/workspaces", add_workspace, methods=["POST"]),
+    Route("/api/workspaces/resolve", resolve_workspace, methods=["GET"]),
+    Route("/api/workspaces/{workspace_id:wsid}", remove_workspace, methods=["DELETE"]),
+    Route("/api/workspaces/{workspace_id:wsid}/move", move_workspace, methods=["POST"]),
     Route("/api/memory/health", health, methods=["GET"]),
     Route("/api/memory/config", config, methods=["GET"]),
     Route("/api/memory/scope-show", scope_show, methods=["GET"]),

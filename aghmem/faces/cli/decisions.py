@@ -61,7 +61,7 @@ def add_commands(commands: Any) -> None:
         "decisions", help="the controller's decision log", description="Every change to a memory is a decision: list, show, revert them."
     ).add_subparsers(dest="action", required=True)
     p = decisions.add_parser("list", help="decisions, newest first", description="Decisions, newest first.")
-    add_selector(p)
+    add_selector(p, from_cwd=False)
     p.add_argument("--op", choices=["noop", "add", "update", "delete", "reject"], help="only decisions of this kind")
     p.add_argument("--since", metavar="TIME", help="only decisions made at or after TIME (ISO 8601, UTC)")
     p.add_argument("--limit", type=int, default=50, help="at most this many (default: %(default)s)")

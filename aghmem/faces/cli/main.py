@@ -6,10 +6,18 @@
     aghmem search QUERY | reindex | doctor
     aghmem scope-show | health | workspace add [PATH] | workspace list
     aghmem dream run|list|status|retry … | daily
+    aghmem integrate claude|codex|cursor [--project] [--remove] [--dry-run]
+    aghmem mcp [--stdio] [-w WORKSPACE]
+    aghmem hook session-start|user-prompt-submit|pre-compact|stop|session-end
+
+A command with a scope, run inside a registered workspace (or a folder under
+it) without -w or --scope, works in that workspace.
 
 Each area is a module with `add_commands(subparsers)` and its `cmd_*`
 functions (`func(client, args)`); this one assembles the parser, finds the
-daemon, runs the command and turns errors into one line on stderr.
+daemon, runs the command and turns errors into one line on stderr. `hook`
+is answered before the areas (httpx, the core) are imported: a runtime
+waits for it on every prompt.
 """
 
 from __future__ import annotations
@@ -18,55 +26,75 @@ import argparse
 import json
 import os
 import sys
+from types import ModuleType
 from typing import Sequence
 
 from ... import __version__
-from ...config import load_config
 from ...errors import AghmemError
-from ..client import Client
-from . import decisions, dream, memory, search, serve, workspace
+from . import hook
+from .address import daemon_url
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _parser(areas: Sequence[ModuleType]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aghmem", description="Local memory daemon for coding agents.")
     parser.add_argument("--version", action="version", version=f"aghmem {__version__}", help="print the version and exit")
     parser.add_argument("--url", help="daemon URL (default: $AGHMEM_URL, else host/port from the config)")
     parser.add_argument("--token", help="bearer token (default: $AGHMEM_TOKEN or server.token)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     commands = parser.add_subparsers(dest="command", required=True)
-    for area in (serve, memory, decisions, search, workspace, dream):
+    for area in areas:
         area.add_commands(commands)
     return parser
 
 
-def daemon_url(args: argparse.Namespace) -> tuple[str, str | None]:
-    """--url, else $AGHMEM_URL, else host/port from the config ($AGHMEM_PORT)."""
-    config = load_config()
-    token = args.token or config.server.token or None
-    if args.url:
-        return args.url, token
-    if os.environ.get("AGHMEM_URL"):
-        return os.environ["AGHMEM_URL"], token
-    host = config.server.host
-    if host in ("0.0.0.0", "::"):
-        host = "127.0.0.1"
-    host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{config.server.port}", token
+def build_parser() -> argparse.ArgumentParser:
+    from . import decisions, dream, integrate, mcp, memory, search, serve, workspace
+
+    return _parser((serve, memory, decisions, search, workspace, dream, integrate, mcp, hook))
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The command word of `argv` (the first word that is not an option or
+    the value of --url or --token)."""
+    words = iter(argv)
+    for word in words:
+        if word in ("--url", "--token"):
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def _hook(argv: Sequence[str]) -> int:
+    """`aghmem hook …`, parsed with the global options and `hook` alone. A
+    usage error exits 0 too (2 would block the runtime's prompt)."""
+    try:
+        args = _parser((hook,)).parse_args(argv)
+    except SystemExit:
+        return 0
+    return hook.run(args, lambda: daemon_url(args))
 
 
 def _run(args: argparse.Namespace) -> None:
+    from ..client import Client
+    from .output import fill_workspace
+
     if getattr(args, "local", False):
         args.func(args)
         return
     url, token = daemon_url(args)
     args.token_value = token
     with Client(url, token=token) as client:
+        fill_workspace(client, args)
         args.func(client, args)
     # Flushed here, not at exit, so that a closed pipe is seen in main().
     sys.stdout.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if _command(argv) == "hook":
+        return _hook(argv)
     args = build_parser().parse_args(argv)
     try:
         _run(args)
@@ -75,7 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.json and exc.code != "client.unavailable":
             print(json.dumps({"code": exc.code, "message": exc.message, "details": exc.details}), file=sys.stderr)
         else:
-            print(f"aghmem: {exc.message}", file=sys.stderr)
+            from .output import workspace_hint
+
+            print(f"aghmem: {exc.message}{workspace_hint(args, exc)}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         # The reader went away (`aghmem memory list | head -1`): stop quietly,

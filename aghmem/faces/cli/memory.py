@@ -17,6 +17,7 @@ from .decisions import render_outcome
 from .output import add_selector, emit, more, scope_label, selector, table
 
 TYPES = ["user", "feedback", "project", "reference"]
+GLOBAL_TYPES = ("user", "feedback")
 
 
 class EditorError(AghmemError):
@@ -56,12 +57,20 @@ def _read_content(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _write_selector(args: argparse.Namespace) -> dict[str, str | None]:
+    """As on the HTTP API and MCP, a user or feedback memory given no scope is
+    global: the workspace of the current directory does not claim it."""
+    if args.workspace_found_in_cwd and args.type in GLOBAL_TYPES and not (args.scope or args.agent):
+        return {**selector(args), "workspace_id": None}
+    return selector(args)
+
+
 def cmd_write(client: Client, args: argparse.Namespace) -> None:
     content = _read_content(args)
     if content is None:
         raise AghmemError("give the memory's text with --content TEXT or --content-file FILE (- for stdin)")
     result = client.write(
-        **selector(args),
+        **_write_selector(args),
         type=args.type,
         name=args.name,
         description=args.description,

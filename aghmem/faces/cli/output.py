@@ -1,5 +1,6 @@
-"""What the CLI's commands share: the one --json/text switch, tables, scope
-labels, selector options.
+"""What the CLI's commands share: the daemon's URL, the one --json/text
+switch, tables, scope labels, selector options and the workspace of the
+current directory.
 
 Every command ends in `emit(args, result, render)`: with --json the result
 as the daemon sent it, else the text `render(result)` returns.
@@ -9,8 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import unicodedata
 from typing import Any, Callable, Collection, Sequence
+
+from ...errors import AghmemError, NotFound
+from ..client import Client
 
 # A column listed as free text is cut to this many cells; ids, filenames and
 # paths never are (a cut one could not be copied into the next command).
@@ -98,17 +103,42 @@ def selector(args: argparse.Namespace) -> dict[str, str | None]:
     }
 
 
-def add_selector(parser: argparse.ArgumentParser) -> None:
+def add_selector(parser: argparse.ArgumentParser, *, from_cwd: bool = True) -> None:
+    """The scope options. With `from_cwd`, a command given neither -w nor
+    --scope global works in the workspace of the current directory (for the
+    others, no selector means every scope)."""
+    where = "the registered workspace holding the current directory" if from_cwd else "none"
     group = parser.add_argument_group("scope")
     group.add_argument(
         "--scope",
         choices=["global", "workspace", "agent"],
-        help="the scope; without it: agent if --agent is given, else workspace if -w is given, else global",
+        help="the scope; without it: agent if --agent is given, else workspace if -w is given (or found), else global",
     )
-    group.add_argument("--workspace-id", "-w", dest="workspace_id", metavar="ID", help="a registered workspace (ws_…)")
+    group.add_argument("--workspace-id", "-w", dest="workspace_id", metavar="ID", help=f"a registered workspace (ws_…; default: {where})")
     group.add_argument("--agent", "-a", metavar="NAME", help="an agent's own memories")
     group.add_argument(
         "--tier",
         choices=["workspace", "global"],
-        help="where the agent's memories live (default: workspace when -w is given, else global)",
+        help="where the agent's memories live (default: workspace when -w is given or found, else global)",
     )
+    parser.set_defaults(workspace_from_cwd=from_cwd, workspace_found_in_cwd=False)
+
+
+def fill_workspace(client: Client, args: argparse.Namespace) -> None:
+    """-w from the current directory: the registered root holding it, as the
+    daemon resolves it for MCP and hooks (one resolver for all three). Not
+    when -w, --scope global or --tier global says otherwise."""
+    if not getattr(args, "workspace_from_cwd", False) or args.workspace_id or "global" in (args.scope, args.tier):
+        return
+    workspace = client.resolve_workspace(os.getcwd())
+    if workspace is not None:
+        args.workspace_id = workspace["id"]
+        args.workspace_found_in_cwd = True
+
+
+def workspace_hint(args: argparse.Namespace, exc: AghmemError) -> str:
+    """What to add to a "not found" when the workspace came from the
+    current directory: the memory may well be a global one."""
+    if isinstance(exc, NotFound) and getattr(args, "workspace_found_in_cwd", False):
+        return f" (looked in workspace {args.workspace_id}, the current directory's; add --scope global for a global memory)"
+    return ""

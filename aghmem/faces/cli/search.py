@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 from typing import Any
 
 from ..client import Client
+from ..setup import mcp_url
 from .output import add_selector, emit, scope_label, selector
 
 
@@ -79,7 +81,13 @@ def cmd_reindex(client: Client, args: argparse.Namespace) -> None:
 
 
 def cmd_doctor(client: Client, args: argparse.Namespace) -> None:
-    health = client.health()
+    workspace = client.resolve_workspace(os.getcwd())
+    mcp = {
+        "url": mcp_url(client.url),
+        "workspace_id": workspace["id"] if workspace else None,
+        "workspace_url": mcp_url(client.url, workspace["id"]) if workspace else None,
+    }
+    health = {**client.health(), "mcp": mcp}
     emit(args, health, render_doctor)
     if not args.json and problems(health):
         raise SystemExit(1)
@@ -88,6 +96,7 @@ def cmd_doctor(client: Client, args: argparse.Namespace) -> None:
 def problems(health: dict[str, Any]) -> int:
     return (
         bool(health["orphaned_files"]) + len(health["invalid_files"]) + len(health.get("quarantined_files", []))
+        + len(health.get("missing_workspaces", []))
     )
 
 
@@ -104,6 +113,14 @@ def render_doctor(health: dict[str, Any]) -> str:
         lines.append(f"  {index['dirty']} change(s) on their way into the index")
     lines += [f"! cannot take in {item['path']}: {item['error']}" for item in health["invalid_files"]]
     lines += [f"! quarantined {item['path']}: {item['reason']} [{item['rule']}]" for item in health.get("quarantined_files", [])]
+    lines += [
+        f"! workspace {ws['id']}: root {ws['path']} is missing; if it moved: `aghmem workspace move {ws['id']} NEWPATH`"
+        for ws in health.get("missing_workspaces", [])
+    ]
+    mcp = health["mcp"]
+    lines.append(f"MCP server: {mcp['url']}")
+    if mcp["workspace_url"]:
+        lines.append(f"MCP server for this directory's workspace ({mcp['workspace_id']}): {mcp['workspace_url']}")
     count = problems(health)
     lines.append("no problems found" if not count else f"{count} problem(s)")
     return "\n".join(lines)
@@ -123,11 +140,11 @@ def add_commands(commands: Any) -> None:
         help="scan the files and rebuild the index (a scope, or all)",
         description="Scan the memory files again and rebuild the index: of the scope given, else of every scope.",
     )
-    add_selector(p)
+    add_selector(p, from_cwd=False)
     p.set_defaults(func=cmd_reindex)
     p = commands.add_parser(
         "doctor",
-        help="invalid files, orphans, index state",
-        description="Check the catalog and the index; exit 1 when there are problems.",
+        help="invalid files, orphans, index state, the MCP URL",
+        description="Check the catalog and the index, and print the MCP server's URL; exit 1 when there are problems.",
     )
     p.set_defaults(func=cmd_doctor)

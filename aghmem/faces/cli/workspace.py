@@ -1,4 +1,4 @@
-"""`aghmem workspace add|list`, `aghmem scope-show`, `aghmem health`."""
+"""`aghmem workspace add|list|move|remove`, `aghmem scope-show`, `aghmem health`."""
 
 from __future__ import annotations
 
@@ -37,16 +37,34 @@ def render_health(result: dict[str, Any]) -> str:
 
 
 def cmd_workspace_add(client: Client, args: argparse.Namespace) -> None:
-    emit(args, client.add_workspace(os.path.abspath(args.path or os.getcwd())), render_workspace_add)
+    emit(args, client.add_workspace(os.path.abspath(args.path or os.getcwd()), gitignore=not args.no_gitignore), render_workspace_add)
 
 
 def render_workspace_add(result: dict[str, Any]) -> str:
     ws = result["workspace"]
-    return f"{'registered' if result['created'] else 'already registered'}: {ws['id']}  {ws['path']}"
+    line = f"{'registered' if result['created'] else 'already registered'}: {ws['id']}  {ws['path']}"
+    if ws.get("gitignore_written"):
+        line += "\nwrote .agh/.gitignore: commit .agh/workspace.toml and the memories; tmp/, MEMORY.md, _system/ and _inbox/ stay local"
+    return line
 
 
 def cmd_workspace_list(client: Client, args: argparse.Namespace) -> None:
-    emit(args, {"workspaces": client.workspaces()}, lambda r: table(r["workspaces"], [("id", "id"), ("path", "path"), ("added_at", "added")]))
+    emit(args, {"workspaces": client.workspaces()}, render_workspace_list)
+
+
+def render_workspace_list(result: dict[str, Any]) -> str:
+    rows = [{**ws, "state": "MISSING" if ws.get("missing") else "ok"} for ws in result["workspaces"]]
+    return table(rows, [("id", "id"), ("state", "root"), ("path", "path"), ("added_at", "added")])
+
+
+def cmd_workspace_move(client: Client, args: argparse.Namespace) -> None:
+    moved = client.move_workspace(args.workspace_id, os.path.abspath(args.path))
+    emit(args, moved, lambda r: f"moved: {r['workspace']['id']}  {r['workspace']['path']}")
+
+
+def cmd_workspace_remove(client: Client, args: argparse.Namespace) -> None:
+    removed = client.remove_workspace(args.workspace_id)
+    emit(args, removed, lambda r: f"removed: {r['workspace']['id']} ({r['forgotten']} memories left the index; files untouched)")
 
 
 def add_commands(commands: Any) -> None:
@@ -65,6 +83,18 @@ def add_commands(commands: Any) -> None:
     ).add_subparsers(dest="action", required=True)
     p = workspace.add_parser("add", help="register PATH (default: the current directory)", description="Register a workspace.")
     p.add_argument("path", nargs="?", help="the project directory (default: the current directory)")
+    p.add_argument("--no-gitignore", action="store_true", help="do not write .agh/.gitignore (it is written only when absent)")
     p.set_defaults(func=cmd_workspace_add)
     p = workspace.add_parser("list", help="the registered workspaces", description="The registered workspaces.")
     p.set_defaults(func=cmd_workspace_list)
+    p = workspace.add_parser(
+        "move", help="a workspace's root moved: point it at PATH", description="Point a workspace at its new root (after `mv`)."
+    )
+    p.add_argument("workspace_id", metavar="ID", help="the workspace (ws_…)")
+    p.add_argument("path", help="its new root directory")
+    p.set_defaults(func=cmd_workspace_move)
+    p = workspace.add_parser(
+        "remove", help="forget a workspace (files stay)", description="Forget a workspace: its memories leave the index; files stay on disk."
+    )
+    p.add_argument("workspace_id", metavar="ID", help="the workspace (ws_…)")
+    p.set_defaults(func=cmd_workspace_remove)

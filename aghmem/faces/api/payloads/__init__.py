@@ -38,7 +38,6 @@ from .operations import (
     RETRY_BODY,
     SELECT_BODY,
     SESSION_APPEND_BODY,
-    WORKSPACE_BODY,
     SessionAppend,
     drain_timeout,
     no_body,
@@ -48,17 +47,17 @@ from .operations import (
     replay_options,
     retry_ids,
     session_append,
-    workspace_path,
 )
 from .recall import DREAM_TRIGGER_BODY, SEARCH_BODY, dream_trigger, search_request
 from .spec import Body, Field
+from .workspaces import MOVE_BODY, RESOLVE_QUERY, WORKSPACE_BODY, resolve_path, workspace_move, workspace_registration
 
 __all__ = [
     "AD_HOC_BODY", "DELETE_BODY", "DRAIN_BODY", "DREAM_TRIGGER_BODY", "NO_BODY", "PATCH_BODY", "PROMOTE_BODY", "PRUNE_BODY",
     "REINDEX_BODY", "REPLAY_BODY", "RESET_BODY", "RETRY_BODY", "REVERT_BODY", "SEARCH_BODY", "SELECT_BODY",
-    "SESSION_APPEND_BODY", "WORKSPACE_BODY", "WRITE_BODY",
+    "SESSION_APPEND_BODY", "WORKSPACE_BODY", "WRITE_BODY", "MOVE_BODY", "RESOLVE_QUERY",
     "Body", "Field", "Promotion", "SessionAppend", "ad_hoc_candidate", "check_fields", "decision_op", "delete_candidate",
     "drain_timeout", "dream_trigger", "flag", "no_body", "patch_candidate", "promotion", "provider_name", "prune_options",
     "reindex_selector", "replay_options", "reset_request", "retry_ids", "revert_options", "search_request", "selector_from",
-    "session_append", "since", "timestamp", "workspace_path", "write_candidate",
+    "resolve_path", "session_append", "since", "timestamp", "workspace_move", "workspace_registration", "write_candidate",
 ]

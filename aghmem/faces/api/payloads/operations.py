@@ -1,6 +1,6 @@
 """Payloads of the daemon's operations: session events, replay and prune;
-the extractor's retry and drain; choosing a provider; reindex, workspaces,
-and the routes that take no body."""
+the extractor's retry and drain; choosing a provider; reindex, and the
+routes that take no body."""
 
 from __future__ import annotations
 
@@ -126,9 +126,6 @@ def provider_name(body: Mapping[str, Any]) -> str:
 
 NO_BODY = Body(description="Nothing to send (an empty object, or no body at all)")
 REINDEX_BODY = Body(dict(SELECTOR), description="A scope to reindex (its visible scopes); none: everything")
-WORKSPACE_BODY = Body({"path": Field("string", "The workspace root: an existing absolute directory", required=True,
-                                      max_length=4096, pattern="/.*", hint="workspace path must be an absolute path")},
-                      example={"path": "/home/me/project"})
 
 
 def no_body(body: Mapping[str, Any]) -> None:
@@ -138,7 +135,3 @@ def no_body(body: Mapping[str, Any]) -> None:
 def reindex_selector(body: Mapping[str, Any]) -> Selector | None:
     REINDEX_BODY.check(body)
     return resolve_selector(body) if has_selector_fields(body) else None
-
-
-def workspace_path(body: Mapping[str, Any]) -> str:
-    return WORKSPACE_BODY.check(body)["path"]

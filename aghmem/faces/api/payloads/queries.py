@@ -23,7 +23,10 @@ SINCE = STAMP.but(description="Only since this moment")
 HISTORY_OPERATIONS = ("memory.write", "memory.update", "memory.delete")
 DREAM_STATUSES = ("idle", "running", "promoted", "skipped", "failed")
 
-DECISIONS_QUERY = {**PAGE_QUERY, "op": Field("string", "Controller decision op", enum=tuple(o.value for o in Op)), "since": SINCE}
+DECISIONS_QUERY = {
+    **PAGE_QUERY, "op": Field("string", "Controller decision op", enum=tuple(o.value for o in Op)), "since": SINCE,
+    "filename": Field("string", "Only the decisions about this file", max_length=200, one_line=True),
+}
 HISTORY_QUERY = {**PAGE_QUERY, "operation": Field("string", "Memory operation type", enum=HISTORY_OPERATIONS), "since": SINCE}
 DREAMS_QUERY = {**SELECTOR_QUERY, "status": Field("string", "Dream status", enum=DREAM_STATUSES), "limit": LIMIT}
 
@@ -51,6 +54,7 @@ MEMORY_FILENAME = Field(
     "string", "Memory filename (system-managed `_system…` files too)",
     pattern=f"(?:{FILENAME_PATTERN})|(?:{core(SYSTEM_FILENAME_RE)})", example=EXAMPLE_FILENAME,
 )
+WORKSPACE_ID = Field("string", "Workspace id", pattern=core(_WORKSPACE_ID_RE))
 DECISION_ID = Field("string", "Controller decision id", max_length=200)
 DREAM_ID = Field("string", "Dreaming run id", max_length=200)
 PROVIDER_NAME = Field("string", "Memory provider name", enum=PROVIDERS, example="local")
