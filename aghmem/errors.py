@@ -45,6 +45,12 @@ class TooLarge(AghmemError):
     code = "memory.too_large"
 
 
+class UnsupportedMediaType(AghmemError):
+    """A request body in another format than the route reads (JSON)."""
+
+    code = "memory.unsupported_media_type"
+
+
 class Rejected(AghmemError):
     """The controller decided `reject`; `details["decision"]` says why."""
 

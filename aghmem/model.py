@@ -211,6 +211,14 @@ def resolve_selector(fields: Mapping[str, Any], memory_type: MemoryType | None =
     )
 
 
+def iso_utc(moment: dt.datetime, *, ms: bool = False) -> str:
+    """A moment as UTC ISO 8601 (`2026-04-21T09:30:00Z`, or `…:00.123Z`), the
+    year always four digits: strftime writes the year 422 as `422`."""
+    m = moment.astimezone(dt.timezone.utc)
+    text = f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
+    return f"{text}.{m.microsecond // 1000:03d}Z" if ms else f"{text}Z"
+
+
 def default_type(selector: Selector) -> MemoryType:
     """The type a hand-written file without one gets in this scope."""
     if selector.scope is Scope.WORKSPACE or selector.agent_tier is Tier.WORKSPACE:
@@ -264,7 +272,7 @@ class Entry:
 
     @property
     def mod_time(self) -> str:
-        return dt.datetime.fromtimestamp(self.mtime_ns / 1e9, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return iso_utc(dt.datetime.fromtimestamp(self.mtime_ns / 1e9, dt.timezone.utc))
 
     def age_days(self, now: dt.datetime) -> float:
         return max(0.0, (now.timestamp() - self.mtime_ns / 1e9) / 86400)
@@ -276,7 +284,8 @@ class Entry:
         return None
 
     def summary(self, staleness_banner: str | None = None) -> dict[str, Any]:
-        """The memory summary of seed 004."""
+        """The memory summary of seed 004. A file without provenance dates
+        (written by hand) is dated by its modification time."""
         return {
             "id": self.id,
             **self.selector.to_dict(),
@@ -285,8 +294,8 @@ class Entry:
             "description": self.description,
             "type": self.type.value,
             "content_hash": self.content_hash,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
+            "created_at": self.created_at or self.mod_time,
+            "updated_at": self.updated_at or self.mod_time,
             "mod_time": self.mod_time,
             "entity": self.entity,
             "attribute": self.attribute,
@@ -361,18 +370,39 @@ class Decision:
             "confidence": self.confidence,
             "targets": list(self.targets),
             "target_filename": self.target_filename,
-            "frontmatter": self.frontmatter,
+            "frontmatter": self.frontmatter_view(),
             "post_content": self.post_content,
             "post_content_hash": self.post_content_hash,
             "prior_content": self.prior_content,
             "rule_trace": [rule.to_dict() for rule in self.rule_trace],
-            "llm_trace": self.llm_trace,
+            # latency_ms in whole milliseconds (an older daemon kept decimals)
+            "llm_trace": {**self.llm_trace, "latency_ms": round(self.llm_trace.get("latency_ms") or 0)} if self.llm_trace else None,
             "prompt_version": self.prompt_version,
             "decided_at": self.decided_at,
             "applied_at": self.applied_at,
             "reverts": self.reverts,
             "status": self.status,
         }
+
+    def frontmatter_view(self) -> dict[str, Any]:
+        """`frontmatter` as seed 004 shows it: the memory the decision is
+        about, and `mod_time`, when the decision took effect (else when it was
+        made). A row recorded without one (an older daemon's) gets the
+        bare scope and filename."""
+        at = self.applied_at or self.decided_at
+        view = dict(self.frontmatter) if self.frontmatter else {
+            **self.selector.to_dict(),
+            "filename": self.target_filename or "",
+            "name": "",
+            "description": "",
+            "type": default_type(self.selector).value,
+            "provenance": {
+                "source_actor": self.origin, "source_session_ids": [], "confidence": None, "superseded_by": None,
+                "created_at": at, "updated_at": at,
+            },
+        }
+        view.setdefault("mod_time", at)
+        return view
 
     def operation(self) -> dict[str, Any]:
         """This applied decision as an item of the operation history."""

@@ -115,7 +115,8 @@ def main() -> None:
             t.join()
         ingested = time.perf_counter() - started
         with httpx.Client(base_url=daemon.url, timeout=600) as http:
-            status = http.post("/api/memory/extractor/drain", json={"timeout_seconds": 300}).json()
+            drained = http.post("/api/memory/extractor/drain", json={"timeout_seconds": 300}).json()
+        status = drained["extractor"]
         elapsed = time.perf_counter() - started
         cpu = daemon.cpu_seconds() - cpu_before
         memories = len([p for p in (Path(tmp) / "home" / "memory").glob("*.md") if p.name != "MEMORY.md"])
@@ -139,7 +140,7 @@ def main() -> None:
         "failures": status["failure_count"],
         "dropped_turns": status["dropped_turns"],
         "refused_requests": refused[0],
-        "drained": status["drained"],
+        "drained": drained["remaining"] == 0,
     }
     print(f"{'messages':>8} {'seconds':>8} {'msg/s':>8} {'req p50':>8} {'req p99':>8} {'cand.':>6} {'applied':>8} {'dropped':>8} {'429s':>6}")
     print(f"{total:>8} {elapsed:>8.2f} {report['messages_per_s']:>8} {report['request_ms']['p50']:>7}ms {report['request_ms']['p99']:>7}ms "

@@ -43,9 +43,14 @@ def send(daemon: Daemon, ws: str, sid: str, body: dict[str, Any]) -> dict[str, A
 
 
 def drain(daemon: Daemon) -> dict[str, Any]:
-    status = daemon.post("/api/memory/extractor/drain", {"timeout_seconds": 30}).json()
-    assert status["drained"] is True, status
-    return status
+    """Wait for the extractor; its counters once drained."""
+    drained = daemon.post("/api/memory/extractor/drain", {"timeout_seconds": 30}).json()
+    assert drained["remaining"] == 0 and drained["drained"] is True, drained
+    return drained["extractor"]
+
+
+def counters(daemon: Daemon) -> dict[str, Any]:
+    return daemon.get("/api/memory/extractor/status").json()["extractor"]
 
 
 @pytest.mark.parametrize(
@@ -107,18 +112,18 @@ def test_turns_coalesce_while_a_job_runs(make_daemon: Any) -> None:
     daemon = make_daemon(config, env={"AGHMEM_FAILPOINTS": "extractor.claimed=sleep(1.5)"})
     base = "/api/workspaces/_unbound/memory/sessions/busy/events"
     daemon.post(base, conversation(("user", "I prefer dark themes everywhere.")))
-    status = daemon.get("/api/memory/extractor/status").json()
+    now = counters(daemon)
     for _ in range(50):  # the first job is in flight (held at the failpoint)
-        if status["in_flight_sessions"] == 1:
+        if now["in_flight_sessions"] == 1:
             break
-        status = daemon.get("/api/memory/extractor/status").json()
-    assert status["in_flight_sessions"] == 1 and status["status"] == "running"
+        now = counters(daemon)
+    assert now["in_flight_sessions"] == 1 and now["status"] == "running"
     daemon.post(base, conversation(("user", "I prefer short answers."), start=2))  # queued
     daemon.post(base, conversation(("user", "I prefer python scripts."), ("user", "ok"), start=3))  # joins it
     daemon.post(base, conversation(("user", "I prefer uv for installs."), ("user", "I prefer ruff for linting."), start=5))
-    status = daemon.get("/api/memory/extractor/status").json()
+    now = counters(daemon)
     # Five turns wait for a job that takes four: one waits for the next job.
-    assert (status["queued_sessions"], status["coalesced_turns"], status["backpressured_sessions"]) == (1, 4, 1)
+    assert (now["queued_sessions"], now["coalesced_turns"], now["backpressured_sessions"]) == (1, 4, 1)
     final = drain(daemon)
     assert final["processed_jobs"] == 3 and final["queued_sessions"] == 0 and final["dropped_turns"] == 0
     names = sorted(memory_files(daemon.home / "memory"))
@@ -130,13 +135,13 @@ def test_a_failing_inbox_file_goes_to_the_dead_letter_folder_and_is_retried(daem
     broken = daemon.home / "memory" / "user_prefers_tabs_over_spaces.md"
     broken.write_text("---\nname: [unclosed\n---\nbroken by hand\n")
     daemon.post("/api/workspaces/_unbound/memory/sessions/s1/events", conversation(("user", "I prefer tabs over spaces.")))
-    status = drain(daemon)
-    assert status["failure_count"] == 1
+    assert drain(daemon)["failure_count"] == 1
     [failure] = daemon.get("/api/memory/extractor/failures").json()["failures"]
-    assert failure["session_id"] == "s1" and "cannot be parsed" in failure["error"] and failure["candidate_count"] == 1
+    assert failure["session_id"] == "s1" and "cannot be parsed" in failure["reason"] and failure["candidate_count"] == 1
     assert Path(failure["path"]).parent == daemon.home / "memory" / "_system" / "extractor" / "failures"
     broken.unlink()  # fixed by hand
-    assert daemon.post("/api/memory/extractor/retry", {"ids": [failure["id"]]}).json() == {"retried": 1, "ids": [failure["id"]]}
+    retried = daemon.post("/api/memory/extractor/retry", {"ids": [failure["id"], "no-such-failure"]}).json()
+    assert retried == {"retried": 1, "failed": 1, "ids": [failure["id"]], "missing": ["no-such-failure"]}
     assert drain(daemon)["failure_count"] == 0
     assert "Prefers tabs over spaces." in (daemon.home / "memory" / "user_prefers_tabs_over_spaces.md").read_text()
     assert daemon.post("/api/memory/extractor/retry", {"ids": "all"}).status_code == 400
@@ -176,7 +181,7 @@ def test_a_full_queue_answers_429_and_loses_nothing(make_daemon: Any) -> None:
     base = "/api/workspaces/_unbound/memory/sessions"
     assert daemon.post(f"{base}/a/events", conversation(("user", "I prefer long walks."))).status_code == 200
     for _ in range(50):
-        if daemon.get("/api/memory/extractor/status").json()["in_flight_sessions"] == 1:
+        if counters(daemon)["in_flight_sessions"] == 1:
             break
     assert daemon.post(f"{base}/b/events", conversation(("user", "I prefer short meetings."))).status_code == 200
     refused = daemon.post(f"{base}/c/events", conversation(("user", "I prefer green tea.")))

@@ -91,9 +91,9 @@ def test_llm_mode_rejects_a_tie_it_cannot_settle(make_daemon: Any, llm: FakeLLM)
 def extract_now(daemon: Daemon, sid: str, *messages: str) -> dict[str, Any]:
     events = [{"sequence": i + 1, "event_type": "message", "payload": {"role": "user", "content": m}} for i, m in enumerate(messages)]
     assert daemon.post(f"/api/workspaces/_unbound/memory/sessions/{sid}/events", {"events": events}).status_code == 200
-    status_ = daemon.post("/api/memory/extractor/drain", {"timeout_seconds": 30}).json()
-    assert status_["drained"] is True
-    return status_
+    drained = daemon.post("/api/memory/extractor/drain", {"timeout_seconds": 30}).json()
+    assert drained["drained"] is True and drained["remaining"] == 0
+    return drained["extractor"]
 
 
 def test_the_extractor_asks_the_provider_and_keeps_the_good_lines(make_daemon: Any, llm: FakeLLM) -> None:

@@ -167,18 +167,19 @@ def test_body_over_the_cap_is_413(make_daemon: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "content, headers, message",
+    "content, headers, status, message",
     [
-        (b'{"type": "user"', {"Content-Type": "application/json"}, "not valid JSON"),
-        (b"[1, 2]", {"Content-Type": "application/json"}, "JSON object"),
-        (b"type=user&name=x", {"Content-Type": "application/x-www-form-urlencoded"}, "Content-Type: application/json"),
-        (b'{"type": "user", "name": "x", "content": "y"}', {"Content-Type": "text/plain"}, "Content-Type: application/json"),
+        (b'{"type": "user"', {"Content-Type": "application/json"}, 400, "not valid JSON"),
+        (b"[1, 2]", {"Content-Type": "application/json"}, 400, "JSON object"),
+        (b"\n", {"Content-Type": "application/json"}, 400, "not valid JSON"),
+        (b"type=user&name=x", {"Content-Type": "application/x-www-form-urlencoded"}, 415, "Content-Type: application/json"),
+        (b'{"type": "user", "name": "x", "content": "y"}', {"Content-Type": "text/plain"}, 415, "Content-Type: application/json"),
     ],
 )
-def test_writes_need_a_json_object(shared_daemon: Daemon, content: bytes, headers: dict[str, str], message: str) -> None:
+def test_writes_need_a_json_object(shared_daemon: Daemon, content: bytes, headers: dict[str, str], status: int, message: str) -> None:
     assert shared_daemon.http is not None
     response = shared_daemon.http.post("/api/memory", content=content, headers=headers)
-    assert response.status_code == 400 and message in response.json()["message"]
+    assert response.status_code == status and message in response.json()["message"]
 
 
 def test_unknown_fields_are_400(shared_daemon: Daemon) -> None:

@@ -14,8 +14,8 @@ import json
 from typing import Any
 
 from ..config import FileConfig
-from ..errors import Conflict
-from ..model import Decision, MemoryType, Op, RuleResult, Selector, default_type
+from ..errors import Conflict, ParseError
+from ..model import Decision, MemoryType, Op, RuleResult, Selector, default_type, iso_utc
 from ..storage.files import ParsedMemory, check_size, content_hash, parse_memory, render_memory
 from ..storage.reading import Refusal
 from .rules import Candidate, Verdict
@@ -32,10 +32,7 @@ def parse_stamp(text: str) -> dt.datetime:
 
 def stamp(moment: dt.datetime, *, ms: bool) -> str:
     """UTC ISO 8601: seconds in files, milliseconds in decisions."""
-    moment = moment.astimezone(dt.timezone.utc)
-    if ms:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(moment, ms=ms)
 
 
 def post_meta(candidate: Candidate, verdict: Verdict, current: ParsedMemory | None, now: dt.datetime) -> dict[str, Any]:
@@ -52,10 +49,12 @@ def post_meta(candidate: Candidate, verdict: Verdict, current: ParsedMemory | No
             meta.pop(key, None)
         else:
             meta[key] = value
-    provenance = dict(meta.get("provenance") or {})
+    current_provenance = meta.get("provenance")
+    provenance = dict(current_provenance) if isinstance(current_provenance, dict) else {}
     given = candidate.provenance or {}
     provenance["source_actor"] = candidate.origin
-    sessions = list(provenance.get("source_sessions") or [])
+    known = provenance.get("source_sessions")
+    sessions = list(known) if isinstance(known, list) else []
     for session in given.get("source_sessions") or []:
         if session not in sessions:
             sessions.append(session)
@@ -79,27 +78,51 @@ def verdict_parsed(decision: Decision, verdict: Verdict) -> ParsedMemory | None:
     return ParsedMemory(meta=verdict.post_meta, body=body, raw=decision.post_content.encode("utf-8"))
 
 
-def frontmatter_view(selector: Selector, filename: str, meta: dict[str, Any]) -> dict[str, Any]:
-    """The decision's `frontmatter`, in seed 004's shape."""
-    provenance = meta.get("provenance") or {}
+def frontmatter_view(selector: Selector, filename: str, meta: dict[str, Any], *, at: str, origin: str) -> dict[str, Any]:
+    """The decision's `frontmatter`, in seed 004's shape, from a memory's
+    frontmatter as written (hand-written ones too: any value may be of any
+    type). A memory without provenance dates is dated `at`, when the
+    decision saw it; `confidence` is text (`high`, or a number as written)."""
+    provenance = meta.get("provenance")
+    provenance = provenance if isinstance(provenance, dict) else {}
+    sessions = provenance.get("source_sessions")
+    memory_type = meta.get("type")
     return {
         **selector.to_dict(),
         "filename": filename,
-        "name": meta.get("name"),
-        "description": meta.get("description") or "",
-        "type": meta.get("type"),
-        "entity": meta.get("entity"),
-        "attribute": meta.get("attribute"),
-        "tags": meta.get("tags") or [],
+        "name": _text(meta.get("name")) or "",
+        "description": _text(meta.get("description")) or "",
+        "type": memory_type.value if isinstance(memory_type, MemoryType) else memory_type or default_type(selector).value,
+        "entity": _text(meta.get("entity")),
+        "attribute": _text(meta.get("attribute")),
+        "tags": meta.get("tags") if isinstance(meta.get("tags"), list) else [],
         "provenance": {
-            "source_actor": provenance.get("source_actor"),
-            "source_session_ids": provenance.get("source_sessions") or [],
-            "confidence": provenance.get("confidence"),
-            "superseded_by": provenance.get("superseded_by"),
-            "created_at": provenance.get("created_at"),
-            "updated_at": provenance.get("updated_at"),
+            "source_actor": _text(provenance.get("source_actor")) or origin,
+            "source_session_ids": [str(s) for s in sessions] if isinstance(sessions, list) else [],
+            "confidence": _text(provenance.get("confidence")),
+            "superseded_by": _text(provenance.get("superseded_by")),
+            "created_at": _text(provenance.get("created_at")) or at,
+            "updated_at": _text(provenance.get("updated_at")) or at,
         },
     }
+
+
+def _text(value: Any) -> str | None:
+    """A frontmatter value as text: strings as they are, numbers as JSON spells them."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, default=str)
+
+
+def _meta_of(text: str | bytes | None, filename: str, selector: Selector) -> dict[str, Any]:
+    """The frontmatter of a memory's text, or nothing if it cannot be parsed."""
+    if text is None:
+        return {}
+    try:
+        raw = text.encode("utf-8") if isinstance(text, str) else text
+        return parse_memory(raw, filename, default_type(selector)).meta
+    except (ParseError, UnicodeError):
+        return {}
 
 
 def revert_plan(original: Decision, current: str | None) -> tuple[Op, str | None, str]:
@@ -156,6 +179,7 @@ def observed_decision(
         prior_content=prior,
         prior_content_hash=prior_hash,
         rule_trace=[RuleResult("observed", True, f"{verb} outside the daemon", filename)],
+        frontmatter=frontmatter_view(selector, filename, _meta_of(post if post is not None else prior, filename, selector), at=at, origin="file"),
         decided_at=at,
         applied_at=at,
         status="applied",
@@ -182,6 +206,7 @@ def quarantine_decision(
         target_filename=filename,
         post_content_hash=None if fingerprint.startswith("size:") else fingerprint,
         rule_trace=[RuleResult(refusal.rule, False, refusal.reason, filename)],
+        frontmatter=frontmatter_view(selector, filename, {}, at=at, origin="file"),
         decided_at=at,
         status="recorded",
     )
@@ -228,14 +253,32 @@ def write_decision(
         check_size(raw, max_bytes=limits.max_bytes, max_lines=limits.max_lines)
         decision.post_content = raw.decode("utf-8")
         decision.post_content_hash = content_hash(raw)
-        decision.frontmatter = frontmatter_view(candidate.selector, verdict.target_filename, meta)
+        decision.frontmatter = frontmatter_view(
+            candidate.selector, verdict.target_filename, meta, at=decision.decided_at, origin=candidate.origin
+        )
         if current is not None:
             decision.prior_content = current.raw.decode("utf-8")
             decision.prior_content_hash = current.content_hash
-    elif verdict.op is Op.DELETE and prior is not None:
+        return decision
+    if verdict.op is Op.DELETE and prior is not None:
         decision.prior_content = prior.decode("utf-8", errors="replace")
         decision.prior_content_hash = content_hash(prior)
+    decision.frontmatter = _unwritten_view(candidate, verdict, decision, prior)
     return decision
+
+
+def _unwritten_view(candidate: Candidate, verdict: Verdict, decision: Decision, prior: bytes | None) -> dict[str, Any]:
+    """The frontmatter of a decision that writes nothing: the memory a delete
+    removes or a noop leaves as it is; for a rejection, only the type asked
+    for (the candidate's text may be what got it rejected)."""
+    filename = verdict.target_filename or verdict.filename or candidate.filename or ""
+    if prior is not None:
+        meta = _meta_of(prior, filename, candidate.selector)
+    elif verdict.current is not None:
+        meta = verdict.current.meta
+    else:
+        meta = {"type": candidate.type}
+    return frontmatter_view(candidate.selector, filename, meta, at=decision.decided_at, origin=candidate.origin)
 
 
 def revert_decision(
@@ -262,8 +305,8 @@ def revert_decision(
     if post is not None:
         decision.post_content = post
         decision.post_content_hash = content_hash(post.encode("utf-8"))
-        meta = parse_memory(post.encode("utf-8"), filename, default_type(selector)).meta
-        decision.frontmatter = frontmatter_view(selector, filename, meta)
+    meta = _meta_of(post, filename, selector) if post is not None else _meta_of(prior, filename, selector)
+    decision.frontmatter = frontmatter_view(selector, filename, meta, at=decision.decided_at, origin="revert")
     if prior is not None:
         decision.prior_content = prior.decode("utf-8", errors="replace")
         decision.prior_content_hash = content_hash(prior)

@@ -8,13 +8,24 @@ from typing import AsyncIterator
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
 
 from ..service.service import MemoryService
 from .api import decisions, dreams, extractor, hooks, memory, search, sessions, system
 from .api.errors import EXCEPTION_HANDLERS
+from .api.routing import own_paths
 from .mcp.endpoint import McpEndpoint
 from .security import Allowlist, GuardMiddleware
 from .web import routes as web_routes
+
+
+def routes() -> list[BaseRoute]:
+    """The API's routes, in matching order (/openapi.json describes these).
+    A route with parameters yields the paths of the routes before it (see
+    api/routing.py); the memory item routes come last: they match any name
+    under /api/memory/."""
+    api_routes = [*system.routes, *decisions.routes, *dreams.routes, *sessions.routes, *hooks.routes, *extractor.routes, *search.routes, *memory.routes]
+    return own_paths([*api_routes, *memory.item_routes])
 
 
 def create_app(service: MemoryService) -> Starlette:
@@ -38,10 +49,8 @@ def create_app(service: MemoryService) -> Starlette:
             finally:
                 await run_in_threadpool(service.close)
 
-    api_routes = [*system.routes, *decisions.routes, *dreams.routes, *sessions.routes, *hooks.routes, *extractor.routes, *search.routes, *memory.routes]
-    memory.own_item_paths(api_routes)
     app = Starlette(
-        routes=[*api_routes, *memory.item_routes, *mcp.routes, *web_routes],
+        routes=[*routes(), *mcp.routes, *web_routes],
         middleware=[
             Middleware(
                 GuardMiddleware,

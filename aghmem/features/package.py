@@ -52,7 +52,7 @@ def entry_item(entry: Entry, body: str, banner: str | None, why: list[str], now:
         "body": body,
         "truncated": False,
         "mod_time": entry.mod_time,
-        "age_days": round(entry.age_days(now), 2),
+        "age_days": int(entry.age_days(now)),  # whole days, as the staleness banner counts them
         "staleness_banner": banner,
         "why_recalled": why,
         "workspace_id": entry.selector.workspace_id,

@@ -228,12 +228,13 @@ class Providers:
         self._save_state()
         return self.view(name)
 
-    def set_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
-        self.view(name)
+    def set_enabled(self, name: str, enabled: bool) -> tuple[dict[str, Any], bool]:
+        """(the provider's view, whether this changed its state)."""
+        before = self.view(name)
         if name == LOCAL:
             if not enabled:
                 raise Conflict("the local provider is the fallback of every other one and cannot be disabled", provider=name)
-            return self.view(name)
+            return before, False
         if enabled:
             self.disabled.discard(name)
             self.breaker.success()  # a person said try again
@@ -242,7 +243,8 @@ class Providers:
             if self.active == name:
                 self.active = LOCAL
         self._save_state()
-        return self.view(name)
+        after = self.view(name)
+        return after, (before["enabled"], before["status"]) != (after["enabled"], after["status"])
 
     def close(self) -> None:
         if self._client is not None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Config
-from ..model import Entry, Selector
+from ..model import Entry, Selector, iso_utc
 from ..storage import analysis
 from ..storage.catalog import Catalog
 from ..storage.files import body_of
@@ -352,7 +352,7 @@ class Recall:
     ) -> None:
         """Signals for what recall handed over: packaged, past the floor
         (which drops the rest before it gets here), never padding."""
-        at = now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+        at = iso_utc(now, ms=True)
         trace = None
         if req.session_id and req.turn_seq is not None:
             trace = {

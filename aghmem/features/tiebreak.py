@@ -41,7 +41,7 @@ class TieBreaker:
         """Settle an ambiguous verdict in place; returns the llm_trace."""
         settings = self.config.controller
         model = settings.llm.model or self.config.provider.model
-        trace: dict[str, Any] = {"model": model, "prompt_version": settings.llm.prompt_version, "latency_ms": 0.0, "error": None}
+        trace: dict[str, Any] = {"model": model, "prompt_version": settings.llm.prompt_version, "latency_ms": 0, "error": None}
         targets = verdict.targets[: settings.llm.top_k]
         shown = {name: read_file(name) for name in targets}
         try:
@@ -51,7 +51,7 @@ class TieBreaker:
                 timeout=min(parse_duration(settings.max_latency), parse_duration(settings.llm.timeout)),
                 max_tokens=settings.llm.max_tokens_out,
             )
-            trace.update(model=completion.model, latency_ms=round(completion.latency_ms, 1))
+            trace.update(model=completion.model, latency_ms=round(completion.latency_ms))
             op, target, reason = _answer(completion.text, targets)
         except ProviderError as exc:
             trace["error"] = f"{exc.code}: {exc}"

@@ -31,7 +31,7 @@ from ..features.sessions import Sessions
 from ..features.signals import Signals
 from ..features.sync import Reconciler, ScanReport, Watcher
 from ..features.tiebreak import TieBreaker
-from ..model import Selector
+from ..model import Selector, iso_utc
 from ..reloading import LOCKED_PATHS, get_path, set_path
 from ..storage.catalog import Catalog
 from ..storage.layout import Layout, WorkspaceRegistry
@@ -242,5 +242,5 @@ class Runtime:
         self.catalog.close()
 
     def now(self) -> str:
-        return self.clock().astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return iso_utc(self.clock())
 

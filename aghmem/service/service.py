@@ -294,8 +294,8 @@ class MemoryService(Inspection, Workspaces, HookMethods):
     def extractor_status(self) -> dict[str, Any]:
         return self.extractor.status()
 
-    def extractor_failures(self) -> list[dict[str, Any]]:
-        return self.extractor.failures()
+    def extractor_failures(self, *, session_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        return self.extractor.failures(session_id=session_id, limit=_limit(limit, MAX_LIST_LIMIT))
 
     def retry_extraction(self, ids: list[str] | None = None) -> dict[str, Any]:
         """Put failed inbox files back (all, or `ids`) and process them."""
@@ -314,7 +314,8 @@ class MemoryService(Inspection, Workspaces, HookMethods):
     def select_provider(self, name: str) -> dict[str, Any]:
         return self.providers.select(name)
 
-    def set_provider_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
+    def set_provider_enabled(self, name: str, enabled: bool) -> tuple[dict[str, Any], bool]:
+        """(the provider, whether its state changed)."""
         return self.providers.set_enabled(name, enabled)
 
     # --- search ------------------------------------------------------------

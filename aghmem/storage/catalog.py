@@ -389,7 +389,14 @@ class Catalog(DecisionLog):
         row = self.db.execute(
             "SELECT trace FROM recall_traces WHERE session_id = ? AND turn_seq = ?", (session_id, turn_seq)
         ).fetchone()
-        return json.loads(row[0]) if row else None
+        if row is None:
+            return None
+        trace = json.loads(row[0])
+        # An older daemon kept age_days with decimals; seed 004 counts whole days.
+        for block in (trace.get("recall") or {}).get("blocks") or []:
+            for entry in block.get("entries") or []:
+                entry["age_days"] = int(entry.get("age_days") or 0)
+        return trace
 
     def invalid_files(self) -> list[dict[str, str]]:
         """Every file not taken in: path, error, scope_key, filename, kind, rule."""

@@ -23,7 +23,7 @@ import yaml
 from frontmatter.default_handlers import YAMLHandler
 
 from ..errors import ParseError, TooLarge, ValidationError
-from ..model import Entry, MemoryType, Selector
+from ..model import Entry, MemoryType, Selector, iso_utc
 
 INDEX_FILENAME = "MEMORY.md"
 
@@ -73,7 +73,7 @@ def utc_now() -> str:
 def format_time(moment: dt.datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(moment)
 
 
 def body_of(raw: str) -> str:

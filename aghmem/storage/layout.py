@@ -46,6 +46,15 @@ def _check_plain_path(raw: object, what: str) -> Path:
     return path
 
 
+def _is_dir(path: Path) -> bool:
+    """Whether `path` is a directory; False for one the system cannot even
+    look up (a name over NAME_MAX, no permission on a parent)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 # `.agh/.gitignore`, written when a workspace is registered (unless asked
 # not to, or one is there): the memories and workspace.toml are shared
 # through git; what is per machine or regenerated is not.
@@ -134,7 +143,7 @@ class WorkspaceRegistry:
         the user's home, not inside aghmem's home or another workspace's
         `.agh` (memories there would be indexed twice, or nowhere)."""
         given = _check_plain_path(raw_path, "workspace path")
-        if not given.is_dir():
+        if not _is_dir(given):
             raise ValidationError("workspace path is not an existing directory", field="path", path=str(given))
         root = Path(os.path.realpath(given))
         home = Path(os.path.realpath(self.file.parent))

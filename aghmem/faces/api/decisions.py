@@ -10,14 +10,19 @@ from starlette.routing import Route
 from ...errors import ValidationError
 from ...model import HISTORY_OPERATIONS, Op
 from ...service.service import MemoryService
-from .parsing import query_int, query_selector, read_json
-from .payloads import decision_op, since
+from . import answers
+from .contract import contract
+from .parsing import query_int, query_selector, query_value, read_json
+from .payloads import REVERT_BODY, decision_op, revert_options, since
+from .payloads import queries as q
+from .routing import ParamRoute
 
 
 def _service(request: Request) -> MemoryService:
     return request.app.state.service
 
 
+@contract(answer=answers.DECISIONS, query=q.DECISIONS_QUERY, errors=(404,))
 async def list_decisions(request: Request) -> JSONResponse:
     """Decisions newest first; filter by selector, op, since, filename."""
     params = request.query_params
@@ -28,32 +33,29 @@ async def list_decisions(request: Request) -> JSONResponse:
         since=since(params.get("since")),
         limit=query_int(request, "limit", 50),
         cursor=params.get("cursor") or None,
-        filename=params.get("filename") or None,
+        filename=query_value(request, "filename", q.DECISIONS_QUERY["filename"]),
     )
     return JSONResponse({"decisions": [d.to_dict() for d in decisions], "next_cursor": next_cursor})
 
 
+@contract(answer=answers.ONE_DECISION, path={"decision_id": q.DECISION_ID}, errors=(404,))
 async def get_decision(request: Request) -> JSONResponse:
     """One decision with its rule trace."""
     decision = await run_in_threadpool(_service(request).get_decision, request.path_params["decision_id"])
     return JSONResponse({"decision": decision.to_dict()})
 
 
+@contract(answer=answers.REVERTED, body=REVERT_BODY, path={"decision_id": q.DECISION_ID}, errors=(404, 409, 422, 429, 503))
 async def revert_decision(request: Request) -> JSONResponse:
     """Undo an applied decision if the file is still as it left it."""
-    body = await read_json(request)
-    unknown = set(body) - {"dry_run"}
-    if unknown:
-        raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}", unknown=sorted(unknown))
-    dry_run = body.get("dry_run", False)
-    if not isinstance(dry_run, bool):
-        raise ValidationError("dry_run must be true or false", field="dry_run")
+    dry_run = revert_options(await read_json(request))
     outcome = await run_in_threadpool(_service(request).revert, request.path_params["decision_id"], dry_run=dry_run)
     return JSONResponse(
         {"reverted": outcome.applied, "dry_run": outcome.dry_run, "decision": outcome.decision.to_dict()}
     )
 
 
+@contract(answer=answers.OPERATIONS, query=q.HISTORY_QUERY, errors=(404,))
 async def history(request: Request) -> JSONResponse:
     """Applied operations newest first, one line each."""
     params = request.query_params
@@ -70,8 +72,8 @@ async def history(request: Request) -> JSONResponse:
 
 routes = [
     Route("/api/memory/decisions", list_decisions, methods=["GET"]),
-    Route("/api/memory/decisions/{decision_id}", get_decision, methods=["GET"]),
-    Route("/api/memory/decisions/{decision_id}/revert", revert_decision, methods=["POST"]),
+    ParamRoute("/api/memory/decisions/{decision_id}", get_decision, methods=["GET"]),
+    ParamRoute("/api/memory/decisions/{decision_id}/revert", revert_decision, methods=["POST"]),
     Route("/api/memory/history", history, methods=["GET"]),
 ]
 

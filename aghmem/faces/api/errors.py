@@ -8,6 +8,7 @@ import secrets
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import Match, Route
 
 from ...errors import AghmemError
 
@@ -21,6 +22,7 @@ STATUS = {
     "memory.method_not_allowed": 405,
     "memory.conflict": 409,
     "memory.too_large": 413,
+    "memory.unsupported_media_type": 415,
     "memory.rejected": 422,
     "memory.rate_limited": 429,
     "memory.internal": 500,
@@ -52,10 +54,24 @@ async def on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 404:
         return envelope("memory.not_found", f"no route {request.method} {request.url.path}")
     if exc.status_code == 405:
-        return envelope("memory.method_not_allowed", f"{request.method} is not allowed on {request.url.path}")
+        allow = {"Allow": ", ".join(allowed_methods(request))}
+        return envelope("memory.method_not_allowed", f"{request.method} is not allowed on {request.url.path}", headers=allow)
     if exc.status_code == 413:
         return envelope("memory.too_large", "request body is too large")
     return envelope("memory.validation", str(exc.detail))
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes on this path (RFC 9110: a 405 says
+    them in Allow). Starlette's own Allow names only the first route's, and
+    GET and POST /api/workspaces are two routes."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches({**request.scope, "method": "GET"})
+            if match is not Match.NONE:
+                methods |= route.methods
+    return sorted(methods)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -20,8 +20,11 @@ from starlette.routing import Route
 
 from ...errors import ValidationError
 from ...service.service import MemoryService
-from .parsing import read_json
-from .payloads.hooks import CONTEXT_EVENTS, HookCall, hook_call
+from . import answers
+from .contract import contract
+from .parsing import query_value, read_json
+from .payloads import Field
+from .payloads.hooks import CONTEXT_EVENTS, HOOK_BODY, HOOK_QUERY, RUNTIMES, HookCall, hook_call
 
 NOTE_HEADER = "X-Aghmem-Hook"
 
@@ -40,11 +43,16 @@ def _context(service: MemoryService, call: HookCall) -> str:
     return service.session_brief(cwd=call.cwd, session_id=call.session_id)
 
 
+@contract(
+    answer=answers.HOOK_ANSWERED, body=HOOK_BODY, query=HOOK_QUERY, path={"runtime": Field("string", "The runtime", enum=RUNTIMES)},
+    errors=(404, 409, 429),
+)
 async def hook(request: Request) -> JSONResponse:
     """Answer one hook: context for SessionStart and UserPromptSubmit, the
     transcript into the session ledger for Stop, PreCompact and SessionEnd."""
     service = _service(request)
-    call = hook_call(request.path_params["runtime"], await read_json(request), request.query_params.get("event"))
+    event = query_value(request, "event", HOOK_QUERY["event"])
+    call = hook_call(request.path_params["runtime"], await read_json(request), event)
     if call.event is None:
         return _answer({}, "not an event aghmem handles")
     if call.event in CONTEXT_EVENTS:

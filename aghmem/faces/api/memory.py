@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Match, Route
-from starlette.types import Scope
+from starlette.routing import Route
 
 from ...controller.controller import Outcome
 from ...service.service import MemoryService
+from . import answers
+from .contract import contract
 from .parsing import if_match, query_int, query_selector, read_json
-from .payloads import ad_hoc_candidate, delete_candidate, patch_candidate, promotion, write_candidate
+from .payloads import (
+    AD_HOC_BODY,
+    DELETE_BODY,
+    PATCH_BODY,
+    PROMOTE_BODY,
+    WRITE_BODY,
+    ad_hoc_candidate,
+    delete_candidate,
+    patch_candidate,
+    promotion,
+    write_candidate,
+)
+from .payloads import queries as q
+from .routing import ParamRoute
+
+# What a write through the controller can meet: an unknown workspace, a file
+# that changed (If-Match) or cannot be parsed, a rejection, the rate limit,
+# a daemon still taking its files in after a start.
+WRITE_ERRORS = (404, 409, 422, 429, 503)
 
 
 def _service(request: Request) -> MemoryService:
@@ -36,6 +55,7 @@ def render_outcome(outcome: Outcome) -> JSONResponse:
     )
 
 
+@contract(answer=answers.MEMORIES, query=q.PAGE_QUERY, errors=(404,))
 async def list_memories(request: Request) -> JSONResponse:
     """List the memories of one scope, newest first."""
     selector = query_selector(request)
@@ -47,18 +67,21 @@ async def list_memories(request: Request) -> JSONResponse:
     return JSONResponse({"memories": memories, "next_cursor": next_cursor})
 
 
+@contract(answer=answers.OUTCOME, body=WRITE_BODY, errors=WRITE_ERRORS)
 async def write_memory(request: Request) -> JSONResponse:
     """Create a memory (or update the one it names) through the controller."""
     candidate = write_candidate(await read_json(request))
     return render_outcome(await run_in_threadpool(_service(request).submit, candidate))
 
 
+@contract(answer=answers.AD_HOC, body=AD_HOC_BODY, errors=WRITE_ERRORS)
 async def ad_hoc(request: Request) -> JSONResponse:
     """Save a quick note; its name and type are inferred."""
     candidate = ad_hoc_candidate(await read_json(request))
     return JSONResponse(await run_in_threadpool(_service(request).ad_hoc, candidate))
 
 
+@contract(answer=answers.OUTCOME, body=PROMOTE_BODY, errors=WRITE_ERRORS)
 async def promote(request: Request) -> JSONResponse:
     """Copy a memory to another scope through the controller."""
     p = promotion(await read_json(request))
@@ -68,6 +91,7 @@ async def promote(request: Request) -> JSONResponse:
     return render_outcome(outcome)
 
 
+@contract(answer=answers.MEMORY, path={"filename": q.MEMORY_FILENAME}, query=q.SELECTOR_QUERY, errors=(404, 409))
 async def get_memory(request: Request) -> JSONResponse:
     """Read one memory; the ETag is its content hash."""
     selector = query_selector(request)
@@ -76,6 +100,10 @@ async def get_memory(request: Request) -> JSONResponse:
     return JSONResponse(payload, headers={"ETag": f'"{view.content_hash}"'})
 
 
+@contract(
+    answer=answers.OUTCOME, body=PATCH_BODY, path={"filename": q.MEMORY_FILENAME}, query=q.SELECTOR_QUERY,
+    headers=q.IF_MATCH, errors=WRITE_ERRORS,
+)
 async def patch_memory(request: Request) -> JSONResponse:
     """Change fields of one memory; honours If-Match."""
     candidate = patch_candidate(
@@ -84,6 +112,10 @@ async def patch_memory(request: Request) -> JSONResponse:
     return render_outcome(await run_in_threadpool(_service(request).submit, candidate))
 
 
+@contract(
+    answer=answers.OUTCOME, body=DELETE_BODY, path={"filename": q.MEMORY_FILENAME}, query=q.DELETE_QUERY,
+    headers=q.IF_MATCH, errors=WRITE_ERRORS,
+)
 async def delete_memory(request: Request) -> JSONResponse:
     """Delete one memory; honours If-Match."""
     candidate = delete_candidate(
@@ -99,33 +131,12 @@ routes = [
     Route("/api/memory/promote", promote, methods=["POST"]),
 ]
 
-class ItemRoute(Route):
-    """`/api/memory/{filename}`, except on a path another route owns: there
-    a wrong method (`DELETE /api/memory/health`) is that route's 405, not a
-    bad filename. `others` is set when the app is assembled."""
-
-    others: Sequence[BaseRoute] = ()
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        match, child = super().matches(scope)
-        if match is not Match.NONE:
-            path = scope["path"]
-            if any(isinstance(r, Route) and r.path_regex.match(path) for r in self.others):
-                return Match.NONE, {}
-        return match, child
-
 
 # Last, and with the `path` convertor: an encoded slash (`%2f`) must reach
 # the handler and be refused with a 400, not fall through to a 404.
+# They yield every path another route owns (see routing.py).
 item_routes = [
-    ItemRoute("/api/memory/{filename:path}", get_memory, methods=["GET"]),
-    ItemRoute("/api/memory/{filename:path}", patch_memory, methods=["PATCH"]),
-    ItemRoute("/api/memory/{filename:path}", delete_memory, methods=["DELETE"]),
+    ParamRoute("/api/memory/{filename:path}", get_memory, methods=["GET"]),
+    ParamRoute("/api/memory/{filename:path}", patch_memory, methods=["PATCH"]),
+    ParamRoute("/api/memory/{filename:path}", delete_memory, methods=["DELETE"]),
 ]
-
-
-def own_item_paths(others: Sequence[BaseRoute]) -> None:
-    """Tell the item routes which paths belong to the other routes."""
-    for route in item_routes:
-        assert isinstance(route, ItemRoute)
-        route.others = tuple(others)

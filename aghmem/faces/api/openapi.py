@@ -1,136 +1,33 @@
-"""`/openapi.json`, built from the route table so every route is described."""
+"""`/openapi.json`, built from the route table and each route's contract
+(contract.py): request bodies from the payload declarations the parsers
+check with, answers from answers.py, every status the route can answer.
+Every route with a contract is described, and every route under /api/
+(one without a contract as `x-undeclared`: it promises only JSON)."""
 
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from starlette.routing import BaseRoute, Route
 
 from ... import __version__
-from .payloads.memory import MEMORY_FIELDS
-from .payloads.recall import SEARCH_FIELDS
+from .answers import COMPONENTS, ref
+from .contract import STATUS_TEXT, Contract, contract_of
+from .payloads import Field
 
 _PARAM_RE = re.compile(r"{(\w+)(?::\w+)?}")
-
-_SELECTOR_PARAMS = [
-    {"name": "scope", "in": "query", "schema": {"type": "string", "enum": ["global", "workspace", "agent"]}},
-    {"name": "workspace_id", "in": "query", "schema": {"type": "string"}},
-    {"name": "agent_name", "in": "query", "schema": {"type": "string"}},
-    {"name": "agent_tier", "in": "query", "schema": {"type": "string", "enum": ["workspace", "global"]}},
-]
-_LIST_PARAMS = [
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-]
-_SELECTOR_ROUTES = {
-    "list_memories", "get_memory", "patch_memory", "delete_memory", "scope_show", "list_decisions", "history",
-    "list_dreams", "dream_status", "daily_logs",
-}
-_LIST_ROUTES = {"list_memories", "list_decisions", "history"}
-_LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}}
-_EXTRA_QUERY = {
-    "list_dreams": [
-        {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["idle", "running", "promoted", "skipped", "failed"]}},
-        _LIMIT,
-    ],
-    "resolve_workspace": [{"name": "path", "in": "query", "required": True, "schema": {"type": "string"}}],
-    "daily_logs": [{"name": "date", "in": "query", "schema": {"type": "string", "format": "date"}}, _LIMIT],
-    "list_decisions": [
-        {"name": "op", "in": "query", "schema": {"type": "string", "enum": ["noop", "add", "update", "delete", "reject"]}},
-        {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-    ],
-    "hook": [{"name": "event", "in": "query", "schema": {"type": "string"}, "description": "the hook, e.g. user-prompt-submit"}],
-    "history": [
-        {"name": "operation", "in": "query", "schema": {"type": "string"}},
-        {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-    ],
-}
-_REQUEST_SCHEMAS = {
-    "write_memory": {
-        "type": "object",
-        "required": ["type", "content"],
-        "additionalProperties": False,
-        "properties": {name: {} for name in sorted(MEMORY_FIELDS)},
-    },
-    "search": {
-        "type": "object",
-        "required": ["query_text"],
-        "additionalProperties": False,
-        "properties": {name: {} for name in sorted(SEARCH_FIELDS)},
-    },
-    "trigger_dream": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "selector": {"type": "object"},
-            **{name: {"type": "string"} for name in ("scope", "workspace_id", "agent_name", "agent_tier")},
-            "force": {"type": "boolean"},
-            "dry_run": {"type": "boolean"},
-        },
-    },
-    "reset": {
-        "type": "object",
-        "required": ["confirm", "derived_only"],
-        "properties": {"confirm": {"type": "boolean"}, "derived_only": {"type": "boolean"}},
-    },
-    "add_workspace": {
-        "type": "object",
-        "required": ["path"],
-        "additionalProperties": False,
-        "properties": {"path": {"type": "string"}},
-    },
-}
-
-ERROR_SCHEMA = {
-    "type": "object",
-    "required": ["code", "message", "details"],
-    "properties": {
-        "code": {"type": "string", "example": "memory.validation"},
-        "message": {"type": "string"},
-        "details": {"type": "object", "additionalProperties": True},
-    },
-}
-
-
-def _operation(route: Route, method: str) -> dict[str, Any]:
-    name = route.name
-    doc = (route.endpoint.__doc__ or name).strip().splitlines()[0]
-    params: list[dict[str, Any]] = [
-        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-        for p in _PARAM_RE.findall(route.path)
-    ]
-    if name in _SELECTOR_ROUTES:
-        params += _SELECTOR_PARAMS
-    if name in _LIST_ROUTES:
-        params += _LIST_PARAMS
-    params += _EXTRA_QUERY.get(name, [])
-    if method in ("PATCH", "DELETE"):
-        params.append({"name": "If-Match", "in": "header", "schema": {"type": "string"}})
-    operation: dict[str, Any] = {
-        "operationId": name,
-        "summary": doc,
-        "responses": {
-            "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
-            "default": {
-                "description": "Error envelope",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            },
-        },
-    }
-    if params:
-        operation["parameters"] = params
-    if method in ("POST", "PATCH"):
-        schema = _REQUEST_SCHEMAS.get(name, {"type": "object"})
-        operation["requestBody"] = {"required": False, "content": {"application/json": {"schema": schema}}}
-    return operation
 
 
 def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
+        # The API's routes; a page (include_in_schema=False: the web inspector's) or a
+        # mounted app (MCP) is not part of it.
         if not isinstance(route, Route) or not route.include_in_schema:
-            continue  # mounts, and the web inspector's pages (HTML, not API)
+            continue
+        if contract_of(route.endpoint) is None and not route.path.startswith("/api/"):
+            continue
         path = _PARAM_RE.sub(r"{\1}", route.path)
         for method in sorted((route.methods or set()) - {"HEAD"}):
             paths.setdefault(path, {})[method.lower()] = _operation(route, method)
@@ -139,7 +36,78 @@ def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
         "info": {"title": "aghmem", "version": __version__, "description": "Local memory daemon for coding agents."},
         "paths": paths,
         "components": {
-            "schemas": {"Error": ERROR_SCHEMA},
+            "schemas": COMPONENTS,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def _operation(route: Route, method: str) -> dict[str, Any]:
+    lines = (route.endpoint.__doc__ or route.name).strip().splitlines()
+    operation: dict[str, Any] = {"operationId": route.name, "summary": lines[0]}
+    description = " ".join(line.strip() for line in lines[1:] if line.strip())
+    if description:
+        operation["description"] = description
+    declared = contract_of(route.endpoint)
+    if declared is None:
+        return _undeclared(route, operation)
+    parameters = _parameters(route, declared)
+    if parameters:
+        operation["parameters"] = parameters
+    if declared.body is not None:
+        schema = declared.body.schema()
+        content: dict[str, Any] = {"schema": schema}
+        if declared.body.example is not None:
+            content["example"] = declared.body.example
+        operation["requestBody"] = {
+            "required": bool(schema.get("required") or schema.get("anyOf")),
+            "content": {"application/json": content},
+        }
+    operation["responses"] = {str(code): _response(code, declared) for code in declared.statuses()}
+    return operation
+
+
+def _parameters(route: Route, declared: Contract) -> list[dict[str, Any]]:
+    found = [
+        _parameter(name, "path", declared.path.get(name) or Field("string"), required=True)
+        for name in _PARAM_RE.findall(route.path)
+    ]
+    found += [_parameter(name, "query", spec) for name, spec in declared.query.items()]
+    found += [_parameter(name, "header", spec) for name, spec in declared.headers.items()]
+    return found
+
+
+def _parameter(name: str, where: str, spec: Field, *, required: bool = False) -> dict[str, Any]:
+    schema = spec.schema()
+    if where == "query":
+        schema = {"anyOf": [schema, {"const": ""}]}  # an empty query value is no value (`?limit=`)
+    parameter: dict[str, Any] = {"name": name, "in": where, "required": required or spec.required, "schema": schema}
+    if spec.description:
+        parameter["description"] = spec.description
+    if spec.example is not None:
+        parameter["example"] = spec.example
+    return parameter
+
+
+def _response(code: int, declared: Contract) -> dict[str, Any]:
+    text = STATUS_TEXT.get(code, "")
+    if 200 <= code < 300:
+        return {"description": text, "content": {declared.media_type: {"schema": dict(declared.answer)}}}
+    response: dict[str, Any] = {"description": text, "content": {"application/json": {"schema": ref("Error")}}}
+    if code in (429, 503):
+        response["headers"] = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "string"}}}
+    return response
+
+
+def _undeclared(route: Route, operation: Mapping[str, Any]) -> dict[str, Any]:
+    """A route without a contract: listed, promising only JSON."""
+    params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in _PARAM_RE.findall(route.path)]
+    return {
+        **operation,
+        **({"parameters": params} if params else {}),
+        "x-undeclared": True,
+        "responses": {
+            "200": {"description": "OK", "content": {"application/json": {"schema": {}}}},
+            "default": {"description": "Error envelope", "content": {"application/json": {"schema": ref("Error")}}},
         },
     }

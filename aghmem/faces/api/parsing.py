@@ -9,8 +9,9 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ...errors import TooLarge, ValidationError
+from ...errors import TooLarge, UnsupportedMediaType, ValidationError
 from ...model import SELECTOR_FIELDS, Selector, has_selector_fields, resolve_selector
+from .payloads.spec import MAX_INT, Field
 
 
 async def read_json(request: Request) -> dict[str, Any]:
@@ -37,11 +38,11 @@ async def read_json(request: Request) -> dict[str, Any]:
             raise TooLarge(f"request body is over the limit of {cap} bytes", limit=cap)
         chunks.append(chunk)
     raw = b"".join(chunks)
-    if not raw.strip():
+    if not raw:
         return {}
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
-        raise ValidationError("send the body as JSON with Content-Type: application/json", content_type=content_type)
+        raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json", content_type=content_type)
     try:
         data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_bounded_int)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -56,8 +57,7 @@ async def read_json(request: Request) -> dict[str, Any]:
 
 # Numbers a file, SQLite and JSON can all hold: finite floats (1e400 parses
 # as inf, which YAML writes as .inf and JSON cannot answer) and integers in
-# SQLite's 64 bits.
-MAX_INT = 2**63 - 1
+# SQLite's 64 bits (MAX_INT).
 
 
 def _no_constant(name: str) -> float:
@@ -183,3 +183,13 @@ def if_match(request: Request) -> str | None:
     if value.startswith("W/"):
         value = value[2:]
     return value.strip('"')
+
+
+def query_value(request: Request, name: str, spec: Field) -> str | None:
+    """A text query parameter held to its declaration (an enum, a pattern);
+    None when absent or empty."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    spec.check(raw, name)
+    return raw

@@ -7,17 +7,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ...errors import ValidationError
-from ...model import SELECTOR_FIELDS, has_selector_fields, resolve_selector
 from ...service.service import MemoryService
+from . import answers
+from .contract import contract
 from .parsing import read_json, whole_number
-from .payloads import reset_request, search_request
+from .payloads import NO_BODY, REINDEX_BODY, RESET_BODY, SEARCH_BODY, no_body, reindex_selector, reset_request, search_request
+from .payloads import queries as q
 
 
 def _service(request: Request) -> MemoryService:
     return request.app.state.service
 
 
+@contract(answer=answers.SEARCHED, body=SEARCH_BODY, errors=(404,))
 async def search(request: Request) -> JSONResponse:
     """Recall: memories for a query, ranked, packaged for an agent."""
     service = _service(request)
@@ -25,6 +27,7 @@ async def search(request: Request) -> JSONResponse:
     return JSONResponse(await run_in_threadpool(service.search, search_req))
 
 
+@contract(answer=answers.TRACE, path={"session_id": q.SESSION_PATH["session_id"], "turn_seq": q.TURN_SEQ}, errors=(404,))
 async def recall_trace(request: Request) -> JSONResponse:
     """What one turn of a session recalled, and why."""
     turn_seq = whole_number(request.path_params["turn_seq"], "turn_seq")
@@ -32,25 +35,24 @@ async def recall_trace(request: Request) -> JSONResponse:
     return JSONResponse({"trace": trace})
 
 
+@contract(answer=answers.REINDEXED, body=REINDEX_BODY, errors=(404,))
 async def reindex(request: Request) -> JSONResponse:
     """Scan the files again and rebuild index documents (a scope, or all)."""
-    body = await read_json(request)
-    unknown = set(body) - set(SELECTOR_FIELDS)
-    if unknown:
-        raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}", unknown=sorted(unknown))
-    selector = resolve_selector(body) if has_selector_fields(body) else None
+    selector = reindex_selector(await read_json(request))
     return JSONResponse(await run_in_threadpool(_service(request).reindex, selector))
 
 
+@contract(answer=answers.RESET, body=RESET_BODY)
 async def reset(request: Request) -> JSONResponse:
     """Rebuild all derived state from the files (needs confirm and derived_only)."""
     reset_request(await read_json(request))
     return JSONResponse(await run_in_threadpool(_service(request).reset))
 
 
+@contract(answer=answers.RELOADED, body=NO_BODY)
 async def reload(request: Request) -> JSONResponse:
     """Take the config file again (all but locked_paths)."""
-    await read_json(request)
+    no_body(await read_json(request))
     return JSONResponse(await run_in_threadpool(_service(request).reload))
 
 

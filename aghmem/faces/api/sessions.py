@@ -8,8 +8,20 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ...service.service import MemoryService
+from . import answers
+from .contract import contract
 from .parsing import read_json
-from .payloads import prune_options, replay_options, session_append
+from .payloads import (
+    NO_BODY,
+    PRUNE_BODY,
+    REPLAY_BODY,
+    SESSION_APPEND_BODY,
+    no_body,
+    prune_options,
+    replay_options,
+    session_append,
+)
+from .payloads import queries as q
 
 
 def _service(request: Request) -> MemoryService:
@@ -20,6 +32,7 @@ def _ids(request: Request) -> tuple[str, str]:
     return request.path_params["workspace_id"], request.path_params["session_id"]
 
 
+@contract(answer=answers.APPENDED, body=SESSION_APPEND_BODY, path=q.SESSION_PATH, errors=(404, 409, 429))
 async def append_events(request: Request) -> JSONResponse:
     """Append events to a session's ledger (sequences already there are skipped)."""
     body = session_append(await read_json(request))
@@ -33,26 +46,30 @@ async def append_events(request: Request) -> JSONResponse:
     return JSONResponse(result.to_dict())
 
 
+@contract(answer=answers.LEDGER, path=q.SESSION_PATH, errors=(404, 409))
 async def session_ledger(request: Request) -> JSONResponse:
     """A session's meta and every event in its ledger."""
     return JSONResponse(await run_in_threadpool(_service(request).session_ledger, *_ids(request)))
 
 
+@contract(answer=answers.REPLAYED, body=REPLAY_BODY, path=q.SESSION_PATH, errors=(404, 409))
 async def replay_session(request: Request) -> JSONResponse:
     """The conversation in order (tool and memory events only when asked)."""
     options = replay_options(await read_json(request))
     return JSONResponse(await run_in_threadpool(lambda: _service(request).replay_session(*_ids(request), **options)))
 
 
+@contract(answer=answers.PRUNED, body=PRUNE_BODY)
 async def prune_sessions(request: Request) -> JSONResponse:
     """Delete sessions idle for longer than older_than_hours."""
     hours, dry_run = prune_options(await read_json(request))
     return JSONResponse(await run_in_threadpool(lambda: _service(request).prune_sessions(hours, dry_run=dry_run)))
 
 
+@contract(answer=answers.REPAIRED, body=NO_BODY)
 async def repair_sessions(request: Request) -> JSONResponse:
     """Trim torn ledger lines and fix checksums; damaged ledgers are reported."""
-    await read_json(request)
+    no_body(await read_json(request))
     return JSONResponse(await run_in_threadpool(_service(request).repair_sessions))
 
 

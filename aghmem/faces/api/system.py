@@ -8,69 +8,74 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from ...errors import ValidationError
 from ...service.service import MemoryService
+from . import answers
+from .contract import contract
 from .openapi import openapi_document
 from .parsing import query_selector, read_json
-from .payloads import resolve_path
-from .payloads.fields import check_fields
+from .payloads import MOVE_BODY, RESOLVE_QUERY, WORKSPACE_BODY, resolve_path, workspace_move, workspace_registration
+from .payloads import queries as q
 
 
 def _service(request: Request) -> MemoryService:
     return request.app.state.service
 
 
+@contract(answer=answers.READY, media_type="text/plain")
 async def healthz(request: Request) -> PlainTextResponse:
     """200 once the daemon is ready."""
     return PlainTextResponse("ok")
 
 
+@contract(answer=answers.HEALTH)
 async def health(request: Request) -> JSONResponse:
     """Counts, index state, invalid files, dream settings."""
     return JSONResponse(await run_in_threadpool(_service(request).health))
 
 
+@contract(answer=answers.CONFIG_VIEW)
 async def config(request: Request) -> JSONResponse:
     """The effective configuration (token masked)."""
     return JSONResponse(_service(request).config_view())
 
 
+@contract(answer=answers.SCOPES, query=q.SELECTOR_QUERY, errors=(404,))
 async def scope_show(request: Request) -> JSONResponse:
     """The scopes a selector sees, deepest first, and their directories."""
     selector = query_selector(request)
     return JSONResponse(await run_in_threadpool(_service(request).scope_show, selector))
 
 
+@contract(answer=answers.WORKSPACES)
 async def list_workspaces(request: Request) -> JSONResponse:
     """Registered workspace roots."""
     return JSONResponse({"workspaces": _service(request).list_workspaces()})
 
 
+@contract(answer=answers.WORKSPACE_ADDED, body=WORKSPACE_BODY, status=201, also=(200,), errors=(409,))
 async def add_workspace(request: Request) -> JSONResponse:
     """Register a workspace root (creating .agh/workspace.toml if needed)."""
-    body = await read_json(request)
-    check_fields(body, frozenset({"path", "gitignore"}))
-    gitignore = body.get("gitignore", True)
-    if not isinstance(gitignore, bool):
-        raise ValidationError("gitignore must be true or false", field="gitignore")
+    path, gitignore = workspace_registration(await read_json(request))
     service = _service(request)
-    workspace, created = await run_in_threadpool(lambda: service.add_workspace(body.get("path"), gitignore=gitignore))
+    workspace, created = await run_in_threadpool(lambda: service.add_workspace(path, gitignore=gitignore))
     return JSONResponse({"workspace": workspace, "created": created}, status_code=201 if created else 200)
 
 
+@contract(answer=answers.WORKSPACE_MOVED, body=MOVE_BODY, path={"workspace_id": q.WORKSPACE_ID}, errors=(404, 409))
 async def move_workspace(request: Request) -> JSONResponse:
     """A workspace's root moved: point it at the new path."""
-    body = await read_json(request)
-    check_fields(body, frozenset({"path"}))
+    path = workspace_move(await read_json(request))
     workspace_id = request.path_params["workspace_id"]
-    return JSONResponse({"workspace": await run_in_threadpool(_service(request).move_workspace, workspace_id, body.get("path"))})
+    return JSONResponse({"workspace": await run_in_threadpool(_service(request).move_workspace, workspace_id, path)})
 
 
+@contract(answer=answers.WORKSPACE_REMOVED, path={"workspace_id": q.WORKSPACE_ID}, errors=(404,))
 async def remove_workspace(request: Request) -> JSONResponse:
     """Forget a workspace; its files stay on disk."""
     return JSONResponse(await run_in_threadpool(_service(request).remove_workspace, request.path_params["workspace_id"]))
 
 
+@contract(answer=answers.WORKSPACE_RESOLVED, query=RESOLVE_QUERY)
 async def resolve_workspace(request: Request) -> JSONResponse:
     """The registered workspace holding a path (its root or a folder under
     it), or null: the resolver MCP and hooks use, for the CLI's current
@@ -82,6 +87,7 @@ async def resolve_workspace(request: Request) -> JSONResponse:
     return JSONResponse({"workspace": found[0] if found else None})
 
 
+@contract(answer=answers.OPENAPI)
 async def openapi(request: Request) -> JSONResponse:
     """This document."""
     return JSONResponse(openapi_document(request.app.routes))

@@ -24,7 +24,6 @@ import json
 import logging
 import threading
 import time
-import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +39,7 @@ from ...model import GLOBAL, MemoryType, Op, Scope, Selector
 from ...storage.files import atomic_write, slugify
 from ..providers import ProviderError, Providers
 from ..sessions import Event, SessionMeta
+from .dead_letters import DeadLetters
 from .patterns import Extracted, extract
 
 log = logging.getLogger("aghmem.extractor")
@@ -65,6 +65,7 @@ class Counters:
     dropped_turns: int = 0
     refused_turns: int = 0
     coalesced_turns: int = 0
+    skipped_turns: int = 0  # messages the rules do not read (not the user's)
     processed_jobs: int = 0
     candidates: int = 0
     applied: int = 0
@@ -78,12 +79,13 @@ class Extractor:
         self.controller = controller
         self.providers = providers
         self.inbox = home / config.extractor.inbox_path
-        self.failures_dir = home / config.extractor.dlq_path
+        self.dead_letters = DeadLetters(home / config.extractor.dlq_path, self.inbox)
         self.counters = Counters()
         self._queued: collections.OrderedDict[tuple[str, str], Job] = collections.OrderedDict()
         self._in_flight: set[tuple[str, str]] = set()
         self._pending_files: collections.deque[Path] = collections.deque()
         self._working = 0  # items taken by the worker and not finished
+        self._with_provider = 0  # jobs waiting on the llm provider now
         self._cond = threading.Condition()
         self._stopping = False
         self._worker: threading.Thread | None = None
@@ -226,14 +228,20 @@ class Extractor:
         for turn in job.turns:
             if turn.payload.get("role") == "user":
                 found.extend(extract(str(turn.payload.get("content", "")), turn.sequence))
+            else:
+                self.counters.skipped_turns += 1
         return found
 
     def _extract_llm(self, job: Job) -> list[Extracted]:
         transcript = "\n".join(f"[{t.sequence}] {t.payload.get('role')}: {t.payload.get('content')}" for t in job.turns)
-        completion = self.providers.complete(
-            [{"role": "system", "content": LLM_SYSTEM}, {"role": "user", "content": transcript}],
-            model=self.config.extractor.model or None,
-        )
+        self._with_provider += 1
+        try:
+            completion = self.providers.complete(
+                [{"role": "system", "content": LLM_SYSTEM}, {"role": "user", "content": transcript}],
+                model=self.config.extractor.model or None,
+            )
+        finally:
+            self._with_provider -= 1
         found = []
         last = job.turns[-1].sequence if job.turns else None
         for raw in completion.text.splitlines():
@@ -303,50 +311,22 @@ class Extractor:
         faults.point("extractor.submitted")
 
     def _dead_letter(self, claimed: Path, exc: Exception) -> None:
-        self.failures_dir.mkdir(parents=True, exist_ok=True)
-        name = f"{claimed.parent.name}__{claimed.name.removesuffix('.claimed')}"
-        target = self.failures_dir / name
-        claimed.replace(target)
-        error = {
-            "id": name.removesuffix(".jsonl"), "session_id": claimed.parent.name, "error": f"{type(exc).__name__}: {exc}",
-            "traceback": "".join(traceback.format_exception(exc)), "failed_at": stamp(self.controller.clock(), ms=True),
-        }
-        atomic_write(target.with_suffix(".error.json"), json.dumps(error, indent=2).encode("utf-8"), durable=False)
-        log.error("extractor: %s failed (%s); moved to %s", claimed.name, error["error"], target)
+        self.dead_letters.record(claimed, exc, stamp(self.controller.clock(), ms=True))
 
     # --- the endpoints' side -------------------------------------------------
 
-    def failures(self) -> list[dict[str, Any]]:
-        if not self.failures_dir.is_dir():
-            return []
-        out = []
-        for path in sorted(self.failures_dir.glob("*.jsonl")):
-            try:
-                error = json.loads(path.with_suffix(".error.json").read_text())
-            except (OSError, ValueError):
-                error = {"id": path.stem, "error": "unknown (no error file)"}
-            lines = sum(1 for line in path.read_text().splitlines() if line.strip())
-            out.append({**{k: error.get(k) for k in ("id", "session_id", "error", "failed_at")}, "path": str(path), "candidate_count": lines})
-        return out
+    def failures(self, *, session_id: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        return self.dead_letters.list(session_id=session_id, limit=limit)
 
     def retry(self, ids: list[str] | None = None) -> dict[str, Any]:
-        """Put dead-letter files back in the inbox (all, or `ids`) and process them."""
-        retried = []
-        for failure in self.failures():
-            if ids is not None and failure["id"] not in ids:
-                continue
-            source = Path(failure["path"])
-            session, _, job_name = source.name.rpartition("__")  # job names have no "__"; session ids may
-            directory = self.inbox / session
-            directory.mkdir(parents=True, exist_ok=True)
-            target = directory / job_name
-            source.replace(target)
-            source.with_suffix(".error.json").unlink(missing_ok=True)
-            retried.append(failure["id"])
-            with self._cond:
-                self._pending_files.append(target)
-                self._cond.notify_all()
-        return {"retried": len(retried), "ids": retried}
+        """Put dead-letter files back in the inbox (all, or `ids`) and
+        process them; `failed` counts the ids that could not be put back."""
+        moved, missed = self.dead_letters.take_back(ids)
+        with self._cond:
+            self._pending_files.extend(moved)
+            self._cond.notify_all()
+        retried = [path.parent.name + "__" + path.stem for path in moved]
+        return {"retried": len(moved), "failed": len(missed), "ids": retried, "missing": missed}
 
     def drain(self, timeout: float = 60.0) -> dict[str, Any]:
         """Wait until nothing is queued or in flight (at most `timeout` s)."""
@@ -354,7 +334,14 @@ class Extractor:
         with self._cond:
             while self.busy and time.monotonic() < deadline:
                 self._cond.wait(timeout=0.05)
-        return {**self.status(), "drained": not self.busy}
+            # jobs waiting, inbox files waiting, and what the worker holds
+            remaining = len(self._queued) + len(self._pending_files) + self._working
+        return {
+            "drained": remaining == 0,
+            "drained_at": stamp(self.controller.clock(), ms=True),
+            "remaining": remaining,
+            "extractor": self.status(),
+        }
 
     @property
     def busy(self) -> bool:
@@ -369,10 +356,12 @@ class Extractor:
             "queued_sessions": len(self._queued),
             "backpressured_sessions": sum(1 for job in self._queued.values() if len(job.turns) > self.config.extractor.queue.coalesce_max),
             "in_flight_sessions": len(self._in_flight),
+            "active_provider_sessions": self._with_provider,
             "dropped_turns": c.dropped_turns,
             "refused_turns": c.refused_turns,
             "coalesced_turns": c.coalesced_turns,
-            "failure_count": len(list(self.failures_dir.glob("*.jsonl"))) if self.failures_dir.is_dir() else 0,
+            "skipped_turns": c.skipped_turns,
+            "failure_count": self.dead_letters.count(),
             "processed_jobs": c.processed_jobs,
             "candidates": c.candidates,
             "applied": c.applied,

@@ -4,10 +4,13 @@ bounded numbers. Each refusal is a ValidationError that names the field."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any, Mapping
 
 from ....controller.decisions import parse_stamp, stamp
 from ....errors import ValidationError
+from ....model import _NAME_RE, _WORKSPACE_ID_RE, Scope, Tier, check_agent_name, check_workspace_id
+from .spec import Body, Field
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 1_000
@@ -78,3 +81,37 @@ def bounded_int(body: Mapping[str, Any], key: str, default: int, maximum: int) -
     if value > maximum:
         raise ValidationError(f"{key} must be at most {maximum}", field=key)
     return value
+
+
+# --- declarations shared by several payloads (see spec.py) ---------------------
+
+
+def core(pattern: re.Pattern[str]) -> str:
+    """A `^…$` regex as the body of a fully matched pattern."""
+    return pattern.pattern.removeprefix("^").removesuffix("$")
+
+
+# The workspace the documented examples name (the fuzz test registers it).
+EXAMPLE_WORKSPACE = "ws_0123abcd"
+
+SCOPE = Field("string", "Memory scope", enum=tuple(s.value for s in Scope), empty_absent=True)
+WORKSPACE_ID = Field(
+    "string", "Durable workspace id", pattern=core(_WORKSPACE_ID_RE), empty_absent=True,
+    checker=lambda value, _: check_workspace_id(value),
+)
+AGENT_NAME = Field(
+    "string", "Agent name for agent-scoped memory", pattern=core(_NAME_RE), empty_absent=True,
+    checker=lambda value, _: check_agent_name(value),
+)
+AGENT_TIER = Field("string", "Agent memory tier", enum=tuple(t.value for t in Tier), empty_absent=True)
+SELECTOR: dict[str, Field] = {"scope": SCOPE, "workspace_id": WORKSPACE_ID, "agent_name": AGENT_NAME, "agent_tier": AGENT_TIER}
+SELECTOR_BODY = Body(SELECTOR, description="A memory scope: global, a workspace, or an agent's (in a workspace or global)")
+
+DRY_RUN = Field("boolean", "Decide and answer, but change nothing")
+IDEMPOTENCY_KEY = Field("string", "The same key again answers the first decision", max_length=MAX_KEY, one_line=True)
+ORIGIN = Field("string", "Who is writing (http, cli, mcp…); the rate limit counts per origin", max_length=32, one_line=True)
+STAMP = Field(
+    "string", format="date-time", max_length=64,
+    checker=lambda value, name: timestamp(value, name),
+    description="An ISO 8601 date-time (UTC when it names no zone)",
+)

@@ -21,6 +21,8 @@ from typing import Any, Mapping
 from ....errors import NotFound, ValidationError
 from ....features.sessions import check_session_id
 from .fields import text
+from .operations import SESSION_ID
+from .spec import Body, Field
 
 RUNTIMES = ("claude", "codex")
 # The events aghmem answers, as the runtimes spell them; the CLI's
@@ -29,6 +31,23 @@ EVENTS = ("SessionStart", "UserPromptSubmit", "PreCompact", "Stop", "SessionEnd"
 CONTEXT_EVENTS = ("SessionStart", "UserPromptSubmit")
 MAX_PATH = 4_096
 MAX_WORD = 64
+
+# The fields read (any other is allowed: see above). `prompt` is read for
+# UserPromptSubmit only and `reason` (SessionEnd) is clipped, never refused.
+HOOK_BODY = Body({
+    "hook_event_name": Field("string", "The event: SessionStart, UserPromptSubmit, PreCompact, Stop, SessionEnd (or ?event=)",
+                             max_length=MAX_WORD, one_line=True),
+    "session_id": SESSION_ID.but(description="The runtime's session"),
+    "cwd": Field("string", "The session's working directory (absolute): it names the workspace", max_length=MAX_PATH,
+                 one_line=True, pattern="/.*", hint="cwd must be an absolute path"),
+    "transcript_path": Field("string", "The session's transcript (JSONL)", max_length=MAX_PATH, one_line=True),
+    "prompt": Field("string", "UserPromptSubmit: what the user typed"),
+    "reason": Field(("string", "number", "boolean", "array", "object"), "SessionEnd: why it ended (a label: clipped, never refused)"),
+}, open=True, description="A hook's payload, as Claude Code or Codex sends it", example={
+    "hook_event_name": "UserPromptSubmit", "session_id": "chat-1", "cwd": "/home/me/project", "prompt": "How do we deploy?",
+})
+HOOK_QUERY = {"event": Field("string", "The hook (aghmem hook's), e.g. user-prompt-submit: it wins over hook_event_name",
+                             max_length=MAX_WORD, one_line=True)}
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,7 @@ def hook_call(runtime: str, body: Mapping[str, Any], event: str | None = None) -
     over the payload's `hook_event_name`."""
     if runtime not in RUNTIMES:
         raise NotFound(f"no hook runtime {runtime!r}; use one of: {', '.join(RUNTIMES)}", runtime=runtime)
+    HOOK_BODY.check(body)
     raw_event = event if event is not None else text(body, "hook_event_name", limit=MAX_WORD, one_line=True)
     if not raw_event:
         raise ValidationError("hook_event_name is required (or ?event= naming the hook)", field="hook_event_name")

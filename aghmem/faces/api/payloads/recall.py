@@ -7,34 +7,38 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ....errors import ValidationError
 from ....model import SELECTOR_FIELDS, Selector, has_selector_fields, resolve_selector
+from .fields import SELECTOR, SELECTOR_BODY, bounded_int
+from .spec import MAX_INT, Body, Field
 
 if TYPE_CHECKING:
     from ....features.recall import SearchRequest
-from .fields import bounded_int, check_fields, flag, text
 
-SEARCH_FIELDS = frozenset(
-    {
-        *SELECTOR_FIELDS,
-        "query_text",
-        "query",
-        "context_hint",
-        "session_id",
-        "turn_seq",
-        "top_k",
-        "raw_candidates",
-        "allow_trivial_query",
-        "already_surfaced",
-        "include_already_surfaced",
-        "include_system",
-        "explicit",
-        "mode",
-    }
-)
 MAX_TOP_K = 20
 MAX_EXPLICIT_TOP_K = 50
 MAX_RAW_CANDIDATES = 200
 # Runtimes send whole user messages: a longer query is cut here, not refused.
 MAX_QUERY_CHARS = 4_000
+MODES = ("explicit", "implicit")  # as features.recall names them
+
+QUERY = Field("string", f"What to recall (cut at {MAX_QUERY_CHARS} characters)", not_blank=True, hint="query_text is required")
+SEARCH_BODY = Body({
+    **SELECTOR,
+    "query_text": QUERY,
+    "query": QUERY.but(description="The older name of query_text"),
+    "context_hint": Field("string", "What the agent is doing (helps ranking)", max_length=4_000),
+    "session_id": Field("string", "The session recalling (its trace and signals are kept)", max_length=200, one_line=True),
+    "turn_seq": Field("integer", "The session's turn", minimum=0, maximum=MAX_INT),
+    "top_k": Field("integer", f"How many memories (at most {MAX_TOP_K} in implicit mode)", minimum=1, maximum=MAX_EXPLICIT_TOP_K),
+    "raw_candidates": Field("integer", "How many candidates to rank", minimum=1, maximum=MAX_RAW_CANDIDATES),
+    "allow_trivial_query": Field("boolean", "Recall even for a message like 'ok thanks'"),
+    "already_surfaced": Field("array", "Memory ids the agent has already seen", items=Field("string", max_length=200)),
+    "include_already_surfaced": Field("boolean", "Show those again"),
+    "include_system": Field("boolean", "Include system-managed memories"),
+    "explicit": Field("boolean", "The older spelling of mode: explicit"),
+    "mode": Field("string", "explicit: someone searching; implicit: a runtime's recall for a turn", enum=MODES,
+                  hint="mode must be explicit (someone searching) or implicit (recall for a turn)"),
+}, any_of_required=("query_text", "query"), description="A recall query", example={"query_text": "commit style"})
+SEARCH_FIELDS = frozenset(SEARCH_BODY.fields)
 
 
 def search_request(body: Mapping[str, Any], recall: Any) -> "SearchRequest":
@@ -46,26 +50,16 @@ def search_request(body: Mapping[str, Any], recall: Any) -> "SearchRequest":
     20). `explicit: true` is the older spelling of `mode: "explicit"`. A
     query over MAX_QUERY_CHARS is cut at a word boundary (`query_truncated`).
     """
-    from ....features.recall import EXPLICIT, IMPLICIT, MODES, SearchRequest
+    from ....features.recall import EXPLICIT, IMPLICIT, SearchRequest
 
-    check_fields(body, SEARCH_FIELDS)
-    query = text(body, "query_text") if "query_text" in body else text(body, "query")
-    if query is None or not query.strip():
-        raise ValidationError("query_text is required", field="query_text")
+    SEARCH_BODY.check(body)
+    query: str = body["query_text"] if body.get("query_text") is not None else body["query"]
     truncated = len(query) > MAX_QUERY_CHARS
     if truncated:
         query = _cut(query, MAX_QUERY_CHARS)
-    mode = body.get("mode", IMPLICIT if body.get("explicit") is False else EXPLICIT)
-    if mode not in MODES:
-        raise ValidationError("mode must be explicit (someone searching) or implicit (recall for a turn)", field="mode")
-    if flag(body, "explicit") and mode != EXPLICIT:
+    mode = body.get("mode") or (IMPLICIT if body.get("explicit") is False else EXPLICIT)
+    if body.get("explicit") is True and mode != EXPLICIT:
         raise ValidationError("explicit: true contradicts mode: implicit", field="explicit")
-    turn_seq = body.get("turn_seq")
-    if turn_seq is not None and (not isinstance(turn_seq, int) or isinstance(turn_seq, bool) or turn_seq < 0):
-        raise ValidationError("turn_seq must be a whole number ≥ 0", field="turn_seq")
-    surfaced = body.get("already_surfaced") or []
-    if not isinstance(surfaced, list) or not all(isinstance(i, str) for i in surfaced):
-        raise ValidationError("already_surfaced must be a list of memory ids", field="already_surfaced")
     selector_fields = {key: body.get(key) for key in SELECTOR_FIELDS}
     if not selector_fields.get("scope"):
         selector_fields["scope"] = None
@@ -73,17 +67,22 @@ def search_request(body: Mapping[str, Any], recall: Any) -> "SearchRequest":
         query_text=query,
         selector=resolve_selector(selector_fields),
         top_k=bounded_int(body, "top_k", recall.top_k, MAX_EXPLICIT_TOP_K if mode == EXPLICIT else MAX_TOP_K),
-        raw_candidates=bounded_int(body, "raw_candidates", recall.raw_candidates, MAX_RAW_CANDIDATES),
-        session_id=text(body, "session_id", limit=200, one_line=True),
-        turn_seq=turn_seq,
-        context_hint=text(body, "context_hint", limit=4_000),
+        raw_candidates=body.get("raw_candidates") or recall.raw_candidates,
+        session_id=body.get("session_id"),
+        turn_seq=body.get("turn_seq"),
+        context_hint=body.get("context_hint"),
         mode=mode,
-        allow_trivial_query=flag(body, "allow_trivial_query"),
-        already_surfaced=list(surfaced),
-        include_already_surfaced=bool(body.get("include_already_surfaced", recall.include_already_surfaced)),
-        include_system=bool(body.get("include_system", recall.include_system)),
+        allow_trivial_query=bool(body.get("allow_trivial_query")),
+        already_surfaced=list(body.get("already_surfaced") or []),
+        include_already_surfaced=_choice(body, "include_already_surfaced", recall.include_already_surfaced),
+        include_system=_choice(body, "include_system", recall.include_system),
         query_truncated=truncated,
     )
+
+
+def _choice(body: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = body.get(key)
+    return default if value is None else value
 
 
 def _cut(query: str, limit: int) -> str:
@@ -97,21 +96,25 @@ def _cut(query: str, limit: int) -> str:
     return head.rstrip()
 
 
-DREAM_TRIGGER_FIELDS = frozenset({*SELECTOR_FIELDS, "selector", "force", "dry_run"})
+DREAM_TRIGGER_BODY = Body({
+    **SELECTOR,
+    "selector": Field("object", "The scope, as one object (or give its fields at the top level)", body=SELECTOR_BODY,
+                      hint='selector must be an object, e.g. {"workspace_id": "ws_…"}'),
+    "force": Field("boolean", "Skip the time and session gates (not the signals gate)"),
+    "dry_run": Field("boolean", "Score the candidates and change nothing"),
+}, description="Run a dream now; no scope is global", example={"dry_run": True})
+DREAM_TRIGGER_FIELDS = frozenset(DREAM_TRIGGER_BODY.fields)
 
 
 def dream_trigger(body: Mapping[str, Any]) -> tuple[Selector, bool, bool]:
     """(scope, force, dry_run) of a dream trigger. The scope is given as
     top-level selector fields or as a `selector` object; none is global."""
-    check_fields(body, DREAM_TRIGGER_FIELDS)
+    DREAM_TRIGGER_BODY.check(body)
     fields: Mapping[str, Any] = body
     nested = body.get("selector")
     if nested is not None:
-        if not isinstance(nested, dict):
-            raise ValidationError('selector must be an object, e.g. {"workspace_id": "ws_…"}', field="selector")
         if has_selector_fields(body):
             raise ValidationError("give the scope as `selector` or as top-level fields, not both", field="selector")
-        check_fields(nested, frozenset(SELECTOR_FIELDS))
         fields = nested
     selector = resolve_selector({key: fields.get(key) for key in SELECTOR_FIELDS})
-    return selector, flag(body, "force"), flag(body, "dry_run")
+    return selector, bool(body.get("force")), bool(body.get("dry_run"))
