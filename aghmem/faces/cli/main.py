@@ -9,6 +9,7 @@
     aghmem integrate claude|codex|cursor [--project] [--remove] [--dry-run]
     aghmem mcp [--stdio] [-w WORKSPACE]
     aghmem hook session-start|user-prompt-submit|pre-compact|stop|session-end
+    aghmem completion bash|zsh
 
 A command with a scope, run inside a registered workspace (or a folder under
 it) without -w or --scope, works in that workspace.
@@ -48,9 +49,9 @@ def _parser(areas: Sequence[ModuleType]) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import decisions, dream, integrate, mcp, memory, search, serve, workspace
+    from . import completion, decisions, dream, integrate, mcp, memory, search, serve, workspace
 
-    return _parser((serve, memory, decisions, search, workspace, dream, integrate, mcp, hook))
+    return _parser((serve, memory, decisions, search, workspace, dream, integrate, mcp, hook, completion))
 
 
 def _command(argv: Sequence[str]) -> str | None:
