@@ -55,9 +55,7 @@ def bash_script(parser: argparse.ArgumentParser) -> str:
 
 
 def cmd_completion(args: argparse.Namespace) -> None:
-    from .main import build_parser
-
-    script = bash_script(build_parser())
+    script = bash_script(args.root_parser)
     sys.stdout.write(ZSH_PRELUDE + script if args.shell == "zsh" else script)
 
 
