@@ -19,6 +19,7 @@ from mcp_types import CallToolResult, Resource, ToolAnnotations
 from pydantic import Field
 
 from ...errors import AghmemError, ValidationError
+from ...features.injection import SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT
 from ...model import GLOBAL
 from ...service.service import MemoryService
 from . import tools
@@ -29,7 +30,7 @@ Answer = Callable[[Callable[[], str]], CallToolResult]
 TypeName = Literal["user", "feedback", "project", "reference"]
 
 Query = Annotated[str, Field(description="What to recall, in a few words", min_length=1, max_length=4000)]
-Limit = Annotated[int, Field(description="Results, 1-20", ge=1, le=tools.MAX_LIMIT)]
+Limit = Annotated[int, Field(description="Results, 1-20", ge=1, le=SEARCH_MAX_LIMIT)]
 ScopeArg = Annotated[ScopeName | None, Field(description="'workspace' or 'global'; default: both, workspace first")]
 FileArg = Annotated[str, Field(description="A memory's file name, as memory_search shows it")]
 IfMatch = Annotated[str | None, Field(description="The hash memory_get returned; refuses a changed memory")]
@@ -72,7 +73,7 @@ def add_tools(server: MCPServer, service: MemoryService, answer: Answer, hidden:
         return connection_workspace(service, _request(ctx))
 
     def memory_search(
-        query: Query, ctx: Context, limit: Limit = tools.DEFAULT_LIMIT, scope: ScopeArg = None, include_system: bool = False
+        query: Query, ctx: Context, limit: Limit = SEARCH_DEFAULT_LIMIT, scope: ScopeArg = None, include_system: bool = False
     ) -> CallToolResult:
         return answer(lambda: tools.search(service, workspace(ctx), query, limit, scope, include_system))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from ...errors import NotFound, ValidationError
-from ...features.injection import results_text
+from ...features.injection import SEARCH_MAX_LIMIT, results_text
 from ...model import MemoryType, Selector, parse_type
 from ...service.service import MemoryService, MemoryView
 from ...storage.files import check_filename
@@ -21,15 +21,13 @@ from . import render
 from .connection import ScopeName, default_type, lookup_selectors, search_selector, write_selector
 
 ORIGIN = "mcp"
-DEFAULT_LIMIT = 5
-MAX_LIMIT = 20
 
 
 def search(
     service: MemoryService, workspace_id: str | None, query: str, limit: int, scope: ScopeName | None, include_system: bool
 ) -> str:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationError(f"limit must be from 1 to {MAX_LIMIT}", field="limit")
+    if not 1 <= limit <= SEARCH_MAX_LIMIT:
+        raise ValidationError(f"limit must be from 1 to {SEARCH_MAX_LIMIT}", field="limit")
     selector = search_selector(workspace_id, scope)
     body = {"query_text": query, "top_k": limit, "mode": "explicit", "include_system": include_system, **_fields(selector)}
     request = search_request(body, service.config.recall)

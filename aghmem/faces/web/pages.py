@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...errors import NotFound, ValidationError
-from ...features.injection import context_text, freshness_line, results_text
+from ...features.injection import SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT, context_text, freshness_line, results_text
 from ...model import Selector, resolve_selector
 from ...service.service import MemoryService
 from ..api.errors import STATUS
@@ -25,10 +25,6 @@ from .views import selector_query
 
 SCOPE_PREVIEW = 12  # memories listed per scope on the overview
 SCOPE_PAGE = 100  # memories per page on one scope's list
-# memory_search's own bounds (INTEGRATIONS.md §1): default 5, at most 20.
-MCP_DEFAULT_LIMIT, MCP_MAX_LIMIT = 5, 20
-# A hook injects nothing for a prompt shorter than this (INTEGRATIONS.md §2).
-HOOK_MIN_PROMPT_CHARS = 20
 
 
 def _service(request: Request) -> MemoryService:
@@ -122,7 +118,7 @@ def _as_injected(service: MemoryService, q: str, workspace_id: str | None, found
     (MCP) renders the explicit search; a prompt hook runs implicit recall
     with the default top_k and injects its package."""
     hook = ""
-    if len(q.strip()) >= HOOK_MIN_PROMPT_CHARS:
+    if len(q.strip()) >= service.config.hooks.min_prompt_chars:
         body = {"query_text": q, "mode": "implicit", **({"workspace_id": workspace_id} if workspace_id else {})}
         implicit = dataclasses.replace(search_request(body, service.config.recall), record=False)
         hook = context_text(service.search(implicit))
@@ -153,17 +149,17 @@ async def search(request: Request) -> Response:
     context: dict[str, Any] = {
         "q": q or "",
         "workspace": workspace or "",
-        "limit": MCP_DEFAULT_LIMIT,
+        "limit": SEARCH_DEFAULT_LIMIT,
         "workspaces": service.list_workspaces(),
-        "hook_min": HOOK_MIN_PROMPT_CHARS,
+        "hook_min": service.config.hooks.min_prompt_chars,
         "twins": [("search API", "/openapi.json")],
     }
     if q is None:
         return render(request, "search.html", context)
     try:
-        limit = context["limit"] = query_int(request, "limit", MCP_DEFAULT_LIMIT)
-        if not 1 <= limit <= MCP_MAX_LIMIT:
-            raise ValidationError(f"limit must be from 1 to {MCP_MAX_LIMIT}", field="limit")
+        limit = context["limit"] = query_int(request, "limit", SEARCH_DEFAULT_LIMIT)
+        if not 1 <= limit <= SEARCH_MAX_LIMIT:
+            raise ValidationError(f"limit must be from 1 to {SEARCH_MAX_LIMIT}", field="limit")
         if not q.strip():
             raise ValidationError("type something to search for", field="q")
         context.update(await run_in_threadpool(_run_search, service, q, limit, workspace))
