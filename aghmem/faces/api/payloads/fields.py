@@ -25,11 +25,6 @@ def check_fields(body: Mapping[str, Any], allowed: frozenset[str]) -> None:
         )
 
 
-def texts(body: Mapping[str, Any], specs: Mapping[str, tuple[int | None, bool]]) -> dict[str, str | None]:
-    """Several text fields at once: {field: (limit, one_line)} → {field: value}."""
-    return {key: text(body, key, limit=limit, one_line=one_line) for key, (limit, one_line) in specs.items()}
-
-
 def text(body: Mapping[str, Any], key: str, *, limit: int | None = None, one_line: bool = False) -> str | None:
     value = body.get(key)
     if value is None:
