@@ -12,12 +12,14 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any
 
+from .compat_config import CompatConfig, validate_compat
 from .errors import ConfigError
+from .overlay import overlay
 
 DEFAULT_PORT = 7377
-DEFAULT_ORIGINS = ["http", "cli", "mcp", "extractor", "dreaming", "promote", "revert", "file"]
+DEFAULT_ORIGINS = ["http", "cli", "mcp", "extractor", "dreaming", "promote", "revert", "file", "compat-cf", "compat-cfg", "compat-kv"]
 AUTONOMOUS_ORIGINS = frozenset({"extractor", "dreaming"})
 
 
@@ -264,6 +266,7 @@ class Config:
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
     mcp: McpConfig = field(default_factory=McpConfig)
     hooks: HooksConfig = field(default_factory=HooksConfig)
+    compat: CompatConfig = field(default_factory=CompatConfig)
 
     @property
     def home_path(self) -> Path:
@@ -274,7 +277,16 @@ class Config:
         if mask_secrets and data["server"]["token"]:
             data["server"]["token"] = "********"
         data["global_dir"] = str(self.home_path / "memory")
+        if mask_secrets:
+            for surface in ("cf", "cfg", "kv"):
+                data["compat"][surface]["tokens"] = ["********" for _ in data["compat"][surface]["tokens"]]
         return data
+
+    def writes_per_min(self, origin: str) -> int:
+        """The controller's rate limit for `origin` (0: none). A compat
+        surface has its own, so one client cannot use up another's."""
+        surface = self.compat.surface_of_origin(origin)
+        return surface.max_writes_per_min if surface else self.controller.policy.max_writes_per_min
 
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -287,42 +299,6 @@ def parse_duration(text: str) -> float:
     if not match:
         raise ConfigError(f"not a duration: {text!r} (use e.g. 500ms, 30s, 5m, 24h)")
     return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-
-
-def _overlay(target: Any, data: dict[str, Any], prefix: str) -> None:
-    hints = get_type_hints(type(target))
-    known = {f.name for f in dataclasses.fields(target)}
-    for key, value in data.items():
-        path = f"{prefix}{key}"
-        if key not in known:
-            raise ConfigError(f"unknown config key: {path}")
-        current = getattr(target, key)
-        if dataclasses.is_dataclass(current):
-            if not isinstance(value, dict):
-                raise ConfigError(f"config key {path} must be a table")
-            _overlay(current, value, path + ".")
-            continue
-        setattr(target, key, _coerce(hints[key], value, path))
-
-
-def _coerce(hint: Any, value: Any, path: str) -> Any:
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-    elif hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif hint is str:
-        if isinstance(value, str):
-            return value
-    elif getattr(hint, "__origin__", None) is list:
-        if isinstance(value, list) and all(isinstance(item, str) for item in value):
-            return list(value)
-    name = getattr(hint, "__name__", str(hint))
-    raise ConfigError(f"config key {path} must be {name}, got {type(value).__name__}")
 
 
 def _validate(config: Config) -> None:
@@ -370,6 +346,7 @@ def _validate(config: Config) -> None:
             re.compile(pattern)
         except re.error as exc:
             raise ConfigError(f"privacy_policy.redact_patterns: bad pattern {pattern!r}: {exc}") from None
+    validate_compat(config.compat)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -430,7 +407,7 @@ def load_config(
             raise ConfigError(f"config file not found: {config_path}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {config_path} is not valid TOML: {exc}") from None
-        _overlay(config, data, "")
+        overlay(config, data)
 
     if home_value:
         config.home = home_value

@@ -245,7 +245,7 @@ class Controller:
                 )
 
     def _count_write(self, origin: str) -> None:
-        limit = self.config.controller.policy.max_writes_per_min
+        limit = self.config.writes_per_min(origin)
         if limit <= 0:
             return
         window = self._recent_writes[origin]

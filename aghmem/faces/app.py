@@ -14,6 +14,8 @@ from ..service.service import MemoryService
 from .api import decisions, dreams, extractor, hooks, memory, search, sessions, system
 from .api.errors import EXCEPTION_HANDLERS
 from .api.routing import own_paths
+from .compat import enabled_surfaces
+from .compat import routes as compat_routes
 from .mcp.endpoint import McpEndpoint
 from .security import Allowlist, GuardMiddleware
 from .web import routes as web_routes
@@ -50,13 +52,15 @@ def create_app(service: MemoryService) -> Starlette:
                 await run_in_threadpool(service.close)
 
     app = Starlette(
-        routes=[*routes(), *mcp.routes, *web_routes],
+        routes=[*compat_routes(config), *routes(), *mcp.routes, *web_routes],
         middleware=[
             Middleware(
                 GuardMiddleware,
                 token=config.server.token,
                 allowed_hosts=allowlist.hosts,
                 allow_origins=allowlist.origins,
+                surfaces=enabled_surfaces(config),
+                surface_tokens={name: getattr(config.compat, name).tokens for name in ("cf", "cfg", "kv")},
             )
         ],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -11,6 +11,7 @@ import hmac
 import html
 import ipaddress
 from dataclasses import dataclass
+from typing import Sequence
 
 from starlette.datastructures import Headers
 from starlette.responses import HTMLResponse, Response
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import ServerConfig
 from .api.errors import STATUS, envelope
+from .surface import NATIVE, Surface
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 OPEN_PATHS = frozenset({"/healthz"})
@@ -105,6 +107,13 @@ def refusal(scope: Scope, headers: Headers, code: str, message: str, details: di
 
 
 class GuardMiddleware:
+    """Host, then Origin, then the bearer token, before any route runs.
+
+    Without `server.token` the native API is open (loopback is the
+    protection); a compat surface is open too unless it has tokens of its
+    own. `server.token` opens every surface; a surface's token only its own.
+    """
+
     def __init__(
         self,
         app: ASGIApp,
@@ -112,40 +121,62 @@ class GuardMiddleware:
         token: str = "",
         allowed_hosts: list[str] | tuple[str, ...] = (),
         allow_origins: list[str] | tuple[str, ...] = (),
+        surfaces: Sequence[Surface] = (),
+        surface_tokens: dict[str, list[str]] | None = None,
     ) -> None:
         self.app = app
         self.token = token.encode()
         self.allowed_hosts = {h.lower() for h in allowed_hosts}
         self.allow_origins = set(allow_origins)
+        self.surfaces = tuple(surfaces)
+        tokens = surface_tokens or {}
+        self.surface_tokens = {s.name: tuple(t.encode() for t in tokens.get(s.name, ())) for s in self.surfaces}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        surface = next((s for s in self.surfaces if s.owns(scope)), None)
         name = host_name(headers.get("host", "")).lower()
         if not (_is_loopback(name) or name in self.allowed_hosts):
-            response = refusal(scope, headers, "memory.forbidden", f"Host {name!r} is not allowed", {"host": name})
-            await response(scope, receive, send)
+            await self._refuse(scope, headers, surface, 403, f"Host {name!r} is not allowed", {"host": name})(scope, receive, send)
             return
         origin = headers.get("origin")
         if origin is not None and origin not in self.allow_origins and not same_origin(origin, scope, headers):
-            response = refusal(scope, headers, "memory.forbidden", f"Origin {origin!r} is not allowed", {"origin": origin})
-            await response(scope, receive, send)
+            await self._refuse(scope, headers, surface, 403, f"Origin {origin!r} is not allowed", {"origin": origin})(scope, receive, send)
             return
-        if self.token and scope["path"] not in OPEN_PATHS and not self._authorised(headers):
-            response = refusal(
-                scope,
-                headers,
-                "memory.unauthorized",
-                "missing or wrong bearer token (send Authorization: Bearer <token>)",
-                {},
-                {"WWW-Authenticate": "Bearer"},
-            )
-            await response(scope, receive, send)
+        granted = self._grants(headers)
+        scope.setdefault("state", {})["grants"] = granted
+        if scope["path"] not in OPEN_PATHS and not self._admitted(scope, surface, granted):
+            message = "missing or wrong bearer token (send Authorization: Bearer <token>)"
+            await self._refuse(scope, headers, surface, 401, message, {})(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
-    def _authorised(self, headers: Headers) -> bool:
+    def _grants(self, headers: Headers) -> frozenset[str]:
+        """Every surface the request's credential opens."""
         scheme, _, credentials = headers.get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), self.token)
+        presented = credentials.strip().encode() if scheme.lower() == "bearer" else b""
+        server = bool(self.token) and hmac.compare_digest(presented, self.token)
+        opened = {NATIVE} if server or not self.token else set()
+        for surface, tokens in self.surface_tokens.items():
+            own = any(hmac.compare_digest(presented, token) for token in tokens)
+            if server or own or not (self.token or tokens):
+                opened.add(surface)
+        return frozenset(opened)
+
+    def _admitted(self, scope: Scope, surface: Surface | None, granted: frozenset[str]) -> bool:
+        if surface is not None:
+            return surface.name in granted
+        sharing = {s.name for s in self.surfaces if s.shares(scope)}
+        return NATIVE in granted or bool(sharing & granted)
+
+    def _refuse(self, scope: Scope, headers: Headers, surface: Surface | None, status: int, message: str, details: dict) -> Response:
+        extra = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if surface is not None:
+            response = surface.refuse(status, message, scope["path"])
+            response.headers.update(extra or {})
+            return response
+        code = "memory.unauthorized" if status == 401 else "memory.forbidden"
+        return refusal(scope, headers, code, message, details, extra)

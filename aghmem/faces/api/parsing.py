@@ -14,30 +14,15 @@ from ...model import SELECTOR_FIELDS, Selector, has_selector_fields, resolve_sel
 from .payloads.spec import MAX_INT, Field
 
 
-async def read_json(request: Request) -> dict[str, Any]:
+async def read_json(request: Request, *, cap: int | None = None) -> dict[str, Any]:
     """The request's JSON object; an empty body is `{}`.
 
-    A body over `server.max_body_bytes` is 413 (checked on Content-Length
-    first, then while reading, so a chunked upload cannot get past it); a
-    non-empty body must be sent as application/json.
+    A body over `cap` (default `server.max_body_bytes`; a route that takes
+    more, like a compat ingest, passes its own) is 413, checked on
+    Content-Length first, then while reading, so a chunked upload cannot
+    get past it; a non-empty body must be sent as application/json.
     """
-    cap: int = request.app.state.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            declared_size = int(declared)
-        except ValueError:
-            raise ValidationError("Content-Length is not a number") from None
-        if declared_size > cap:
-            raise TooLarge(f"request body is {declared_size} bytes; the limit is {cap}", limit=cap)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > cap:
-            raise TooLarge(f"request body is over the limit of {cap} bytes", limit=cap)
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+    raw = await read_body(request, cap=cap)
     if not raw:
         return {}
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -53,6 +38,35 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise ValidationError("body must be a JSON object")
     reject_lone_surrogates(data)
     return data
+
+
+async def read_body(request: Request, *, cap: int | None = None) -> bytes:
+    """The raw body, at most `cap` bytes (413 past it). It is kept on the
+    request, so a route that reads it to choose a handler (the /api/memory
+    dispatcher) can hand the same request on; the next read checks its own cap."""
+    limit: int = request.app.state.max_body_bytes if cap is None else cap
+    if hasattr(request, "_body"):  # read before, under another cap
+        raw: bytes = request._body
+        if len(raw) > limit:
+            raise TooLarge(f"request body is {len(raw)} bytes; the limit is {limit}", limit=limit)
+        return raw
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            declared_size = int(declared)
+        except ValueError:
+            raise ValidationError("Content-Length is not a number") from None
+        if declared_size > limit:
+            raise TooLarge(f"request body is {declared_size} bytes; the limit is {limit}", limit=limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"request body is over the limit of {limit} bytes", limit=limit)
+        chunks.append(chunk)
+    request._body = b"".join(chunks)  # Starlette's own cache: body() and stream() answer from it
+    return request._body
 
 
 # Numbers a file, SQLite and JSON can all hold: finite floats (1e400 parses

@@ -1,0 +1,22 @@
+"""The compatibility faces (COMPAT.md): other memory APIs served over the
+same files, each in its own envelope. `SURFACES` is what the guard needs of
+them; `routes` what the app mounts, in COMPAT §0.1's order."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from ...config import Config
+from ..surface import Surface
+
+SURFACES: tuple[Surface, ...] = ()
+
+
+def enabled_surfaces(config: Config) -> list[Surface]:
+    return [s for s in SURFACES if getattr(config.compat, s.name).enabled]
+
+
+def routes(config: Config) -> list[BaseRoute]:
+    """The compat routes, CF then CFG; the KV dispatcher for /api/memory
+    goes before the native routes (see app.py)."""
+    return []
