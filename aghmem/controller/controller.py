@@ -356,10 +356,12 @@ class Controller:
         concurrent writers can share the work. `refresh_index=False`: the
         caller regenerates MEMORY.md once for a batch (a scan, an editor's burst)."""
         assert filename
-        if refresh_index:
-            self.refresh_memory_index(selector, files)
+        # The listeners (the search index first) before MEMORY.md: a change
+        # is searchable without waiting for that file's write and fsync.
         for listener in self.listeners:
             listener(selector, filename, entry)
+        if refresh_index:
+            self.refresh_memory_index(selector, files)
         if decision is not None and decision.status == "applied":
             for decision_listener in self.decision_listeners:
                 decision_listener(decision)
