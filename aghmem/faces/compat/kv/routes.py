@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -95,9 +95,11 @@ async def kv_get(request: Request) -> Response:
 
 
 @kv_errors("Failed to save memory")
-async def kv_post(request: Request, body: dict[str, Any] | None = None) -> Response:
-    """POST: one key (`key` given) or several (`memory` an object of keys)."""
+async def kv_post(request: Request) -> Response:
+    """POST: one key (`key` given) or several (`memory` an object of keys).
+    The dispatcher leaves the body it read on `request.state.kv_body`."""
     _check_granted(request, NAME)
+    body = getattr(request.state, "kv_body", None)
     if body is None:
         body = await read_json(request, cap=_service(request).config.compat.kv.max_body_bytes)
     return JSONResponse(await run_in_threadpool(_service(request).kv_write, body))
@@ -119,7 +121,8 @@ async def memory_post(request: Request) -> Response:
         return await write_memory(request)
     body = await read_json(request, cap=_service(request).config.compat.kv.max_body_bytes)
     if any(key in body for key in KV_KEYS):
-        return await kv_post(request, body)
+        request.state.kv_body = body
+        return await kv_post(request)
     _check_granted(request, NATIVE)
     return await write_memory(request)
 
@@ -128,7 +131,6 @@ async def alias_get(request: Request) -> Response:
     return await kv_get(request)
 
 
-@kv_errors("Failed to save memory")
 async def alias_post(request: Request) -> Response:
     return await kv_post(request)
 
