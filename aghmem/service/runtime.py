@@ -215,7 +215,8 @@ class Runtime:
         return pruned
 
     def sweep_daily(self) -> dict[str, int]:
-        """Archive and delete old daily logs (daily.cold_archive_days, hard_delete_days)."""
+        """Archive and delete old daily logs (daily.cold_archive_days, hard_delete_days),
+        and the key-value blobs no card needs (compat.kv.blob_grace_days)."""
         report = self.daily.sweep(self.clock().date())
         if report.archived or report.deleted:
             log.info("daily sweep: %d log(s) archived, %d deleted", report.archived, report.deleted)
