@@ -262,6 +262,17 @@ class Controller:
             )
         window.append(now)
 
+    def room_for(self, origin: str, writes: int) -> int | None:
+        """None if `origin` may make `writes` more writes now, else the
+        seconds to wait (a bulk write is refused whole, not cut half-way)."""
+        limit = self.config.writes_per_min(origin)
+        window = self._recent_writes[origin]
+        now = time.monotonic()
+        recent = [t for t in window if t > now - 60]
+        if limit <= 0 or len(recent) + writes <= limit:
+            return None
+        return max(1, int(60 - (now - recent[0])) + 1) if recent else 60
+
     def _decision_for(self, candidate: Candidate, verdict: Verdict, now: dt.datetime) -> Decision:
         digest = candidate_hash(candidate)
         target = verdict.target_filename or candidate.filename
