@@ -25,11 +25,7 @@ def health_report(runtime: "Runtime") -> dict[str, Any]:
     problems = [f"{len(invalid)} memory file(s) cannot be read or parsed"] if invalid else []
     if quarantined:
         problems.append(f"{len(quarantined)} memory file(s) quarantined (a limit or the safety scan)")
-    broken_configs = runtime.configs.store.broken()
-    unbound = runtime.configs.bindings.missing()
-    if broken_configs:
-        problems.append(f"{len(broken_configs)} memory configuration file(s) cannot be parsed or validated")
-    problems += [f"binding {b['pattern']!r} names {b['config']}, which is absent or broken" for b in unbound]
+    configs = _configs(runtime, problems)
     missing = [ws.to_dict() for ws in runtime.registry.missing()]
     problems += [f"workspace {ws['id']}: root {ws['path']} is missing (moved? `aghmem workspace move {ws['id']} NEWPATH`)" for ws in missing]
     dream = runtime.config.dream
@@ -58,10 +54,7 @@ def health_report(runtime: "Runtime") -> dict[str, Any]:
         "invalid_files": invalid,
         # Kept on disk untouched, never indexed or recalled, until fixed.
         "quarantined_files": quarantined,
-        # Memory configurations (COMPAT §2): files left out of lists, and
-        # bindings to configurations that are not there.
-        "invalid_configs": broken_configs,
-        "missing_config_bindings": unbound,
+        **configs,
         "operation_count": operation_count,
         "last_operation_at": last_operation_at,
         "last_scan": runtime.last_scan_at,
@@ -76,3 +69,14 @@ def health_report(runtime: "Runtime") -> dict[str, Any]:
         "dream_min_hours": dream.min_hours,
         "dream_min_sessions": dream.min_sessions,
     }
+
+
+def _configs(runtime: "Runtime", problems: list[str]) -> dict[str, Any]:
+    """Memory configurations (COMPAT §2): files left out of lists, and
+    bindings to configurations that are not there."""
+    broken = runtime.configs.store.broken()
+    unbound = runtime.configs.bindings.missing()
+    if broken:
+        problems.append(f"{len(broken)} memory configuration file(s) cannot be parsed or validated")
+    problems += [f"binding {b['pattern']!r} names {b['config']}, which is absent or broken" for b in unbound]
+    return {"invalid_configs": broken, "missing_config_bindings": unbound}
