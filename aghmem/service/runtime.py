@@ -81,7 +81,7 @@ class Runtime:
         self.sessions.listeners.append(self.extractor.on_events)
         self.sessions.admit = self.extractor.admit
         self.configs = Configs(config, self.controller)  # memory configurations (COMPAT §2)
-        self.configs.attach(self.sessions, self.watcher)
+        self.configs.attach(self.sessions, self.watcher, self.extractor)
         self.hooks = Hooks(config, self.recall, self.catalog, self.sessions, self.controller)
         self.daily = DailyLog(self.layout, self.config)
         self.controller.decision_listeners.append(self.daily.record)

@@ -8,11 +8,13 @@ from pathlib import Path
 
 from ...config import Config
 from ...controller.controller import Controller
+from ..extractor.worker import Extractor
 from ..sessions import Sessions
 from ..sync import Watcher
 from .bindings import Bindings
 from .enforce import SessionPolicy
 from .store import ID_RE, PROJECT_RE, ConfigStore
+from .window import TranscriptWindow
 
 
 class Configs:
@@ -24,8 +26,9 @@ class Configs:
         controller.scope_scanner = self.bindings.scanner
         self.files.listeners.append(self.bindings.changed)
 
-    def attach(self, sessions: Sessions, watcher: Watcher) -> None:
+    def attach(self, sessions: Sessions, watcher: Watcher, extractor: Extractor) -> None:
         sessions.policy = SessionPolicy(self.bindings)
+        extractor.window = TranscriptWindow(self.bindings)
         watcher.also_watch(self.store.root, ".yaml", self.take_path)
 
     def take_in_all(self) -> None:
