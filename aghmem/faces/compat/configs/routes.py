@@ -2,7 +2,9 @@
 (seed 002, COMPAT §2.4) over the YAML files of HOME/compat/configs.
 
 Routes take every method and answer 405 themselves, so a wrong method and
-an unknown path under /api/v0 get problem+json, not the native envelope."""
+an unknown path under /api/v0 get problem+json, not the native envelope.
+They stay out of /openapi.json (which describes the native API): seed 002
+is compozy's own document."""
 
 from __future__ import annotations
 
@@ -122,8 +124,8 @@ async def not_found(request: Request) -> Response:
 
 def routes() -> list[BaseRoute]:
     return [
-        Route(COLLECTION, guarded({"GET": list_memories}), methods=ALL_METHODS),
-        Route(COLLECTION + "/{memory_id}", guarded({"GET": get_memory, "PUT": put_memory, "DELETE": delete_memory}), methods=ALL_METHODS),
-        Route(PREFIX, not_found, methods=ALL_METHODS),
-        Route(PREFIX + "/{rest:path}", not_found, methods=ALL_METHODS),
+        Route(COLLECTION, guarded({"GET": list_memories}), methods=ALL_METHODS, include_in_schema=False),
+        Route(COLLECTION + "/{memory_id}", guarded({"GET": get_memory, "PUT": put_memory, "DELETE": delete_memory}), methods=ALL_METHODS, include_in_schema=False),
+        Route(PREFIX, not_found, methods=ALL_METHODS, include_in_schema=False),
+        Route(PREFIX + "/{rest:path}", not_found, methods=ALL_METHODS, include_in_schema=False),
     ]
