@@ -8,9 +8,9 @@ from starlette.routing import BaseRoute
 
 from ...config import Config
 from ..surface import Surface
-from . import kv
+from . import configs, kv
 
-SURFACES: tuple[Surface, ...] = (kv.SURFACE,)
+SURFACES: tuple[Surface, ...] = (configs.SURFACE, kv.SURFACE)
 
 
 def enabled_surfaces(config: Config) -> list[Surface]:
@@ -21,6 +21,8 @@ def routes(config: Config) -> list[BaseRoute]:
     """The compat routes, CF then CFG; the KV dispatcher for /api/memory
     goes before the native routes (see app.py)."""
     found: list[BaseRoute] = []
+    if config.compat.cfg.enabled:
+        found += configs.routes()
     if config.compat.kv.enabled:
         found += kv.alias_routes
     return found
