@@ -35,6 +35,8 @@ class MemoryType(str, enum.Enum):
 
 
 GLOBAL_TYPES = frozenset({MemoryType.USER, MemoryType.FEEDBACK})
+# Cloudflare Agent Memory's types (kept in a memory's `metadata.cf_type`).
+CF_TYPES = ("instruction", "fact", "event", "task")
 
 
 class Op(str, enum.Enum):
