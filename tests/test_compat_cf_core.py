@@ -6,13 +6,18 @@ extraction, the catalog's per-session and per-type lookups."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+import yaml
 
-from aghmem import MemoryService, load_config
+from aghmem import MemoryService, faults, load_config
+from aghmem.errors import Conflict, NotFound
 from aghmem.features.recall import SearchRequest
+from aghmem.features.sessions import Event
 from aghmem.model import GLOBAL, Scope, Selector, Tier, memory_id
 from library import write
 
@@ -88,3 +93,96 @@ def test_reference_now_dates_recency_and_staleness(service: MemoryService, tmp_p
     assert now["results"][0]["memory"]["staleness_banner"] is None
     assert "400 days ago" in later["results"][0]["memory"]["staleness_banner"]
     assert later["results"][0]["score"] < now["results"][0]["score"]  # the recency term fell
+
+
+# --- N2: sessions with a target -------------------------------------------------------
+
+
+def message(content: str, message_id: str, role: str = "user") -> Event:
+    return Event(0, "message", None, {"role": role, "content": content, "message_id": message_id})
+
+
+def frontmatter(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text().split("---")[1])
+
+
+def test_a_targeted_session_extracts_into_its_target_with_the_external_id(service: MemoryService, tmp_path: Path) -> None:
+    ws = workspace(service, tmp_path, "n2")
+    alice = agent(ws, "alice")
+    first = service.append_targeted(
+        ws, "alice:s1", [message("I prefer small commits with clear messages.", "msg_a")], target=alice, external_session_id="s1"
+    )
+    assert [e.sequence for e in first.appended] == [1]
+    assert service.wait_session_extracted(ws, "alice:s1", timeout=10)
+    memories, _ = service.list_memories(alice)
+    assert len(memories) == 1
+    path = Path(service.layout.scope_dir(alice)) / memories[0]["filename"]
+    assert frontmatter(path)["provenance"]["source_sessions"] == ["s1"]
+    assert service.list_memories(Selector(Scope.WORKSPACE, workspace_id=ws))[0] == []  # not the route's default
+    meta = json.loads((service.sessions.root / ws / "alice:s1" / "meta.json").read_text())
+    assert meta["target"] == alice.to_dict() and meta["external_session_id"] == "s1"
+
+    # Idempotent by message id: repeats (from the ledger, or in the batch) are dropped, the rest numbered on.
+    again = service.append_targeted(
+        ws, "alice:s1",
+        [message("I prefer small commits with clear messages.", "msg_a"), message("Use ruff.", "msg_b"), message("Use ruff.", "msg_b")],
+        target=alice, external_session_id="s1",
+    )
+    assert [(e.sequence, e.payload["message_id"]) for e in again.appended] == [(2, "msg_b")]
+    assert service.ledger_message_ids(ws, "alice:s1") == {"msg_a", "msg_b"}
+    assert service.ledger_message_ids(ws, "alice:none") == set()
+    assert service.wait_session_extracted(ws, "alice:s1", timeout=10)
+    # A session keeps its target.
+    with pytest.raises(Conflict):
+        service.append_targeted(ws, "alice:s1", [message("Hi.", "msg_c")], target=agent(ws, "bob"))
+    assert service.wait_session_extracted(ws, "nobody:s9", timeout=0)  # nothing to wait for
+
+
+# --- N7: deleting a session -------------------------------------------------------------
+
+
+def test_deleting_a_session_removes_its_ledger_and_is_idempotent(service: MemoryService, tmp_path: Path) -> None:
+    ws = workspace(service, tmp_path, "n7")
+    dave = agent(ws, "dave")
+    service.append_targeted(ws, "dave:s1", [message("Deploy with make ship.", "msg_1")], target=dave, external_session_id="s1")
+    assert service.wait_session_extracted(ws, "dave:s1", timeout=10)
+    ledger = service.sessions.root / ws / "dave:s1"
+    assert ledger.is_dir()
+    assert service.delete_session(ws, "dave:s1")["deleted"] is True
+    assert not ledger.exists()
+    assert service.delete_session(ws, "dave:s1") == {"session_id": "dave:s1", "deleted": False, "cancelled_jobs": 0}
+    with pytest.raises(NotFound):
+        service.session_ledger(ws, "dave:s1")
+    # The same id starts again from nothing.
+    fresh = service.append_targeted(ws, "dave:s1", [message("Deploy with make ship.", "msg_1")], target=dave, external_session_id="s1")
+    assert [e.sequence for e in fresh.appended] == [1]
+
+
+def test_deleting_a_session_cancels_its_queued_and_running_extraction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hold each extractor job at the claimed inbox file, so one is in hand while another waits.
+    monkeypatch.setitem(faults._POINTS, "extractor.claimed", "sleep(1.5)")
+    config = load_config(home=tmp_path / "home", env={})
+    config.controller.policy.max_writes_per_min = 0
+    svc = MemoryService(config)
+    svc.start(watch=False)
+    try:
+        ws = workspace(svc, tmp_path, "n7b")
+        erin = agent(ws, "erin")
+        svc.append_targeted(ws, "erin:a", [message("I prefer tabs over spaces.", "m1")], target=erin, external_session_id="a")
+        deadline = time.monotonic() + 10
+        while svc.extractor_status()["in_flight_sessions"] != 1 and time.monotonic() < deadline:
+            time.sleep(0.01)  # polling for the job to be taken
+        assert svc.extractor_status()["in_flight_sessions"] == 1
+        svc.append_targeted(ws, "erin:b", [message("I prefer dark themes everywhere.", "m2")], target=erin, external_session_id="b")
+        assert svc.extractor_status()["queued_sessions"] == 1
+        assert svc.delete_session(ws, "erin:b")["cancelled_jobs"] == 1  # the queued job
+        assert svc.delete_session(ws, "erin:a")["deleted"] is True  # the job in hand stops before its candidate
+        assert svc.drain_extractor(10)["drained"]
+        assert svc.list_memories(erin)[0] == []
+        assert not (svc.extractor.inbox / "erin:a").exists() and not (svc.extractor.inbox / "erin:b").exists()
+        # A new session of the same name is extracted as usual.
+        svc.append_targeted(ws, "erin:a", [message("I prefer tabs over spaces.", "m1")], target=erin, external_session_id="a")
+        assert svc.wait_session_extracted(ws, "erin:a", timeout=10)
+        assert len(svc.list_memories(erin)[0]) == 1
+    finally:
+        svc.close()

@@ -11,10 +11,13 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..features.recall import EXACT, EXPLICIT, SearchRequest
+from ..features.sessions import AppendResult, Event, check_session_id
 from ..model import Selector
 
 if TYPE_CHECKING:
+    from ..features.extractor.worker import Extractor
     from ..features.recall import Recall
+    from ..features.sessions import Sessions
     from .runtime import Runtime
 
 
@@ -23,6 +26,8 @@ class CloudflareCore:
 
     runtime: "Runtime"
     recall: "Recall"
+    sessions: "Sessions"
+    extractor: "Extractor"
 
     if TYPE_CHECKING:
 
@@ -61,3 +66,57 @@ class CloudflareCore:
             reference_now=reference_now,
         )
         return self.recall.search(request, self.runtime.controller.clock())
+
+    # --- sessions with a target (ingest, session delete) ------------------------
+
+    def append_targeted(
+        self,
+        route_id: str,
+        session_id: str,
+        events: list[Event],
+        *,
+        target: Selector,
+        external_session_id: str | None = None,
+        unique_messages: bool = True,
+    ) -> AppendResult:
+        """CF ingest (P3): append messages to a session whose extracted
+        memories go to `target` (the profile), each with
+        `provenance.source_sessions: [external_session_id]`. With
+        `unique_messages` (the default), messages whose `payload.message_id`
+        the ledger already holds, or that repeat in the batch, are dropped
+        under the session's lock, and the rest are numbered after the
+        ledger's last sequence (the events' own sequences are ignored).
+        May raise RateLimited (extractor backpressure: nothing appended) or
+        Conflict (the session was bound to another target)."""
+        self.check_selector(target)
+        return self.sessions.append(
+            route_id, session_id, events,
+            target=target, external_session_id=external_session_id, unique_messages=unique_messages,
+        )
+
+    def ledger_message_ids(self, route_id: str, session_id: str) -> set[str]:
+        """The message ids a session's ledger holds (one read of it; empty if
+        there is no such session): what CF ingest may check before
+        appending (`append_targeted` also drops repeats itself)."""
+        return self.sessions.message_ids(route_id, check_session_id(session_id))
+
+    def wait_session_extracted(self, route_id: str, session_id: str, timeout: float) -> bool:
+        """CF ingest's wait (`compat.cf.ingest_wait`): until the extractor
+        has nothing queued, in flight or in its inbox for this session, at
+        most `timeout` s. Whether it finished."""
+        workspace_id = self.sessions.workspace(route_id)
+        return self.extractor.wait_session(workspace_id, check_session_id(session_id), timeout)
+
+    def delete_session(self, route_id: str, session_id: str) -> dict[str, Any]:
+        """CF session and profile delete (P1, P2): cancel the session's
+        queued extractor jobs and inbox files (the job in hand stops at its
+        next candidate), then remove its ledger. Idempotent. The memories it
+        produced are the caller's to delete (by `entries_by(source_session=…)`)."""
+        check_session_id(session_id)
+        dropped = [0]
+
+        def cancel(workspace_id: str | None, sid: str) -> None:
+            dropped[0] = self.extractor.cancel_session(workspace_id, sid)
+
+        existed = self.sessions.delete(route_id, session_id, before=cancel)
+        return {"session_id": session_id, "deleted": existed, "cancelled_jobs": dropped[0]}
