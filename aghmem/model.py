@@ -263,6 +263,10 @@ class Entry:
     raw: str = ""
     # The id as stored, when read from the catalog (saves hashing again).
     known_id: str | None = None
+    # For the CF face's filters (COMPAT N6): provenance.source_sessions[0],
+    # and metadata.cf_type when it is one of CF_TYPES.
+    source_session: str | None = None
+    cf_type: str | None = None
 
     @functools.cached_property
     def id(self) -> str:

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from aghmem import MemoryService, faults, load_config
-from aghmem.errors import Conflict, NotFound
+from aghmem.errors import Conflict, NotFound, ValidationError
 from aghmem.features.recall import SearchRequest
 from aghmem.features.sessions import Event
 from aghmem.model import GLOBAL, Scope, Selector, Tier, memory_id
@@ -186,3 +186,61 @@ def test_deleting_a_session_cancels_its_queued_and_running_extraction(tmp_path: 
         assert len(svc.list_memories(erin)[0]) == 1
     finally:
         svc.close()
+
+
+# --- N6: the catalog's CF columns ---------------------------------------------------------
+
+
+def test_entries_by_session_and_cf_type_from_the_files(service: MemoryService, tmp_path: Path) -> None:
+    ws = workspace(service, tmp_path, "n6")
+    frank = agent(ws, "frank")
+    directory = Path(service.layout.scope_dir(frank))
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "feedback_hand.md").write_text(
+        "---\nname: Hand rule\ntype: feedback\nprovenance:\n  source_sessions: [chat-1, chat-0]\n"
+        "  created_at: '2026-01-02T10:00:00Z'\n---\nKeep answers short.\n"
+    )
+    (directory / "_system_notes.md").write_text(
+        "---\nname: System\ntype: project\nprovenance:\n  source_sessions: [chat-1]\n---\nSystem file.\n"
+    )
+    service.rescan()
+    task = write(service, {
+        "type": "project", "name": "Update README", "content": "Need to update the README.", **frank.to_dict(),
+        "metadata": {"cf_type": "task"}, "provenance": {"source_sessions": ["chat-2"]},
+    }).decision
+    event = write(service, {"type": "project", "name": "Shipped", "content": "Shipped v2 to production.", **frank.to_dict()}).decision
+    odd = write(service, {
+        "type": "user", "name": "Odd", "content": "Odd cf type.", **frank.to_dict(), "metadata": {"cf_type": "bogus"},
+    }).decision
+    hand_id = memory_id(frank, "feedback_hand.md")
+    task_id, event_id, odd_id = (memory_id(d.selector, d.target_filename) for d in (task, event, odd))
+
+    def names(**filters: Any) -> list[str]:
+        return [e.id for e in service.entries_by(frank, **filters)[0]]
+
+    def check() -> None:
+        assert names(source_session="chat-1") == [hand_id]  # the hand-written file, by its first session only
+        assert names(source_session="chat-0") == []
+        assert names(source_session="chat-2") == [task_id]
+        assert names(cf_type="task") == [task_id]
+        assert names(cf_type="event") == [event_id]  # a project without cf_type reads back as an event; the task does not
+        assert names(cf_type="instruction") == [hand_id]  # feedback reads back as an instruction
+        assert names(cf_type="fact") == [odd_id]  # an invalid cf_type reads back by its native type
+        assert names(cf_type="task", source_session="chat-1") == []
+        everything = names()
+        assert everything[-1] == hand_id and set(everything) == {hand_id, task_id, event_id, odd_id}  # oldest createdAt last
+        pages, after = [], None
+        while True:
+            page, after = service.entries_by(frank, limit=1, after=after)
+            pages += [e.id for e in page]
+            if after is None:
+                break
+        assert pages == everything
+        entry = service.entries_by(frank, source_session="chat-2")[0][0]
+        assert (entry.source_session, entry.cf_type) == ("chat-2", "task")
+
+    check()
+    service.reset()  # the derived columns come back from the files
+    check()
+    with pytest.raises(ValidationError):
+        service.entries_by(frank, cf_type="bogus")

@@ -10,14 +10,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any, Sequence
 
+from ..errors import ValidationError
+from ..features.cloudflare.classify import natives_read_as
 from ..features.recall import EXACT, EXPLICIT, SearchRequest
 from ..features.sessions import AppendResult, Event, check_session_id
-from ..model import Selector
+from ..model import CF_TYPES, Entry, Selector
+from ..storage.entry_query import EntryQuery, Keyset, entries_by
 
 if TYPE_CHECKING:
     from ..features.extractor.worker import Extractor
     from ..features.recall import Recall
     from ..features.sessions import Sessions
+    from ..storage.catalog import Catalog
     from .runtime import Runtime
 
 
@@ -28,6 +32,7 @@ class CloudflareCore:
     recall: "Recall"
     sessions: "Sessions"
     extractor: "Extractor"
+    catalog: "Catalog"
 
     if TYPE_CHECKING:
 
@@ -120,3 +125,37 @@ class CloudflareCore:
 
         existed = self.sessions.delete(route_id, session_id, before=cancel)
         return {"session_id": session_id, "deleted": existed, "cancelled_jobs": dropped[0]}
+
+    # --- the catalog's CF columns (list filters, session delete) -----------------
+
+    def entries_by(
+        self,
+        selector: Selector,
+        *,
+        source_session: str | None = None,
+        cf_type: str | None = None,
+        limit: int = 20,
+        after: Keyset | None = None,
+    ) -> tuple[list[Entry], Keyset | None]:
+        """CF memory list (P6) and session delete (P2): a scope's entries,
+        newest `createdAt` first (provenance.created_at, else the file's
+        mtime; tie: id), optionally only those whose
+        provenance.source_sessions[0] is `source_session` and whose CF type
+        (metadata.cf_type, else read back from the native type) is
+        `cf_type`. System files are left out. Returns the page and, when
+        more follow, the keyset (created_sort, id) to pass as `after`.
+        Entries carry `source_session` and `cf_type` (None: read back)."""
+        self.check_selector(selector)
+        if cf_type is not None and cf_type not in CF_TYPES:
+            raise ValidationError(f"type must be one of: {', '.join(CF_TYPES)}", field="type")
+        if not 1 <= limit <= 1000:
+            raise ValidationError("limit must be a whole number from 1 to 1000", field="limit")
+        query = EntryQuery(
+            selector.key,
+            source_session=source_session,
+            cf_type=cf_type,
+            fallback_types=natives_read_as(cf_type) if cf_type else (),
+            limit=limit,
+            after=after,
+        )
+        return entries_by(self.catalog, query)
