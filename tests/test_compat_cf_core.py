@@ -148,6 +148,12 @@ def test_deleting_a_session_removes_its_ledger_and_is_idempotent(service: Memory
     assert service.wait_session_extracted(ws, "dave:s1", timeout=10)
     ledger = service.sessions.root / ws / "dave:s1"
     assert ledger.is_dir()
+    service.append_targeted(ws, "dave:s2", [message("Later.", "msg_2")], target=dave, external_session_id="s2")
+    service.append_targeted(ws, "gina:s1", [message("Other.", "msg_3")], target=agent(ws, "gina"), external_session_id="s1")
+    service.append_events(ws, "plain", [Event(1, "message", None, {"role": "user", "content": "untargeted"})])
+    assert [m.session_id for m in service.sessions_targeting(ws, dave)] == ["dave:s2", "dave:s1"]  # newest first
+    assert [m.external_session_id for m in service.sessions_targeting(ws, dave)] == ["s2", "s1"]
+    assert {m.session_id for m in service.sessions_targeting(ws)} == {"dave:s1", "dave:s2", "gina:s1"}
     assert service.delete_session(ws, "dave:s1")["deleted"] is True
     assert not ledger.exists()
     assert service.delete_session(ws, "dave:s1") == {"session_id": "dave:s1", "deleted": False, "cancelled_jobs": 0}

@@ -302,6 +302,21 @@ class Sessions:
         session that does not exist)."""
         return ledger_message_ids(self.directory(self.workspace(route_id), session_id))
 
+    def targeting(self, route_id: str, target: Selector | None = None) -> list[SessionMeta]:
+        """A route's sessions with a target (that one, or any), the most
+        recently updated first. Reads each session's meta.json: for deletes
+        and summaries, not for every request."""
+        base = self.root / (self.workspace(route_id) or UNBOUND)
+        found = []
+        for path in base.glob("*/meta.json") if base.is_dir() else []:
+            try:
+                meta = self._read_meta(path.parent)
+            except Conflict:
+                continue  # a damaged meta.json: repair's business
+            if meta is not None and meta.target is not None and (target is None or meta.target == target):
+                found.append(meta)
+        return sorted(found, key=lambda m: (m.updated_at, m.session_id), reverse=True)
+
     # --- maintenance -------------------------------------------------------
 
     def delete(self, route_id: str, session_id: str, before: Callable[[str | None, str], None] | None = None) -> bool:

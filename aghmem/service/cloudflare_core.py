@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from ..errors import ValidationError
 from ..features.cloudflare.classify import natives_read_as
 from ..features.recall import EXACT, EXPLICIT, SearchRequest
-from ..features.sessions import AppendResult, Event, check_session_id
+from ..features.sessions import AppendResult, Event, SessionMeta, check_session_id
 from ..model import CF_TYPES, Entry, Selector
 from ..storage.entry_query import EntryQuery, Keyset, entries_by
 
@@ -111,6 +111,13 @@ class CloudflareCore:
         most `timeout` s. Whether it finished."""
         workspace_id = self.sessions.workspace(route_id)
         return self.extractor.wait_session(workspace_id, check_session_id(session_id), timeout)
+
+    def sessions_targeting(self, route_id: str, target: Selector | None = None) -> list[SessionMeta]:
+        """A workspace's sessions bound to `target` (or to any target), the
+        most recently updated first: CF profile and namespace delete (their
+        ledgers go), the summary's "last session" and recall's task rule
+        (`external_session_id` of the first)."""
+        return self.sessions.targeting(route_id, target)
 
     def delete_session(self, route_id: str, session_id: str) -> dict[str, Any]:
         """CF session and profile delete (P1, P2): cancel the session's
