@@ -35,6 +35,8 @@ class MemoryType(str, enum.Enum):
 
 
 GLOBAL_TYPES = frozenset({MemoryType.USER, MemoryType.FEEDBACK})
+# Cloudflare Agent Memory's types (kept in a memory's `metadata.cf_type`).
+CF_TYPES = ("instruction", "fact", "event", "task")
 
 
 class Op(str, enum.Enum):
@@ -261,6 +263,10 @@ class Entry:
     raw: str = ""
     # The id as stored, when read from the catalog (saves hashing again).
     known_id: str | None = None
+    # For the CF face's filters (COMPAT N6): provenance.source_sessions[0],
+    # and metadata.cf_type when it is one of CF_TYPES.
+    source_session: str | None = None
+    cf_type: str | None = None
 
     @functools.cached_property
     def id(self) -> str:
