@@ -8,8 +8,9 @@ from starlette.routing import BaseRoute
 
 from ...config import Config
 from ..surface import Surface
+from . import cloudflare
 
-SURFACES: tuple[Surface, ...] = ()
+SURFACES: tuple[Surface, ...] = (cloudflare.SURFACE,)
 
 
 def enabled_surfaces(config: Config) -> list[Surface]:
@@ -19,4 +20,7 @@ def enabled_surfaces(config: Config) -> list[Surface]:
 def routes(config: Config) -> list[BaseRoute]:
     """The compat routes, CF then CFG; the KV dispatcher for /api/memory
     goes before the native routes (see app.py)."""
-    return []
+    found: list[BaseRoute] = []
+    if config.compat.cf.enabled:
+        found.append(cloudflare.mount(config))
+    return found
