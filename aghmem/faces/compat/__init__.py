@@ -22,5 +22,5 @@ def routes(config: Config) -> list[BaseRoute]:
     goes before the native routes (see app.py)."""
     found: list[BaseRoute] = []
     if config.compat.cf.enabled:
-        found.append(cloudflare.mount(config))
+        found += cloudflare.mount(config)
     return found

@@ -4,11 +4,14 @@ and 405 (7001) in the V4 envelope, and the guard's Surface for it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.applications import Starlette
+from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Match, Mount, Route
+from starlette.routing import BaseRoute, Match, Mount, NoMatchFound, Route
 from starlette.types import Receive, Scope, Send
 
 from ....config import Config
@@ -60,7 +63,23 @@ class _Inheriting:
         await self.app(scope, receive, send)
 
 
-def mount(config: Config) -> Mount:
+class _Rest(BaseRoute):
+    """Whatever else the surface owns (/client/v4 itself, a path with a
+    line break the Mount's pattern does not match): 404 7000, not a
+    redirect and not a native 404."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        return (Match.FULL, {}) if scope["type"] == "http" and owns(scope) else (Match.NONE, {})
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await failure(404, 7000, "No route for that URI")(scope, receive, send)
+
+
+def mount(config: Config) -> list[BaseRoute]:
+    """The /client/v4 sub-app, then the rest of its prefix."""
     app = Starlette(routes=routes, exception_handlers={HTTPException: on_http_exception})
     app.state.max_body_bytes = config.server.max_body_bytes
-    return Mount(PREFIX, app=_Inheriting(app))
+    return [Mount(PREFIX, app=_Inheriting(app)), _Rest()]
