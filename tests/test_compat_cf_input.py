@@ -121,6 +121,7 @@ def test_odd_paths_and_methods(cf: Daemon) -> None:
     ]:
         response = cf.http.request(method, path)
         _never_500(response)
+        assert response.status_code == status, (method, path, response.text)
         v4_error(response, status)
 
 

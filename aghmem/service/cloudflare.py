@@ -19,6 +19,7 @@ from ..features.cloudflare.namespaces import Namespace, NamespaceFiles, check_ac
 from ..features.cloudflare.summary import summarize
 from ..features.extractor.patterns import extract
 from ..model import MemoryType, Selector, memory_id
+from .cloudflare_conversation import CloudflareConversation
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -46,7 +47,7 @@ class Profile:
         return profiles.exists(self.namespace.root, self.agent)
 
 
-class Cloudflare:
+class Cloudflare(CloudflareConversation):
     """Mixed into MemoryService (service.py)."""
 
     config: "Config"
@@ -138,6 +139,7 @@ class Cloudflare:
         profile = self.cf_profile(account_id, namespace, name)
         if not profile.written:
             raise profiles.profile_not_found()
+        self._cf_drop_sessions(profile)
         self._cf_delete_all(profile.selector)
         (profiles.profile_dir(profile.namespace.root, profile.agent) / "profile.toml").unlink(missing_ok=True)
 

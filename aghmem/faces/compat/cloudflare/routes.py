@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ....errors import ValidationError
+from ....features.cloudflare.conversation import LENGTHS, THINKING, parse_instant
 from ....features.cloudflare.cursors import per_page
 from ....service.service import MemoryService
 from . import bodies
@@ -101,6 +102,39 @@ async def delete_profile(request: Request) -> JSONResponse:
     return ok(None)
 
 
+@route(PROFILE + "/sessions/{session_id}", ["DELETE"])
+async def delete_session(request: Request) -> JSONResponse:
+    await _call(request, _service(request).cf_delete_session, *_profile_args(request), request.path_params["session_id"])
+    return ok(None)
+
+
+@route(PROFILE + "/ingest", ["POST"])
+async def ingest(request: Request) -> JSONResponse:
+    cap = _service(request).config.compat.cf.max_ingest_bytes
+    values, notices = bodies.take(await bodies.read_object(request, cap=cap), ("messages", "sessionId"))
+    session_id = bodies.text(values, "sessionId", max_chars=64)
+    if "messages" not in values:
+        raise ValidationError("messages is required", field="messages", pointer="/messages")
+    await _call(request, _service(request).cf_ingest, *_profile_args(request), values["messages"], session_id)
+    return ok(None, messages=notices)
+
+
+@route(PROFILE + "/recall", ["POST"])
+async def recall(request: Request) -> JSONResponse:
+    names = ("query", "thinkingLevel", "responseLength", "referenceDate")
+    values, notices = bodies.take(await bodies.read_object(request), names)
+    query = bodies.text(values, "query", required=True)
+    thinking = bodies.choice(values, "thinkingLevel", tuple(THINKING), "low")
+    length = bodies.choice(values, "responseLength", LENGTHS, "medium")
+    raw_date = values.get("referenceDate")
+    reference = None if raw_date is None else parse_instant(raw_date, "referenceDate", "/referenceDate")
+    found = await _call(
+        request,
+        lambda: _service(request).cf_recall(*_profile_args(request), query, thinking=thinking, length=length, reference=reference),
+    )
+    return ok(found, messages=notices)
+
+
 @route(PROFILE + "/remember", ["POST"])
 async def remember(request: Request) -> JSONResponse:
     values, notices = bodies.take(await bodies.read_object(request), ("content", "sessionId"))
@@ -151,5 +185,5 @@ async def verify_token(request: Request) -> JSONResponse:
 
 routes = [
     create_namespace, list_namespaces, get_namespace, delete_namespace,
-    delete_profile, remember, list_memories, get_memory, delete_memory, summary, verify_token,
+    delete_profile, delete_session, ingest, recall, remember, list_memories, get_memory, delete_memory, summary, verify_token,
 ]
