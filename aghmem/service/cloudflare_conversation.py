@@ -15,7 +15,7 @@ from ..errors import ParseError, ValidationError
 from ..features.cloudflare import conversation as talk
 from ..features.cloudflare import profiles
 from ..features.cloudflare.answer import AnswerSource, compose_answer
-from ..features.cloudflare.memories import cf_memory, scope_memories
+from ..features.cloudflare.memories import cf_memory, latest_session, scope_memories
 from ..model import GLOBAL, Scope, Selector, default_type, resolve_selector
 from ..storage.files import parse_memory
 
@@ -108,9 +108,8 @@ class CloudflareConversation:
             extra_scopes=extra, reference_now=reference,
         )
         recalled = self._cf_recalled(profile, found["results"])
-        everything = scope_memories(self.catalog, profile.selector)
-        latest = max((m for m in everything if m["sessionId"]), key=lambda m: m["createdAt"], default=None)
-        ranked = talk.rank(recalled, latest["sessionId"] if latest else None, keep)
+        latest = latest_session(self.catalog, profile.selector) if any(m["type"] == "task" for m in recalled) else None
+        ranked = talk.rank(recalled, latest, keep)
         sources = [AnswerSource(m["summary"], m["content"], m["score"]) for m in ranked]
         answer = compose_answer(query, sources, length)
         return {"answer": answer, "count": len(ranked), "candidates": [talk.candidate(m) for m in ranked]}

@@ -128,3 +128,27 @@ def scope_memories(catalog: Catalog, selector: Selector, *, content: bool = Fals
             continue
         found.append(cf_memory(entry.id, parsed, entry.mtime_ns, content=content))
     return found
+
+
+def latest_session(catalog: Catalog, selector: Selector, batch: int = 32) -> str | None:
+    """The sessionId of the profile's newest memory that has one (the
+    newest first, parsed a batch at a time: usually the first has one)."""
+    entries: list[Entry] = []
+    cursor: str | None = None
+    while True:
+        page_of, cursor = catalog.list_entries(selector.key, limit=1000, cursor=cursor)
+        entries += [e for e in page_of if not e.system_managed]
+        if cursor is None:
+            break
+    entries.sort(key=lambda e: e.created_at or e.mod_time, reverse=True)
+    for start in range(0, len(entries), batch):
+        chunk = entries[start:start + batch]
+        raws = catalog.raw_by_ids([e.id for e in chunk])
+        for entry in chunk:
+            try:
+                parsed = parse_memory(raws.get(entry.id, "").encode("utf-8"), entry.filename, default_type(selector))
+            except ParseError:
+                continue
+            if (session := session_of(parsed)) is not None:
+                return session
+    return None
