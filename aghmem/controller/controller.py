@@ -262,6 +262,17 @@ class Controller:
             )
         window.append(now)
 
+    def room_for(self, origin: str, writes: int) -> int | None:
+        """None if `origin` may make `writes` more writes now, else the
+        seconds to wait (a bulk write is refused whole, not cut half-way)."""
+        limit = self.config.writes_per_min(origin)
+        window = self._recent_writes[origin]
+        now = time.monotonic()
+        recent = [t for t in window if t > now - 60]
+        if limit <= 0 or len(recent) + writes <= limit:
+            return None
+        return max(1, int(60 - (now - recent[0])) + 1) if recent else 60
+
     def _decision_for(self, candidate: Candidate, verdict: Verdict, now: dt.datetime) -> Decision:
         digest = candidate_hash(candidate)
         target = verdict.target_filename or candidate.filename
@@ -356,10 +367,12 @@ class Controller:
         concurrent writers can share the work. `refresh_index=False`: the
         caller regenerates MEMORY.md once for a batch (a scan, an editor's burst)."""
         assert filename
-        if refresh_index:
-            self.refresh_memory_index(selector, files)
+        # The listeners (the search index first) before MEMORY.md: a change
+        # is searchable without waiting for that file's write and fsync.
         for listener in self.listeners:
             listener(selector, filename, entry)
+        if refresh_index:
+            self.refresh_memory_index(selector, files)
         if decision is not None and decision.status == "applied":
             for decision_listener in self.decision_listeners:
                 decision_listener(decision)

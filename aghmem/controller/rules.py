@@ -9,6 +9,7 @@ targets and the full `rule_trace`. Neither writes anything.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,10 +42,15 @@ class Candidate:
     if_match: str | None = None
     # PATCH: the file must exist, and fields left None keep their value.
     patch: bool = False
+    # Texts that go somewhere beside the card (a key-value blob: COMPAT N8):
+    # scanned, and redacted, with the fields, never written to the card,
+    # not counted in max_content_chars. The redacted versions are in the
+    # Draft's `extra_texts`.
+    extra_scan_texts: dict[str, str] | None = None
 
     def identity(self) -> dict[str, Any]:
         """What `candidate_hash` is computed over (no timestamps)."""
-        return {
+        identity = {
             "delete": self.delete,
             "filename": self.filename,
             "type": self.type.value if self.type else None,
@@ -58,6 +64,16 @@ class Candidate:
             "metadata": self.metadata,
             "patch": self.patch,
         }
+        if self.extra_scan_texts:  # only then: the hash of every other candidate stays as it was
+            identity["extra_scan_texts"] = _digests(self.extra_scan_texts)
+        return identity
+
+
+def _digests(texts: dict[str, str] | None) -> dict[str, str] | None:
+    """Extra texts in a candidate's identity, by their hash (a blob's are 100 KB)."""
+    if not texts:
+        return None
+    return {name: hashlib.sha256(text.encode("utf-8")).hexdigest() for name, text in sorted(texts.items())}
 
 
 @dataclass
@@ -130,6 +146,7 @@ class Draft:
     given: dict[str, Any] = field(default_factory=dict)
     filename: str | None = None
     fallback_name: str = ""
+    extra_texts: dict[str, str] = field(default_factory=dict)  # the candidate's extra_scan_texts, after the scan
 
 
 def draft(candidate: Candidate, *, config: Config, scanner: Scanner) -> Draft:
@@ -156,13 +173,15 @@ def draft(candidate: Candidate, *, config: Config, scanner: Scanner) -> Draft:
 
     # 2. Safety scan of what the candidate brings (may redact).
     texts = {key: given[key] for key in ("name", "description", "body") if given[key] is not None}
-    outcome = scanner.scan(texts, autonomous=candidate.origin in AUTONOMOUS_ORIGINS)
+    extra = {f"extra:{name}": text for name, text in (candidate.extra_scan_texts or {}).items()}
+    outcome = scanner.scan({**texts, **extra}, autonomous=candidate.origin in AUTONOMOUS_ORIGINS)
     if outcome.findings:
         first = outcome.findings[0]
         details = "; ".join(f"{f.rule}: {f.excerpt}" for f in outcome.findings)
         verdict = _stop(verdict, Op.REJECT, f"content contains {first.reason}", f"memory_scan.{first.rule}", details=details)
         return Draft(verdict, done=True)
-    given.update(outcome.texts)
+    given.update({key: text for key, text in outcome.texts.items() if key in texts})
+    extra_texts = {key.removeprefix("extra:"): text for key, text in outcome.texts.items() if key in extra}
     scan_reason = f"redacted {outcome.redactions} match(es)" if outcome.redactions else "clean"
     trace.append(RuleResult("memory_scan", True, scan_reason))
     trace.append(RuleResult("delete", True, "not a delete"))
@@ -173,7 +192,7 @@ def draft(candidate: Candidate, *, config: Config, scanner: Scanner) -> Draft:
         given["type"], entity=given["entity"], name=given["name"] or fallback_name, body=given["body"] or ""
     )
     verdict.filename = filename
-    return Draft(verdict, given=given, filename=filename, fallback_name=fallback_name)
+    return Draft(verdict, given=given, filename=filename, fallback_name=fallback_name, extra_texts=extra_texts)
 
 
 def conclude_delete(draft: Draft, *, exists: bool) -> Verdict:

@@ -14,7 +14,7 @@ from ..service.service import MemoryService
 from .api import decisions, dreams, extractor, hooks, memory, search, sessions, system
 from .api.errors import EXCEPTION_HANDLERS
 from .api.routing import own_paths
-from .compat import enabled_surfaces
+from .compat import enabled_surfaces, kv
 from .compat import routes as compat_routes
 from .mcp.endpoint import McpEndpoint
 from .security import Allowlist, GuardMiddleware
@@ -26,7 +26,11 @@ def routes() -> list[BaseRoute]:
     A route with parameters yields the paths of the routes before it (see
     api/routing.py); the memory item routes come last: they match any name
     under /api/memory/."""
-    api_routes = [*system.routes, *decisions.routes, *dreams.routes, *sessions.routes, *hooks.routes, *extractor.routes, *search.routes, *memory.routes]
+    api_routes = [
+        *system.routes, *decisions.routes, *dreams.routes, *sessions.routes, *hooks.routes, *extractor.routes, *search.routes,
+        *kv.shared_routes,  # GET/POST /api/memory: key-value by agentId, else the native handlers
+        *memory.routes,
+    ]
     return own_paths([*api_routes, *memory.item_routes])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from ..features.kv import KeyValueStore
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -27,6 +28,8 @@ def health_report(runtime: "Runtime") -> dict[str, Any]:
         problems.append(f"{len(quarantined)} memory file(s) quarantined (a limit or the safety scan)")
     missing = [ws.to_dict() for ws in runtime.registry.missing()]
     problems += [f"workspace {ws['id']}: root {ws['path']} is missing (moved? `aghmem workspace move {ws['id']} NEWPATH`)" for ws in missing]
+    kv = KeyValueStore(home=runtime.config.home_path, config=runtime.config.compat.kv, controller=runtime.controller)
+    problems += kv.problems()  # hand-edited key-value cards that no longer hold JSON
     dream = runtime.config.dream
     ready = runtime.ready.is_set()
     if not ready:

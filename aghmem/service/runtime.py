@@ -25,6 +25,7 @@ from ..features.dreaming.store import DreamStore
 from ..features.extractor.worker import Extractor
 from ..features.hooks import Hooks
 from ..features.indexing import Indexing
+from ..features.kv import KeyValueStore
 from ..features.providers import Providers
 from ..features.recall import Recall
 from ..features.sessions import Sessions
@@ -214,10 +215,15 @@ class Runtime:
         return pruned
 
     def sweep_daily(self) -> dict[str, int]:
-        """Archive and delete old daily logs (daily.cold_archive_days, hard_delete_days)."""
+        """Archive and delete old daily logs (daily.cold_archive_days, hard_delete_days),
+        and the key-value blobs no card needs (compat.kv.blob_grace_days)."""
         report = self.daily.sweep(self.clock().date())
         if report.archived or report.deleted:
             log.info("daily sweep: %d log(s) archived, %d deleted", report.archived, report.deleted)
+        kv = KeyValueStore(home=self.config.home_path, config=self.config.compat.kv, controller=self.controller)
+        blobs = kv.sweep_blobs(self.catalog, self.clock())
+        if blobs:
+            log.info("daily sweep: %d key-value blob(s) no card names deleted", blobs)
         return report.to_dict()
 
     def sweep_sessions(self) -> int:

@@ -27,6 +27,7 @@ from .cloudflare import Cloudflare
 from .health import health_report
 from .hooks import HookMethods
 from .inspection import Inspection
+from .kv import KeyValue
 from .runtime import Runtime
 from .workspaces import Workspaces
 
@@ -44,7 +45,7 @@ class MemoryView:
     frontmatter: dict[str, Any] = field(default_factory=dict)
 
 
-class MemoryService(Inspection, Workspaces, HookMethods, Cloudflare):
+class MemoryService(Inspection, Workspaces, HookMethods, KeyValue, Cloudflare):
     def __init__(self, config: Config, *, clock: Clock | None = None, config_path: Path | None = None) -> None:
         self.runtime = Runtime(config, clock=clock, config_path=config_path)
         rt = self.runtime

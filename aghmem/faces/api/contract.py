@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, TypeVar
 
 from .payloads import Body, Field
+from .payloads.spec import OneOfBody
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
@@ -38,7 +39,7 @@ STATUS_TEXT = {
 @dataclass(frozen=True)
 class Contract:
     answer: Mapping[str, Any]
-    body: Body | None = None
+    body: Body | OneOfBody | None = None
     query: Mapping[str, Field] = field(default_factory=dict)
     path: Mapping[str, Field] = field(default_factory=dict)
     headers: Mapping[str, Field] = field(default_factory=dict)
@@ -47,6 +48,9 @@ class Contract:
     also: tuple[int, ...] = ()  # other success statuses with the same answer (201 created / 200 known)
     media_type: str = "application/json"
     tags: tuple[str, ...] = ()
+    # The error body's schema, when not (only) the native envelope: a path
+    # two surfaces share (/api/memory: native or key-value) answers either.
+    error_schema: Mapping[str, Any] | None = None
 
     def statuses(self) -> list[int]:
         implied = {401, 403}

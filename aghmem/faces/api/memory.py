@@ -124,9 +124,10 @@ async def delete_memory(request: Request) -> JSONResponse:
     return render_outcome(await run_in_threadpool(_service(request).submit, candidate))
 
 
+# GET and POST /api/memory are served by the dispatchers of the key-value
+# face (faces/compat/kv/routes.py): with `agentId` they are seed 003's,
+# else they call list_memories and write_memory above, unchanged.
 routes = [
-    Route("/api/memory", list_memories, methods=["GET"]),
-    Route("/api/memory", write_memory, methods=["POST"]),
     Route("/api/memory/ad-hoc", ad_hoc, methods=["POST"]),
     Route("/api/memory/promote", promote, methods=["POST"]),
 ]

@@ -60,7 +60,7 @@ def _operation(route: Route, method: str) -> dict[str, Any]:
         if declared.body.example is not None:
             content["example"] = declared.body.example
         operation["requestBody"] = {
-            "required": bool(schema.get("required") or schema.get("anyOf")),
+            "required": bool(schema.get("required") or schema.get("anyOf") or schema.get("oneOf")),
             "content": {"application/json": content},
         }
     operation["responses"] = {str(code): _response(code, declared) for code in declared.statuses()}
@@ -93,7 +93,8 @@ def _response(code: int, declared: Contract) -> dict[str, Any]:
     text = STATUS_TEXT.get(code, "")
     if 200 <= code < 300:
         return {"description": text, "content": {declared.media_type: {"schema": dict(declared.answer)}}}
-    response: dict[str, Any] = {"description": text, "content": {"application/json": {"schema": ref("Error")}}}
+    schema = dict(declared.error_schema) if declared.error_schema is not None else ref("Error")
+    response: dict[str, Any] = {"description": text, "content": {"application/json": {"schema": schema}}}
     if code in (429, 503):
         response["headers"] = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "string"}}}
     return response

@@ -8,9 +8,9 @@ from starlette.routing import BaseRoute
 
 from ...config import Config
 from ..surface import Surface
-from . import cloudflare
+from . import cloudflare, kv
 
-SURFACES: tuple[Surface, ...] = (cloudflare.SURFACE,)
+SURFACES: tuple[Surface, ...] = (cloudflare.SURFACE, kv.SURFACE)
 
 
 def enabled_surfaces(config: Config) -> list[Surface]:
@@ -23,4 +23,6 @@ def routes(config: Config) -> list[BaseRoute]:
     found: list[BaseRoute] = []
     if config.compat.cf.enabled:
         found += cloudflare.mount(config)
+    if config.compat.kv.enabled:
+        found += kv.alias_routes
     return found

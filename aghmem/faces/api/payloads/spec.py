@@ -219,6 +219,20 @@ class Body:
         return replace(self, fields={k: v for k, v in self.fields.items() if k not in names})
 
 
+@dataclass(frozen=True)
+class OneOfBody:
+    """A body that is exactly one of several shapes, on a path two surfaces
+    share (POST /api/memory: a native write, or a key-value one). Only
+    described here: the route that reads it tells the shapes apart and each
+    branch checks its own (a native Body, or the key-value rules)."""
+
+    options: tuple[Mapping[str, Any], ...]
+    example: Mapping[str, Any] | None = None
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "object", "oneOf": [dict(option) for option in self.options]}
+
+
 def _nullable(spec: Field) -> dict[str, Any]:
     """A field's schema where null stands for "not given" (it is accepted
     for an optional field; a required one must hold a value)."""

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Where a search's time goes: the recall pipeline profiled in-process.
+
+Builds the same corpus as bench_search.py (N memories, half global, half in
+one workspace), starts a MemoryService on it in this process, then runs the
+same queries three ways and reports median/p99 of each:
+
+- raw: Tantivy alone, the word view's query over the visible scopes
+  (the floor every other number is compared with);
+- service: MemoryService.search, the whole pipeline (both lexical views,
+  fusion, floor, package) without HTTP;
+- then the pipeline again under cProfile, printing the functions that take
+  the most time (own time and cumulative), so a change can aim at them.
+
+    python scripts/profile_search.py --memories 20000 [--queries 2000] [--json out.json]
+
+Progress on stderr; tables and a JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+from bench_search import CONFIG, Corpus, log, percentile, write_corpus  # noqa: E402
+
+from aghmem.config import load_config  # noqa: E402
+from aghmem.features.recall import SearchRequest  # noqa: E402
+from aghmem.model import Scope, Selector  # noqa: E402
+from aghmem.service.service import MemoryService  # noqa: E402
+from aghmem.storage import analysis  # noqa: E402
+
+WS_ID = "ws_benchsearch1"
+
+
+def timed(fn, items) -> list[float]:  # noqa: ANN001
+    out = []
+    for item in items:
+        t0 = time.perf_counter()
+        fn(item)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def stats(latencies: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(statistics.median(latencies) * 1000, 3), "p99_ms": round(percentile(latencies, 0.99) * 1000, 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--memories", type=int, default=20_000)
+    parser.add_argument("--queries", type=int, default=2000)
+    parser.add_argument("--top", type=int, default=25, help="functions to list per table")
+    parser.add_argument("--json", help="also write the JSON result here")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="aghmem-profile-search-") as tmp:
+        home = Path(tmp) / "home"
+        ws_root = Path(tmp) / "workspace"
+        log(f"writing {args.memories} memory files…")
+        write_corpus(args.memories, home / "memory", ws_root / ".agh" / "memory")
+        (ws_root / ".agh" / "workspace.toml").write_text(f'id = "{WS_ID}"\n')
+        (home / "workspaces.toml").write_text(
+            f'[[workspace]]\nid = "{WS_ID}"\npath = "{ws_root.resolve()}"\nadded_at = "2026-01-01T00:00:00Z"\n'
+        )
+        (home / "config.toml").write_text(CONFIG)
+        service = MemoryService(load_config(home / "config.toml", home=home, env={}))
+        log("taking the files in…")
+        t0 = time.perf_counter()
+        service.start(watch=False)
+        log(f"  ready in {time.perf_counter() - t0:.1f}s")
+
+        corpus = Corpus(seed=11)
+        texts = [corpus.query() for _ in range(args.queries)]
+        selector = Selector(Scope.WORKSPACE, workspace_id=WS_ID)
+        requests = [
+            SearchRequest(query_text=t, selector=selector, top_k=10, raw_candidates=50, allow_trivial_query=True) for t in texts
+        ]
+        index = service.runtime.indexing.index
+        keys = [s.key for s in selector.visible_scopes()]
+
+        def raw(text: str) -> None:
+            terms = analysis.query_terms(text)
+            index.search({"words": terms, "stems": analysis.stems(terms)}, keys, 50)
+
+        log("warming up…")
+        for req in requests[:200]:
+            service.search(req)
+        log(f"raw Tantivy, {len(texts)} queries…")
+        raw_lat = timed(raw, texts)
+        log(f"service.search, {len(requests)} queries…")
+        service_lat = timed(service.search, requests)
+        log("service.search under cProfile…")
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for req in requests:
+            service.search(req)
+        profiler.disable()
+        service.close()
+
+    document = {
+        "benchmark": "profile_search",
+        "memories": args.memories,
+        "queries": args.queries,
+        "raw_tantivy": stats(raw_lat),
+        "service_search": stats(service_lat),
+        "ratio_p50": round(statistics.median(service_lat) / statistics.median(raw_lat), 1),
+    }
+    print(f"memories {args.memories}, {args.queries} queries")
+    print(f"raw Tantivy (word view)   p50 {document['raw_tantivy']['p50_ms']} ms  p99 {document['raw_tantivy']['p99_ms']} ms")
+    print(f"service.search (pipeline) p50 {document['service_search']['p50_ms']} ms  p99 {document['service_search']['p99_ms']} ms"
+          f"  ({document['ratio_p50']}× raw)")
+    for key in ("tottime", "cumulative"):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats(key).print_stats(args.top)
+        print(f"\n--- by {key} ---")
+        print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:6000])
+    print(json.dumps(document, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(document, indent=2))
+
+
+if __name__ == "__main__":
+    main()
