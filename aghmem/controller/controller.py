@@ -4,7 +4,7 @@ Every change the daemon makes to a memory file goes through `submit()` or
 `revert()`. Both hold one lock for the whole decide-record-apply sequence, so
 decisions are taken against the state they will change (If-Match, duplicate
 and slot checks cannot race). The decision row is committed before the file
-is touched; `recover()` settles rows left pending by a crash.
+is touched; `recovery.recover()` settles rows left pending by a crash.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from ..storage.files import (
 from ..storage.layout import Layout, ScopeFiles
 from ..storage.memory_md import INDEX_MAX_LINES, IndexRefresher
 from ..storage.reading import RefusedFile, read_memory_bytes
+from .config_files import ConfigFiles
 from .decisions import (
     candidate_hash,
     decision_id,
@@ -84,12 +85,6 @@ class Outcome:
     replay: bool = False
 
 
-@dataclass
-class RecoveryReport:
-    applied: int = 0
-    abandoned: int = 0
-
-
 class Controller:
     def __init__(
         self,
@@ -113,6 +108,9 @@ class Controller:
         self.memory_index = IndexRefresher(functools.partial(catalog.index_rows, limit=INDEX_MAX_LINES))
         self.disk = Disk(layout, catalog, config)
         self.hand_edits = HandEdits(self)
+        self.config_files = ConfigFiles(self)  # the second kind of target (config_files.py)
+        # The scanner of a scope (a bound config adds its privacy policy); see scanner_for.
+        self.scope_scanner: Callable[[Selector], Scanner | None] = lambda selector: None
         self.lock = threading.RLock()
         # Cleared while the daemon takes its files in at start: writes wait
         # for it (a write racing the first scan could be taken for a hand edit).
@@ -127,6 +125,9 @@ class Controller:
             redaction=self.config.privacy_policy.default_redaction_string,
         )
 
+    def scanner_for(self, selector: Selector) -> Scanner:
+        return self.scope_scanner(selector) or self.scanner
+
     # --- reading the disk --------------------------------------------------
 
     def read(self, selector: Selector, filename: str) -> ParsedMemory | None:
@@ -140,7 +141,7 @@ class Controller:
         it: checking it again for each of 100k files cost ~100 µs a file)."""
         directory = directory if directory is not None else self.layout.checked_scope_dir(selector)
         path = directory / check_filename(filename, system=True)
-        return take_in(path, filename, default_type(selector), limits=self.config.file, scanner=self.scanner)
+        return take_in(path, filename, default_type(selector), limits=self.config.file, scanner=self.scanner_for(selector))
 
     # --- submit ------------------------------------------------------------
 
@@ -172,7 +173,7 @@ class Controller:
     def _submit_once(self, candidate: Candidate) -> Outcome:
         # The policy and the safety scan read no file: outside the lock, so a
         # large candidate's scan never holds up other writes.
-        first = draft(candidate, config=self.config, scanner=self.scanner)
+        first = draft(candidate, config=self.config, scanner=self.scanner_for(candidate.selector))
         with self.lock:
             if candidate.idempotency_key:
                 replay = self._replay(decision_id(candidate.idempotency_key))
@@ -387,6 +388,10 @@ class Controller:
 
     def revert(self, original_id: str, *, dry_run: bool = False) -> Outcome:
         """Undo an applied decision if the file is still as it left it."""
+        original = self.catalog.get_decision(original_id)
+        if original is not None and self.config_files.owns(original) and original.applied_at is not None:
+            decision = self.config_files.revert(original, dry_run=dry_run)
+            return Outcome(decision, applied=decision.status == "applied", dry_run=dry_run)
         try:
             return self._revert_once(original_id, dry_run=dry_run)
         except ChangedOnDisk as changed:
@@ -414,29 +419,3 @@ class Controller:
             entry = self._record_and_apply(decision)
         self.after_apply(selector, filename, entry, decision)
         return Outcome(decision, applied=True)
-
-    # --- crash recovery ----------------------------------------------------
-
-    def recover(self) -> RecoveryReport:
-        """Settle decisions recorded but not applied when the daemon died:
-        applied if the disk shows their result, abandoned otherwise."""
-        report = RecoveryReport()
-        with self.lock:
-            for decision in self.catalog.pending_decisions():
-                assert decision.target_filename
-                try:
-                    current = self.disk.current_hash(decision.selector, decision.target_filename)
-                except Exception:  # noqa: BLE001 - a scope that vanished cannot be settled
-                    current = "unreachable"
-                done = current is None if decision.op is Op.DELETE else current == decision.post_content_hash
-                with self.catalog.write() as db:
-                    if done:
-                        self.catalog.mark_applied(db, decision.id, decision.decided_at)
-                        report.applied += 1
-                    else:
-                        self.catalog.mark_abandoned(db, decision.id, "daemon stopped before applying")
-                        report.abandoned += 1
-        return report
-
-
-

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Sequence
 
 INVISIBLE_RE = re.compile(
     "[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]"
@@ -186,13 +187,17 @@ def _excerpt(text: str, match: re.Match[str], *, mask: bool) -> str:
 
 
 class Scanner:
-    def __init__(self, *, redact_patterns: list[str], redaction: str) -> None:
+    """`bound`: (pattern, redaction string) pairs a scope's bound memory
+    configurations add (COMPAT §2.6), each with its own redaction string."""
+
+    def __init__(self, *, redact_patterns: list[str], redaction: str, bound: Sequence[tuple[str, str]] = ()) -> None:
         self.redaction = redaction
         self.redact_patterns = [re.compile(p) for p in redact_patterns]
+        self.bound = [(re.compile(p), r) for p, r in bound]
 
     @property
     def redacting(self) -> bool:
-        return bool(self.redact_patterns)
+        return bool(self.redact_patterns or self.bound)
 
     def redact(self, text: str) -> tuple[str, int]:
         """The text with every secret and configured pattern replaced by the
@@ -200,6 +205,10 @@ class Scanner:
         total = 0
         for pattern in [p for _, p in SECRET_PATTERNS] + self.redact_patterns:
             text, count = pattern.subn(self.redaction, text)
+            total += count
+        for bound, redaction in self.bound:
+            # A function, not a template: a redaction string is plain text.
+            text, count = bound.subn(lambda _m, r=redaction: r, text)
             total += count
         return text, total
 

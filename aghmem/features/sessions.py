@@ -105,6 +105,9 @@ class Sessions:
         # Asked before new messages are written: may refuse (RateLimited)
         # when the extractor cannot keep up. The runtime sends them again.
         self.admit: Callable[[tuple[str, str], int], None] | None = None
+        # A bound memory configuration's privacy policy (configs/enforce.py):
+        # (workspace id, events) → (events to write, how many were dropped).
+        self.policy: Callable[[str | None, list[Event]], tuple[list[Event], int]] | None = None
         self._locks: dict[tuple[str, str], threading.Lock] = collections.defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
         self._sequences: collections.OrderedDict[tuple[str, str], set[int]] = collections.OrderedDict()
@@ -135,6 +138,9 @@ class Sessions:
     ) -> AppendResult:
         """Append events; a sequence already in the ledger is skipped."""
         workspace_id = self.workspace(route_id)
+        given = len(events)
+        if self.policy is not None:
+            events = self.policy(workspace_id, events)[0]
         arrived = stamp(self.clock(), ms=True)
         events = [e if e.emitted_at else Event(e.sequence, e.event_type, arrived, e.payload) for e in events]
         lineage = (parent_session_id, root_session_id)
@@ -170,7 +176,7 @@ class Sessions:
         for listener in self.listeners:
             if fresh:
                 listener(meta, fresh)
-        return AppendResult(meta, fresh, len(events) - len(fresh))
+        return AppendResult(meta, fresh, given - len(fresh))
 
     def _new_meta(
         self, workspace_id: str | None, session_id: str, lineage: tuple[str | None, str | None], now: str, directory: Path

@@ -242,6 +242,10 @@ class Watcher:
         self._handler = _Handler(self)
         self._watched: set[Path] = set()
         self._pending: set[tuple[Selector, str]] = set()
+        # Other files the daemon keeps under roots of their own (memory
+        # configurations): (root, suffix, take one changed path).
+        self.extra: list[tuple[Path, str, Callable[[Path], None]]] = []
+        self._extra_pending: set[tuple[int, Path]] = set()
         self._new_scopes: set[Selector] = set()
         self._rescan_wanted = False
         self.overflows = 0
@@ -262,7 +266,7 @@ class Watcher:
         return {"running": self.running, "watched_roots": len(self._watched), "pending": pending, "overflows": self.overflows}
 
     def start(self) -> None:
-        for root in self.layout.watch_roots():
+        for root in [*self.layout.watch_roots(), *(root for root, _, _ in self.extra)]:
             self.watch(root)
         WATCHDOG_LOG.addHandler(self._alarm)
         self._observer.start()
@@ -309,7 +313,19 @@ class Watcher:
             self._rescan_wanted = True
             self._cond.notify()
 
+    def also_watch(self, root: Path, suffix: str, take: Callable[[Path], None]) -> None:
+        """Hand every changed `*suffix` file under `root` to `take`, debounced."""
+        self.extra.append((root, suffix, take))
+        if self.running:
+            self.watch(root)
+
     def touched(self, path: Path) -> None:
+        for number, (root, suffix, _) in enumerate(self.extra):
+            if path.name.endswith(suffix) and path.is_relative_to(root):
+                with self._cond:
+                    self._extra_pending.add((number, path))
+                    self._cond.notify()
+                return
         if not is_memory_filename(path.name):
             return
         selector = self.layout.scope_for_dir(path.parent)
@@ -322,7 +338,7 @@ class Watcher:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not (self._pending or self._new_scopes or self._rescan_wanted or self._stopping):
+                while not (self._pending or self._extra_pending or self._new_scopes or self._rescan_wanted or self._stopping):
                     self._cond.wait()
                 if self._stopping:
                     return
@@ -332,6 +348,8 @@ class Watcher:
                 batch, self._pending = self._pending, set()
                 new_scopes, self._new_scopes = self._new_scopes, set()
                 rescan, self._rescan_wanted = self._rescan_wanted, False
+                extra, self._extra_pending = self._extra_pending, set()
+            self._take_extra(extra)
             # A burst (a checkout, a sync) regenerates MEMORY.md once per
             # scope at the end; a person's few edits keep it in step per file.
             burst = len(batch) > BURST_FILES
@@ -350,6 +368,13 @@ class Watcher:
                         self.scan_scope(selector)
             except Exception:  # noqa: BLE001 - the periodic scan retries
                 log.exception("scan after a directory change failed")
+
+    def _take_extra(self, batch: set[tuple[int, Path]]) -> None:
+        for number, path in sorted(batch):
+            try:
+                self.extra[number][2](path)
+            except Exception:  # noqa: BLE001 - one bad file must not stop the watcher
+                log.exception("taking in %s failed", path)
 
     def _refresh_index(self, selector: Selector) -> None:
         """MEMORY.md once per scope for a batch of events (a checkout that

@@ -26,10 +26,9 @@ def health_report(runtime: "Runtime") -> dict[str, Any]:
     problems = [f"{len(invalid)} memory file(s) cannot be read or parsed"] if invalid else []
     if quarantined:
         problems.append(f"{len(quarantined)} memory file(s) quarantined (a limit or the safety scan)")
+    configs = _compat(runtime, problems)
     missing = [ws.to_dict() for ws in runtime.registry.missing()]
     problems += [f"workspace {ws['id']}: root {ws['path']} is missing (moved? `aghmem workspace move {ws['id']} NEWPATH`)" for ws in missing]
-    kv = KeyValueStore(home=runtime.config.home_path, config=runtime.config.compat.kv, controller=runtime.controller)
-    problems += kv.problems()  # hand-edited key-value cards that no longer hold JSON
     dream = runtime.config.dream
     ready = runtime.ready.is_set()
     if not ready:
@@ -56,6 +55,7 @@ def health_report(runtime: "Runtime") -> dict[str, Any]:
         "invalid_files": invalid,
         # Kept on disk untouched, never indexed or recalled, until fixed.
         "quarantined_files": quarantined,
+        **configs,
         "operation_count": operation_count,
         "last_operation_at": last_operation_at,
         "last_scan": runtime.last_scan_at,
@@ -70,3 +70,17 @@ def health_report(runtime: "Runtime") -> dict[str, Any]:
         "dream_min_hours": dream.min_hours,
         "dream_min_sessions": dream.min_sessions,
     }
+
+
+def _compat(runtime: "Runtime", problems: list[str]) -> dict[str, Any]:
+    """The compat surfaces' trouble: memory configurations (COMPAT §2) left
+    out of lists, bindings to configurations that are not there, and
+    key-value cards (§3) a hand edit left without JSON."""
+    kv = KeyValueStore(home=runtime.config.home_path, config=runtime.config.compat.kv, controller=runtime.controller)
+    problems += kv.problems()
+    broken = runtime.configs.store.broken()
+    unbound = runtime.configs.bindings.missing()
+    if broken:
+        problems.append(f"{len(broken)} memory configuration file(s) cannot be parsed or validated")
+    problems += [f"binding {b['pattern']!r} names {b['config']}, which is absent or broken" for b in unbound]
+    return {"invalid_configs": broken, "missing_config_bindings": unbound}

@@ -19,6 +19,8 @@ from .. import faults
 from ..config import Config, load_config, parse_duration
 from ..controller.controller import Clock, Controller
 from ..controller.decisions import stamp
+from ..controller.recovery import recover as recover_pending
+from ..features.configs.configs import Configs
 from ..features.daily import DailyLog
 from ..features.dreaming.runs import Dreaming
 from ..features.dreaming.store import DreamStore
@@ -80,6 +82,8 @@ class Runtime:
         self.extractor = Extractor(config, self.controller, self.providers, home)
         self.sessions.listeners.append(self.extractor.on_events)
         self.sessions.admit = self.extractor.admit
+        self.configs = Configs(config, self.controller)  # memory configurations (COMPAT §2)
+        self.configs.attach(self.sessions, self.watcher, self.extractor)
         self.hooks = Hooks(config, self.recall, self.catalog, self.sessions, self.controller)
         self.daily = DailyLog(self.layout, self.config)
         self.controller.decision_listeners.append(self.daily.record)
@@ -108,7 +112,7 @@ class Runtime:
         meanwhile: searches with what is in, writes wait), `ready` tells when."""
         self.controller.ready.clear()
         self.layout.global_dir.mkdir(parents=True, exist_ok=True)
-        recovery = self.controller.recover()
+        recovery = recover_pending(self.controller)
         if recovery.applied or recovery.abandoned:
             log.info("recovered pending decisions: %d applied, %d abandoned", recovery.applied, recovery.abandoned)
         self.dreaming.recover()
@@ -148,6 +152,7 @@ class Runtime:
         """Compare every scope with the disk; changes become decisions."""
         report = self.reconciler.scan_all(progress=self._scan_progress)
         self._after_scan(report, all_scopes=self.last_scan is None)
+        self.configs.take_in_all()
         return report
 
     def scan_scope(self, selector: Selector) -> None:

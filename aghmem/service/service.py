@@ -24,6 +24,7 @@ from ..reloading import LOCKED_PATHS, mutable_paths
 from ..storage.decision_log import DecisionFilter
 from ..storage.schema import DERIVED_TABLES
 from .cloudflare import Cloudflare
+from .configs import Configurations
 from .health import health_report
 from .hooks import HookMethods
 from .inspection import Inspection
@@ -45,7 +46,7 @@ class MemoryView:
     frontmatter: dict[str, Any] = field(default_factory=dict)
 
 
-class MemoryService(Inspection, Workspaces, HookMethods, KeyValue, Cloudflare):
+class MemoryService(Inspection, Workspaces, HookMethods, KeyValue, Configurations, Cloudflare):
     def __init__(self, config: Config, *, clock: Clock | None = None, config_path: Path | None = None) -> None:
         self.runtime = Runtime(config, clock=clock, config_path=config_path)
         rt = self.runtime
@@ -405,6 +406,7 @@ class MemoryService(Inspection, Workspaces, HookMethods, KeyValue, Cloudflare):
             "mutable_paths": mutable_paths(self.config),
             "locked_paths": list(LOCKED_PATHS),
             "providers": self.providers.list(),
+            "compat": {"cfg": {"effective": self.configs_view()}},
         }
 
 

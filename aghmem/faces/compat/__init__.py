@@ -8,9 +8,9 @@ from starlette.routing import BaseRoute
 
 from ...config import Config
 from ..surface import Surface
-from . import cloudflare, kv
+from . import cloudflare, configs, kv
 
-SURFACES: tuple[Surface, ...] = (cloudflare.SURFACE, kv.SURFACE)
+SURFACES: tuple[Surface, ...] = (cloudflare.SURFACE, configs.SURFACE, kv.SURFACE)
 
 
 def enabled_surfaces(config: Config) -> list[Surface]:
@@ -23,6 +23,8 @@ def routes(config: Config) -> list[BaseRoute]:
     found: list[BaseRoute] = []
     if config.compat.cf.enabled:
         found += cloudflare.mount(config)
+    if config.compat.cfg.enabled:
+        found += configs.routes()
     if config.compat.kv.enabled:
         found += kv.alias_routes
     return found

@@ -27,7 +27,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ... import faults
 from ...config import Config
@@ -81,6 +81,8 @@ class Extractor:
         self.inbox = home / config.extractor.inbox_path
         self.dead_letters = DeadLetters(home / config.extractor.dlq_path, self.inbox)
         self.counters = Counters()
+        # (session, turns) → the turns the llm mode sends (a bound config's window).
+        self.window: Callable[[SessionMeta, list[Event]], list[Event]] | None = None
         self._queued: collections.OrderedDict[tuple[str, str], Job] = collections.OrderedDict()
         self._in_flight: set[tuple[str, str]] = set()
         self._pending_files: collections.deque[Path] = collections.deque()
@@ -233,7 +235,9 @@ class Extractor:
         return found
 
     def _extract_llm(self, job: Job) -> list[Extracted]:
-        transcript = "\n".join(f"[{t.sequence}] {t.payload.get('role')}: {t.payload.get('content')}" for t in job.turns)
+        # A bound memory configuration's window (configs/window.py) cuts what is sent.
+        turns = self.window(job.meta, job.turns) if self.window is not None else job.turns
+        transcript = "\n".join(f"[{t.sequence}] {t.payload.get('role')}: {t.payload.get('content')}" for t in turns)
         self._with_provider += 1
         try:
             completion = self.providers.complete(
