@@ -292,6 +292,7 @@ class Entry:
     def summary(self, staleness_banner: str | None = None) -> dict[str, Any]:
         """The memory summary of seed 004. A file without provenance dates
         (written by hand) is dated by its modification time."""
+        mod_time = self.mod_time
         return {
             "id": self.id,
             **self.selector.to_dict(),
@@ -300,9 +301,9 @@ class Entry:
             "description": self.description,
             "type": self.type.value,
             "content_hash": self.content_hash,
-            "created_at": self.created_at or self.mod_time,
-            "updated_at": self.updated_at or self.mod_time,
-            "mod_time": self.mod_time,
+            "created_at": self.created_at or mod_time,
+            "updated_at": self.updated_at or mod_time,
+            "mod_time": mod_time,
             "entity": self.entity,
             "attribute": self.attribute,
             "superseded_by": self.superseded_by,

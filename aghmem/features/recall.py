@@ -202,14 +202,12 @@ class Recall:
         ranked = self._top(kept, depth, req.top_k, floor, shadow=req.scope_mode == INHERIT)
         if floor is not None and not floor.answers(max((c.evidence or 0.0 for c in ranked), default=0.0)):
             ranked = []  # only weak matches: silence, not padding
-        entries = self.catalog.entries_by_ids([c.hit.id for c in ranked])
-        texts = self.catalog.raw_by_ids(list(entries))
+        entries = self.catalog.entries_with_text([c.hit.id for c in ranked])
         results = []
         for cand in ranked:
             cand.entry = entries.get(cand.hit.id)
             if cand.entry is None:
                 continue  # deleted a moment ago
-            cand.entry.raw = texts.get(cand.hit.id, "")
             cand.why = self._why(cand, scores.get(cand.hit.id, 0.0), now)
             if floor is not None:
                 cand.why.append(floor.evidence(cand.hit.id).describe())

@@ -32,7 +32,7 @@ ENTRY_COLUMNS = (
 ENTRY_FROM = "entries e LEFT JOIN signals s ON s.memory_id = e.id"
 
 
-def entry_of_row(row: Sequence[Any]) -> Entry:
+def entry_of_row(row: Sequence[Any], raw: str = "") -> Entry:
     return Entry(
         selector=Selector.from_key(row[0]),
         filename=row[1],
@@ -53,6 +53,7 @@ def entry_of_row(row: Sequence[Any]) -> Entry:
         known_id=row[16],
         source_session=row[17],
         cf_type=row[18],
+        raw=raw,
     )
 
 
@@ -224,6 +225,14 @@ class Catalog(DecisionLog):
         return {entry.id: entry for entry in map(entry_of_row, self._in_chunks(
             f"SELECT {ENTRY_COLUMNS} FROM {ENTRY_FROM} WHERE e.id IN ({{}})", list(ids)
         ))}
+
+    def entries_with_text(self, ids: Sequence[str]) -> dict[str, Entry]:
+        """Entries with their file text (`raw`) for a handful of ids: what
+        recall shows, in one query."""
+        rows = self._in_chunks(
+            f"SELECT {ENTRY_COLUMNS}, t.raw FROM {ENTRY_FROM} LEFT JOIN texts t ON t.id = e.id WHERE e.id IN ({{}})", list(ids)
+        )
+        return {entry.id: entry for entry in (entry_of_row(row, row[-1] or "") for row in rows)}
 
     def raw_by_ids(self, ids: Sequence[str]) -> dict[str, str]:
         """The file text of a few entries (what recall shows)."""
