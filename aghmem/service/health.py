@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..features.kv import KeyValueStore
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -76,8 +75,7 @@ def _compat(runtime: "Runtime", problems: list[str]) -> dict[str, Any]:
     """The compat surfaces' trouble: memory configurations (COMPAT §2) left
     out of lists, bindings to configurations that are not there, and
     key-value cards (§3) a hand edit left without JSON."""
-    kv = KeyValueStore(home=runtime.config.home_path, config=runtime.config.compat.kv, controller=runtime.controller)
-    problems += kv.problems()
+    problems += runtime.kv.problems()
     broken = runtime.configs.store.broken()
     unbound = runtime.configs.bindings.missing()
     if broken:

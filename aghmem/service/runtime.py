@@ -84,6 +84,7 @@ class Runtime:
         self.sessions.admit = self.extractor.admit
         self.configs = Configs(config, self.controller)  # memory configurations (COMPAT §2)
         self.configs.attach(self.sessions, self.watcher, self.extractor)
+        self.kv = KeyValueStore(config, self.controller)  # key-value memory (COMPAT §3)
         self.hooks = Hooks(config, self.recall, self.catalog, self.sessions, self.controller)
         self.daily = DailyLog(self.layout, self.config)
         self.controller.decision_listeners.append(self.daily.record)
@@ -225,8 +226,7 @@ class Runtime:
         report = self.daily.sweep(self.clock().date())
         if report.archived or report.deleted:
             log.info("daily sweep: %d log(s) archived, %d deleted", report.archived, report.deleted)
-        kv = KeyValueStore(home=self.config.home_path, config=self.config.compat.kv, controller=self.controller)
-        blobs = kv.sweep_blobs(self.catalog, self.clock())
+        blobs = self.kv.sweep_blobs(self.catalog, self.clock())
         if blobs:
             log.info("daily sweep: %d key-value blob(s) no card names deleted", blobs)
         return report.to_dict()

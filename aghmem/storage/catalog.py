@@ -266,6 +266,21 @@ class Catalog(DecisionLog):
         rows = self.db.execute(self.SLOT_QUERY, (scope_key, entity, attribute))
         return sorted((_entry(row) for row in rows), key=lambda e: e.filename)
 
+    def slot_texts(self, entity: str, scope_key: str, *, prefix: bool = False) -> list[tuple[str, str, str | None, str | None, int, str]]:
+        """(scope_key, filename, attribute, updated_at, mtime_ns, raw) of every
+        entry of `entity` in one scope (or, `prefix`, in every scope whose key
+        starts with `scope_key`), by filename: one range of entries_slot."""
+        if prefix:  # the keys from `scope_key` up to (not with) its successor
+            where, bounds = "e.scope_key >= ? AND e.scope_key < ?", (scope_key, scope_key[:-1] + chr(ord(scope_key[-1]) + 1))
+        else:
+            where, bounds = "e.scope_key = ?", (scope_key,)
+        return self.db.execute(
+            "SELECT e.scope_key, e.filename, e.attribute, e.updated_at, e.mtime_ns, t.raw "
+            f"FROM entries e INDEXED BY entries_slot JOIN texts t ON t.id = e.id WHERE {where} "
+            "AND e.entity = ? AND e.entity IS NOT NULL ORDER BY e.scope_key, e.filename",
+            (*bounds, entity),
+        ).fetchall()
+
     def list_entries(self, scope_key: str, *, limit: int, cursor: str | None = None) -> tuple[list[Entry], str | None]:
         """Newest first; `cursor` continues a previous page."""
         params: list[Any] = [scope_key]
