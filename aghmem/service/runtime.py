@@ -77,13 +77,14 @@ class Runtime:
         self.last_scan: ScanReport | None = None
         self.last_scan_at: str | None = None
         self.providers = Providers(config, home / "state" / "providers.json", self.controller.clock)
-        self.controller.tie_breaker = TieBreaker(config, self.providers)
+        tie_breaker = TieBreaker(config, self.providers)
+        self.controller.tie_breaker = tie_breaker
         self.sessions = Sessions(home / config.session.ledger_root, self.catalog, self.registry, self.controller.clock)
         self.extractor = Extractor(config, self.controller, self.providers, home)
         self.sessions.listeners.append(self.extractor.on_events)
         self.sessions.admit = self.extractor.admit
         self.configs = Configs(config, self.controller)  # memory configurations (COMPAT §2)
-        self.configs.attach(self.sessions, self.watcher, self.extractor)
+        self.configs.attach(self.sessions, self.watcher, self.extractor, tie_breaker)
         self.kv = KeyValueStore(config, self.controller)  # key-value memory (COMPAT §3)
         self.hooks = Hooks(config, self.recall, self.catalog, self.sessions, self.controller)
         self.daily = DailyLog(self.layout, self.config)

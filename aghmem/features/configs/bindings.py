@@ -134,7 +134,7 @@ class Bindings:
         out = {}
         for pattern, ref in sorted(self.patterns().items()):
             config = self.store.load(ref)
-            enforced = [] if config is None else [f for f in ENFORCED if _has(config, f)]
+            enforced = [] if config is None else [f for f in (*ENFORCED, *WINDOW_FIELDS) if _has(config, f)]
             out[pattern] = {"config": ref, "present": config is not None, "enforced": enforced}
         return out
 

@@ -25,6 +25,11 @@ def tokens(event: Event) -> int:
     return math.ceil(len(str(event.payload.get("content", ""))) / 4)
 
 
+def session_selector(meta: SessionMeta) -> Selector:
+    """A session's scope: its workspace, or global for `_unbound`."""
+    return Selector(Scope.WORKSPACE, workspace_id=meta.workspace_id) if meta.workspace_id else GLOBAL
+
+
 class TranscriptWindow:
     def __init__(self, bindings: Bindings) -> None:
         self.bindings = bindings
@@ -32,8 +37,7 @@ class TranscriptWindow:
     def __call__(self, meta: SessionMeta, turns: list[Event]) -> list[Event]:
         if not self.bindings.config.compat.cfg.bindings:
             return turns
-        selector = Selector(Scope.WORKSPACE, workspace_id=meta.workspace_id) if meta.workspace_id else GLOBAL
-        config = self.bindings.effective(selector).most_specific()
+        config = self.bindings.effective(session_selector(meta)).most_specific()
         return cut(turns, config) if config is not None else turns
 
 
