@@ -23,7 +23,7 @@ from .store import ConfigStore
 
 ENFORCED = ("privacy_policy.redact_patterns", "privacy_policy.default_redaction_string",
             "privacy_policy.non_persistable_message_types")
-WINDOW_FIELDS = ("max_messages", "max_tokens", "flushing", "persistence.circuit_breaker")
+WINDOW_FIELDS = ("max_messages", "max_tokens", "flushing", "token_allocation", "persistence.circuit_breaker")
 NOT_ENFORCED = "persistence.ttl,persistence.type,locking,token_provider,default_key_template"
 
 
