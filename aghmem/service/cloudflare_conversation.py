@@ -155,7 +155,10 @@ class CloudflareConversation:
         after = None
         while memory is None:
             page, after = self.entries_by(profile.selector, limit=32, after=after)
-            memory = next(((e.created_at or e.mod_time, e.source_session) for e in page if e.source_session), None)
+            named = [e for e in page if e.source_session]
+            # Newest first by provenance stamp (seconds); a tie goes to the file written last.
+            newest = max(named, key=lambda e: (_instant(e.created_at or e.mod_time), e.mtime_ns), default=None)
+            memory = (newest.created_at or newest.mod_time, newest.source_session) if newest else None
             if after is None:
                 break
         found = [f for f in (ledger, memory) if f is not None]
