@@ -113,7 +113,7 @@ class RecallConfig:
 @dataclass
 class IndexConfig:
     reconcile_interval: str = "5m"
-    debounce: str = "50ms"
+    debounce: str = "20ms"
     commit_interval: str = "500ms"
     commit_batch: int = 256
 

@@ -35,6 +35,8 @@ class MemoryType(str, enum.Enum):
 
 
 GLOBAL_TYPES = frozenset({MemoryType.USER, MemoryType.FEEDBACK})
+# Cloudflare Agent Memory's types (kept in a memory's `metadata.cf_type`).
+CF_TYPES = ("instruction", "fact", "event", "task")
 
 
 class Op(str, enum.Enum):
@@ -261,6 +263,10 @@ class Entry:
     raw: str = ""
     # The id as stored, when read from the catalog (saves hashing again).
     known_id: str | None = None
+    # For the CF face's filters (COMPAT N6): provenance.source_sessions[0],
+    # and metadata.cf_type when it is one of CF_TYPES.
+    source_session: str | None = None
+    cf_type: str | None = None
 
     @functools.cached_property
     def id(self) -> str:
@@ -286,6 +292,7 @@ class Entry:
     def summary(self, staleness_banner: str | None = None) -> dict[str, Any]:
         """The memory summary of seed 004. A file without provenance dates
         (written by hand) is dated by its modification time."""
+        mod_time = self.mod_time
         return {
             "id": self.id,
             **self.selector.to_dict(),
@@ -294,9 +301,9 @@ class Entry:
             "description": self.description,
             "type": self.type.value,
             "content_hash": self.content_hash,
-            "created_at": self.created_at or self.mod_time,
-            "updated_at": self.updated_at or self.mod_time,
-            "mod_time": self.mod_time,
+            "created_at": self.created_at or mod_time,
+            "updated_at": self.updated_at or mod_time,
+            "mod_time": mod_time,
             "entity": self.entity,
             "attribute": self.attribute,
             "superseded_by": self.superseded_by,

@@ -179,6 +179,20 @@ def search_load(daemon: BenchDaemon, ws_id: str, clients: int, queries: int) -> 
     }
 
 
+def http_floor(daemon: BenchDaemon, requests: int) -> dict[str, float]:
+    """GET /healthz over the same kind of connection: what HTTP alone
+    costs (client, uvicorn, the guard, routing), the floor under a search."""
+    conn = daemon.connect()
+    latencies = []
+    for _ in range(requests):
+        t0 = time.perf_counter()
+        conn.request("GET", "/healthz")
+        conn.getresponse().read()
+        latencies.append(time.perf_counter() - t0)
+    conn.close()
+    return {"p50_ms": round(statistics.median(latencies) * 1000, 2), "p99_ms": round(percentile(latencies, 0.99) * 1000, 2)}
+
+
 def edit_lag(daemon: BenchDaemon, global_dir: Path, edits: int) -> dict[str, float]:
     """Write a file by hand (temp file, then rename) and poll search until
     it finds the file's unique word."""
@@ -241,6 +255,8 @@ def main() -> None:
         log("warm restart…")
         warm = daemon.start().start_seconds
         log(f"  ready in {warm:.2f}s")
+        log("HTTP floor (GET /healthz)…")
+        floor = http_floor(daemon, args.queries)
         results = []
         for clients in (1, 8):
             log(f"search load, {clients} client(s)…")
@@ -258,6 +274,7 @@ def main() -> None:
         "cold_start_s": round(cold, 2),
         "cold_files_per_s": round(args.memories / cold),
         "warm_restart_s": round(warm, 2),
+        "http_floor": floor,
         "search": results,
         "edit_to_searchable": lag,
         "peak_rss_mb": round(rss, 1),
@@ -265,6 +282,7 @@ def main() -> None:
     print(f"memories              {args.memories} ({args.vocabulary} vocabulary)")
     print(f"cold start            {document['cold_start_s']} s ({document['cold_files_per_s']} files/s)")
     print(f"warm restart          {document['warm_restart_s']} s")
+    print(f"HTTP floor (/healthz) p50 {floor['p50_ms']} ms  p99 {floor['p99_ms']} ms")
     for r in results:
         print(f"search, {r['clients']} client(s)    p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  ({r['qps']} queries/s, "
               f"{r['non_empty']:.0%} non-empty)")

@@ -20,9 +20,10 @@ def test_write_path_lookups_use_their_indexes(tmp_path: Path, analyzed: bool) ->
     # 2,000 rows in one scope so the planner has something to choose between.
     with catalog.write() as db:
         db.executemany(
-            "INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [("global", f"user_{i}.md", f"mem_{i}", "user", f"n{i}", "", f"h{i}", f"b{i}", 1, i, None, None,
-              f"e{i % 50}" if i % 3 == 0 else None, None, None) for i in range(2000)],
+              f"e{i % 50}" if i % 3 == 0 else None, None, None, f"s{i % 40}" if i % 2 else None, None, f"2026-{i:06d}")
+             for i in range(2000)],
         )
         if analyzed:
             db.execute("ANALYZE")
@@ -30,3 +31,14 @@ def test_write_path_lookups_use_their_indexes(tmp_path: Path, analyzed: bool) ->
     assert "USING INDEX entries_slot (scope_key=? AND entity=? AND attribute=?)" in plan(catalog, Catalog.SLOT_QUERY)
     last = "SELECT id FROM decisions WHERE scope_key = ? AND target_filename = ? AND status = 'applied' ORDER BY seq DESC LIMIT 1"
     assert "USING INDEX decisions_target" in plan(catalog, last)
+    # The CF face's lookups (COMPAT N6): by session, and a page by type, in created order without a sort.
+    rows = catalog.db.execute(
+        "EXPLAIN QUERY PLAN SELECT name FROM entries e WHERE e.scope_key = ? AND e.source_session = ? "
+        "ORDER BY e.created_sort DESC, e.id LIMIT 20", ("global", "s1"),
+    ).fetchall()
+    assert "USING INDEX entries_session (scope_key=? AND source_session=?)" in rows[0][3] and len(rows) == 1
+    rows = catalog.db.execute(
+        "EXPLAIN QUERY PLAN SELECT name FROM entries e WHERE e.scope_key = ? AND (e.cf_type = ? OR "
+        "(e.cf_type IS NULL AND e.type IN (?))) ORDER BY e.created_sort DESC, e.id LIMIT 20", ("global", "fact", "user"),
+    ).fetchall()
+    assert "USING INDEX entries_created (scope_key=?)" in rows[0][3] and len(rows) == 1

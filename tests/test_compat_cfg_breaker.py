@@ -1,7 +1,7 @@
 """A bound configuration's `persistence.circuit_breaker` around provider
 calls made for its scopes (COMPAT §2.6), against the fake provider: the
 llm extractor's calls per session scope, and the controller's tie-break.
-The global `[provider]` breaker's threshold is high here, so what opens is
+and CF recall's llm answer. The global `[provider]` breaker's threshold is high here, so what opens is
 the configuration's."""
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from cf_support import ok, profile_path
+
 from conftest import FAST_CONFIG, Daemon
 from fake_llm import FakeLLM, reply, status
 
 
-def config_text(llm: FakeLLM, controller_mode: str = "rules", extractor_mode: str = "llm") -> str:
+def config_text(llm: FakeLLM, controller_mode: str = "rules", extractor_mode: str = "llm", pattern: str = "global") -> str:
     return FAST_CONFIG + f"""
 [controller]
 mode = "{controller_mode}"
@@ -33,7 +35,7 @@ cooldown = "60s"
 [compat.cfg]
 max_writes_per_min = 0
 [compat.cfg.bindings]
-"global" = "default/guarded"
+"{pattern}" = "default/guarded"
 """
 
 
@@ -113,3 +115,18 @@ def test_the_bound_breaker_guards_the_tie_break(make_daemon: Any) -> None:
         skipped = d.write(**tie, content="Uses kakoune.")["decision"]
         assert len(llm.requests) == asked
         assert skipped["op"] == "noop" and "memory configuration default/guarded is open" in skipped["llm_trace"]["error"]
+
+
+def test_the_bound_breaker_guards_cf_recalls_llm_answer(make_daemon: Any) -> None:
+    """CF recall (answer = llm) in a namespace bound by `cf:<account>/<ns>`:
+    after max_failures the provider is not asked, the answer is extractive."""
+    with FakeLLM(default=status(500)) as llm:
+        text = config_text(llm, extractor_mode="rules", pattern="cf:acc1/brk-ns")
+        d = make_daemon(text + '[compat.cf]\nmax_writes_per_min = 0\nanswer = "llm"\n')
+        put(d, guarded(enabled=True, max_failures=1, reset_timeout="1h"))
+        ok(d.post("/client/v4/accounts/acc1/agent-memory/namespaces", {"name": "brk-ns"}))
+        p = profile_path("brk-ns", "alice")
+        ok(d.post(p + "/remember", {"content": "The user prefers concise answers."}))
+        for asked in (1, 1):
+            found = ok(d.post(p + "/recall", {"query": "How should I answer this user?"}))["result"]
+            assert "concise" in found["answer"] and len(llm.requests) == asked

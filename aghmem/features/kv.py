@@ -24,6 +24,7 @@ from ..errors import NotFound, RateLimited, Rejected, ValidationError
 from ..model import MemoryType, Op, Scope, Selector, Tier
 from ..storage.catalog import Catalog
 from ..storage.files import format_time
+from ..storage.slot_query import slot_texts
 from .kv_blobs import BlobStore
 from .kv_cards import (
     ENTITY,
@@ -233,9 +234,9 @@ class KeyValueStore:
         quarantined card is not there; redaction applied). `blobs`: read a
         blob card's value from its blob, else only check the blob is there."""
         if agent is None:
-            rows = self.controller.catalog.slot_texts(ENTITY, AGENT_SCOPES, prefix=True)
+            rows = slot_texts(self.controller.catalog, ENTITY, AGENT_SCOPES, prefix=True)
         else:
-            rows = self.controller.catalog.slot_texts(ENTITY, self.selector(agent).key)
+            rows = slot_texts(self.controller.catalog, ENTITY, self.selector(agent).key)
         store = self.blobs
         for scope_key, filename, key, updated_at, mtime_ns, raw in rows:
             if "@" in scope_key or not filename.startswith(FILENAME_PREFIX) or key is None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Config
+from ..errors import ValidationError
 from ..model import Entry, Selector, iso_utc
 from ..storage import analysis
 from ..storage.catalog import Catalog
@@ -32,6 +33,11 @@ RRF_K = 60
 # asked for (the CLI, an HTTP caller, an MCP memory_search): no gate.
 IMPLICIT, EXPLICIT = "implicit", "explicit"
 MODES = (IMPLICIT, EXPLICIT)
+# Which scopes a search reads: the selector's visible scopes with deeper ones
+# shadowing shallower (inherit), or the selector's own scope plus any
+# `extra_scopes`, nothing shadowed (exact: a CF profile sees only itself).
+INHERIT, EXACT = "inherit", "exact"
+SCOPE_MODES = (INHERIT, EXACT)
 
 
 @dataclass
@@ -53,6 +59,26 @@ class SearchRequest:
     # signal, so looking at memory neither counts as recalling it nor feeds
     # dreaming.
     record: bool = True
+    scope_mode: str = INHERIT
+    extra_scopes: tuple[Selector, ...] = ()  # read too, in exact mode only
+    # "Now" for the recency term and the staleness banner (a client's
+    # reference date); signals keep the clock's time.
+    reference_now: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.scope_mode not in SCOPE_MODES:
+            raise ValidationError(f"scope_mode must be one of: {', '.join(SCOPE_MODES)}", field="scope_mode")
+        if self.extra_scopes and self.scope_mode != EXACT:
+            raise ValidationError("extra_scopes needs scope_mode exact", field="extra_scopes")
+        if self.reference_now is not None and self.reference_now.tzinfo is None:
+            self.reference_now = self.reference_now.replace(tzinfo=dt.timezone.utc)
+
+    def scopes(self) -> list[Selector]:
+        """The scopes this search reads, shallowest first."""
+        if self.scope_mode == INHERIT:
+            return self.selector.visible_scopes()
+        scopes = {s.key: s for s in (self.selector, *self.extra_scopes)}
+        return sorted(scopes.values(), key=lambda s: s.depth)
 
     @property
     def gated(self) -> bool:
@@ -112,9 +138,11 @@ class Recall:
 
     def search(self, req: SearchRequest, now: dt.datetime) -> dict[str, Any]:
         with self._slots:
-            return self._search(req, now)
+            return self._search(req, req.reference_now or now, now)
 
-    def _search(self, req: SearchRequest, now: dt.datetime) -> dict[str, Any]:
+    def _search(self, req: SearchRequest, now: dt.datetime, clock_now: dt.datetime) -> dict[str, Any]:
+        """`now` ranks and dates (the reference date, if given); `clock_now`
+        stamps the signals."""
         terms = analysis.query_terms(req.query_text)
         skipped = None
         if req.gated and analysis.is_trivial(req.query_text):
@@ -122,9 +150,9 @@ class Recall:
         elif not terms:
             skipped = "no_terms"
         if skipped:
-            return self._package(req, [], now, skipped_reason=skipped, terms=terms)
+            return self._package(req, [], now, clock_now, skipped_reason=skipped, terms=terms)
 
-        visible = req.selector.visible_scopes()
+        visible = req.scopes()
         depth = {s.key: s.depth for s in visible}
         keys = list(depth)
         index = self.indexing.index
@@ -171,23 +199,21 @@ class Recall:
                 word_hits=word_hits,
                 complete=len(word_hits) < req.raw_candidates,
             )
-        ranked = self._top(kept, depth, req.top_k, floor)
+        ranked = self._top(kept, depth, req.top_k, floor, shadow=req.scope_mode == INHERIT)
         if floor is not None and not floor.answers(max((c.evidence or 0.0 for c in ranked), default=0.0)):
             ranked = []  # only weak matches: silence, not padding
-        entries = self.catalog.entries_by_ids([c.hit.id for c in ranked])
-        texts = self.catalog.raw_by_ids(list(entries))
+        entries = self.catalog.entries_with_text([c.hit.id for c in ranked])
         results = []
         for cand in ranked:
             cand.entry = entries.get(cand.hit.id)
             if cand.entry is None:
                 continue  # deleted a moment ago
-            cand.entry.raw = texts.get(cand.hit.id, "")
             cand.why = self._why(cand, scores.get(cand.hit.id, 0.0), now)
             if floor is not None:
                 cand.why.append(floor.evidence(cand.hit.id).describe())
             results.append(cand)
         if results or floor is None or (candidates and not kept):
-            return self._package(req, results, now, terms=terms)
+            return self._package(req, results, now, clock_now, terms=terms)
         # Nothing passed the floor (and something was looked at, or nothing
         # holds a query term at all): say so rather than pad.
         best = max((c.evidence for c in kept if c.evidence is not None), default=0.0)
@@ -195,9 +221,11 @@ class Recall:
             f"no memory holds enough of the query: best evidence {best:.2f} < min_evidence {floor.minimum:g}"
             if best else "no memory holds any of the query's terms"
         )
-        return self._package(req, [], now, terms=terms, skipped_reason="no_relevant_memory", note=note)
+        return self._package(req, [], now, clock_now, terms=terms, skipped_reason="no_relevant_memory", note=note)
 
-    def _top(self, ordered: list[Candidate], depth: dict[str, int], top_k: int, floor: Floor | None) -> list[Candidate]:
+    def _top(
+        self, ordered: list[Candidate], depth: dict[str, int], top_k: int, floor: Floor | None, *, shadow: bool = True
+    ) -> list[Candidate]:
         """The first `top_k` unshadowed candidates that pass the floor, with
         the shadowed ones ranked among them; evidence and shadowing are
         looked up a window at a time."""
@@ -219,7 +247,8 @@ class Recall:
                 chunk = [c for c in chunk if floor.passes(shares[c.hit.id])]
                 if not chunk:
                     continue
-            self._shadow(chunk, depth)
+            if shadow:
+                self._shadow(chunk, depth)
             for cand in chunk:
                 if shown == top_k:
                     return ranked
@@ -306,6 +335,7 @@ class Recall:
         req: SearchRequest,
         ranked: list[Candidate],
         now: dt.datetime,
+        clock_now: dt.datetime,
         *,
         terms: list[str],
         skipped_reason: str | None = None,
@@ -343,7 +373,7 @@ class Recall:
             "query_truncated": req.query_truncated,
         }
         if req.record:
-            self._signal(req, [cand for cand, _ in packaged], recall, now, skipped_reason)
+            self._signal(req, [cand for cand, _ in packaged], recall, clock_now, skipped_reason)
         response["index"] = self.indexing.status()
         return response
 

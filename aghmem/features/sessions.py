@@ -10,13 +10,17 @@ pruning, so neither reads ledgers.
 Re-sending events is safe: a sequence already in the ledger is skipped.
 Appends are not fsynced (a crash of the daemon loses nothing; a power cut
 may lose the last lines, which `repair` detects and trims).
+
+A session may carry a `target` (the scope its extracted memories go to,
+instead of the route's default) and the id a client knows it by
+(`external_session_id`); CF ingest uses both (COMPAT N2), and deletes a
+session with `delete` (N7).
 """
 
 from __future__ import annotations
 
 import collections
 import datetime as dt
-import hashlib
 import json
 import logging
 import re
@@ -24,13 +28,15 @@ import shutil
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from ..controller.decisions import stamp
 from ..errors import Conflict, NotFound, ValidationError
+from ..model import Selector, resolve_selector
 from ..storage.catalog import Catalog
 from ..storage.files import atomic_write
 from ..storage.layout import WorkspaceRegistry
+from .ledger import EMPTY_CHECKSUM, Event, chain, ledger_message_ids, new_messages, numbered, parse_event, read_ledger
 
 log = logging.getLogger("aghmem.sessions")
 
@@ -41,18 +47,6 @@ EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 ROLES = ("user", "assistant", "system")
 MAX_EVENTS_PER_CALL = 1_000
 CACHED_SESSIONS = 256  # sessions whose sequence sets stay in memory
-EMPTY_CHECKSUM = hashlib.sha256(b"").hexdigest()
-
-
-@dataclass
-class Event:
-    sequence: int
-    event_type: str
-    emitted_at: str | None  # None on input: the daemon stamps it on arrival
-    payload: dict[str, Any]
-
-    def line(self) -> bytes:
-        return (json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 @dataclass
@@ -70,9 +64,24 @@ class SessionMeta:
     last_sequence: int = 0
     checksum: str = EMPTY_CHECKSUM
     path: str = ""
+    target: Selector | None = None  # where its extracted memories go
+    external_session_id: str | None = None  # the client's id for it
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["target"] = self.target.to_dict() if self.target else None
+        return data
+
+    def bind(self, target: Selector | None, external_session_id: str | None) -> None:
+        """Take a target and an external id, the first time they are given;
+        a later append may not change them."""
+        for name, value in (("target", target), ("external_session_id", external_session_id)):
+            if value is None:
+                continue
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+            elif getattr(self, name) != value:
+                raise Conflict(f"session {self.session_id} already has another {name}", session_id=self.session_id)
 
 
 @dataclass
@@ -88,10 +97,6 @@ class AppendResult:
             "skipped": self.skipped,
             "meta": self.meta.to_dict(),
         }
-
-
-def chain(checksum: str, line: bytes) -> str:
-    return hashlib.sha256(checksum.encode("ascii") + line).hexdigest()
 
 
 class Sessions:
@@ -135,8 +140,16 @@ class Sessions:
         *,
         parent_session_id: str | None = None,
         root_session_id: str | None = None,
+        target: Selector | None = None,
+        external_session_id: str | None = None,
+        unique_messages: bool = False,
     ) -> AppendResult:
-        """Append events; a sequence already in the ledger is skipped."""
+        """Append events; a sequence already in the ledger is skipped.
+        `target`, `external_session_id`: set on the session's first append
+        that gives them. `unique_messages`: messages whose
+        `payload.message_id` the ledger (or this batch) already holds are
+        dropped, and the rest numbered after the ledger's last sequence
+        (the events' own sequences are ignored), under the session's lock."""
         workspace_id = self.workspace(route_id)
         given = len(events)
         if self.policy is not None:
@@ -151,12 +164,11 @@ class Sessions:
             now = stamp(self.clock(), ms=True)
             if meta is None:
                 meta = self._new_meta(workspace_id, session_id, lineage, now, directory)
+            meta.bind(target, external_session_id)
+            if unique_messages:
+                events = numbered(new_messages(events, ledger_message_ids(directory)), meta.last_sequence)
             seen = self._seen(key, directory)
-            fresh = []
-            for event in events:
-                if event.sequence not in seen:
-                    seen.add(event.sequence)
-                    fresh.append(event)
+            fresh = _unseen(events, seen)
             try:
                 if fresh and meta.stopped_at is not None:
                     raise Conflict(
@@ -246,7 +258,10 @@ class Sessions:
         except ValueError:
             raise Conflict(f"{directory / 'meta.json'} is not valid JSON; run POST /api/memory/sessions/repair") from None
         known = set(SessionMeta.__dataclass_fields__)
-        return SessionMeta(**{k: v for k, v in data.items() if k in known})
+        meta = SessionMeta(**{k: v for k, v in data.items() if k in known})
+        if isinstance(meta.target, dict):
+            meta.target = resolve_selector(meta.target)
+        return meta
 
     def meta(self, workspace_id: str | None, session_id: str) -> SessionMeta:
         meta = self._read_meta(self.directory(workspace_id, session_id))
@@ -284,7 +299,45 @@ class Sessions:
             events.append(asdict(event))
         return {"session_id": session_id, "events": events}
 
+    def message_ids(self, route_id: str, session_id: str) -> set[str]:
+        """The `payload.message_id`s a session's ledger holds (empty for a
+        session that does not exist)."""
+        return ledger_message_ids(self.directory(self.workspace(route_id), session_id))
+
+    def targeting(self, route_id: str, target: Selector | None = None) -> list[SessionMeta]:
+        """A route's sessions with a target (that one, or any), the most
+        recently updated first. Reads each session's meta.json: for deletes
+        and summaries, not for every request."""
+        base = self.root / (self.workspace(route_id) or UNBOUND)
+        found = []
+        for path in base.glob("*/meta.json") if base.is_dir() else []:
+            try:
+                meta = self._read_meta(path.parent)
+            except Conflict:
+                continue  # a damaged meta.json: repair's business
+            if meta is not None and meta.target is not None and (target is None or meta.target == target):
+                found.append(meta)
+        return sorted(found, key=lambda m: (m.updated_at, m.session_id), reverse=True)
+
     # --- maintenance -------------------------------------------------------
+
+    def delete(self, route_id: str, session_id: str, before: Callable[[str | None, str], None] | None = None) -> bool:
+        """Remove a session: its ledger folder and its row. Idempotent (False:
+        there was none). `before` runs first under the session's lock (the
+        extractor cancels its jobs there), so no append slips in between."""
+        workspace_id = self.workspace(route_id)
+        directory = self.directory(workspace_id, session_id)
+        key = (workspace_id or "", session_id)
+        with self._lock(key):
+            if before is not None:
+                before(workspace_id, session_id)
+            existed = directory.is_dir()
+            shutil.rmtree(directory, ignore_errors=True)
+            self._sequences.pop(key, None)
+            with self.catalog.write() as db:
+                db.execute("DELETE FROM sessions WHERE workspace_id = ? AND session_id = ?", key)
+        return existed
+
 
     def prune(self, older_than_hours: float, *, dry_run: bool = False) -> dict[str, Any]:
         """Delete sessions whose last activity is older than `older_than_hours`."""
@@ -340,7 +393,7 @@ class Sessions:
             if not line:
                 continue
             try:
-                _event(json.loads(line))
+                parse_event(json.loads(line))
             except (ValueError, TypeError, KeyError):
                 if index < len(lines) - 1 and any(lines[index + 1 :]):
                     raise ValueError(f"line {index + 1} of {ledger} is damaged and is not the last line") from None
@@ -354,7 +407,7 @@ class Sessions:
         events = []
         for line in good:
             checksum = chain(checksum, line)
-            events.append(_event(json.loads(line)))
+            events.append(parse_event(json.loads(line)))
         try:
             meta = self._read_meta(directory)
         except Conflict:
@@ -381,21 +434,11 @@ def check_session_id(value: Any, *, field: str = "session_id") -> str:
     return value
 
 
-def _event(data: Any) -> Event:
-    if not isinstance(data, dict):
-        raise TypeError("an event is a JSON object")
-    return Event(int(data["sequence"]), str(data["event_type"]), str(data["emitted_at"]), dict(data["payload"]))
-
-
-def read_ledger(path: Path) -> Iterator[Event]:
-    """The events of a ledger; a torn last line (a crash mid-append) is ignored."""
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
-        return
-    with handle:
-        for line in handle:
-            try:
-                yield _event(json.loads(line))
-            except (ValueError, TypeError, KeyError):
-                log.warning("%s: skipping an unreadable line (POST /api/memory/sessions/repair trims it)", path)
+def _unseen(events: list[Event], seen: set[int]) -> list[Event]:
+    """The events whose sequence the ledger does not hold, marked as seen."""
+    fresh = []
+    for event in events:
+        if event.sequence not in seen:
+            seen.add(event.sequence)
+            fresh.append(event)
+    return fresh

@@ -23,6 +23,8 @@ from ..model import GLOBAL, Decision, Entry, Op, Selector
 from ..reloading import LOCKED_PATHS, mutable_paths
 from ..storage.decision_log import DecisionFilter
 from ..storage.schema import DERIVED_TABLES
+from .cloudflare import Cloudflare
+from .cloudflare_core import CloudflareCore
 from .configs import Configurations
 from .health import health_report
 from .hooks import HookMethods
@@ -45,7 +47,7 @@ class MemoryView:
     frontmatter: dict[str, Any] = field(default_factory=dict)
 
 
-class MemoryService(Inspection, Workspaces, HookMethods, KeyValue, Configurations):
+class MemoryService(Inspection, Workspaces, HookMethods, KeyValue, Configurations, CloudflareCore, Cloudflare):
     def __init__(self, config: Config, *, clock: Clock | None = None, config_path: Path | None = None) -> None:
         self.runtime = Runtime(config, clock=clock, config_path=config_path)
         rt = self.runtime

@@ -27,12 +27,12 @@ from .schema import DERIVED_TABLES, SCHEMA, SCHEMA_VERSION
 ENTRY_COLUMNS = (
     "e.scope_key, e.filename, e.type, e.name, e.description, e.content_hash, e.body_hash, e.size, "
     "e.mtime_ns, e.created_at, e.updated_at, e.entity, e.attribute, e.superseded_by, "
-    "COALESCE(s.recall_count, 0), s.last_recalled_at, e.id"
+    "COALESCE(s.recall_count, 0), s.last_recalled_at, e.id, e.source_session, e.cf_type"
 )
 ENTRY_FROM = "entries e LEFT JOIN signals s ON s.memory_id = e.id"
 
 
-def _entry(row: Sequence[Any]) -> Entry:
+def entry_of_row(row: Sequence[Any], raw: str = "") -> Entry:
     return Entry(
         selector=Selector.from_key(row[0]),
         filename=row[1],
@@ -51,6 +51,9 @@ def _entry(row: Sequence[Any]) -> Entry:
         recall_count=row[14],
         last_recalled_at=row[15],
         known_id=row[16],
+        source_session=row[17],
+        cf_type=row[18],
+        raw=raw,
     )
 
 
@@ -118,7 +121,7 @@ class Catalog(DecisionLog):
         db.execute("INSERT OR REPLACE INTO index_dirty VALUES (?, ?)", (entry.id, self.stamp()))
         db.execute("INSERT OR REPLACE INTO texts VALUES (?, ?)", (entry.id, entry.raw))
         db.execute(
-            "INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 entry.selector.key,
                 entry.filename,
@@ -135,6 +138,9 @@ class Catalog(DecisionLog):
                 entry.entity,
                 entry.attribute,
                 entry.superseded_by,
+                entry.source_session,
+                entry.cf_type,
+                entry.created_at or entry.mod_time,
             ),
         )
 
@@ -184,7 +190,10 @@ class Catalog(DecisionLog):
         )
         rows: Iterable[Sequence[Any]]
         if ids is None:
-            rows = self.db.execute(sql)
+            # In id order, as before the CF columns widened the rows (the
+            # planner then chose to scan `texts`): equal BM25 scores keep
+            # breaking ties the same way after a rebuild.
+            rows = self.db.execute(sql + " ORDER BY e.id")
         else:
             rows = self._in_chunks(sql + " WHERE e.id IN ({})", list(ids))
         for memory_id_, scope_key, filename, mtime_ns, name, description, raw in rows:
@@ -213,9 +222,17 @@ class Catalog(DecisionLog):
 
     def entries_by_ids(self, ids: Sequence[str]) -> dict[str, Entry]:
         """Entries (without their text) for a handful of ids, in one query."""
-        return {entry.id: entry for entry in map(_entry, self._in_chunks(
+        return {entry.id: entry for entry in map(entry_of_row, self._in_chunks(
             f"SELECT {ENTRY_COLUMNS} FROM {ENTRY_FROM} WHERE e.id IN ({{}})", list(ids)
         ))}
+
+    def entries_with_text(self, ids: Sequence[str]) -> dict[str, Entry]:
+        """Entries with their file text (`raw`) for a handful of ids: what
+        recall shows, in one query."""
+        rows = self._in_chunks(
+            f"SELECT {ENTRY_COLUMNS}, t.raw FROM {ENTRY_FROM} LEFT JOIN texts t ON t.id = e.id WHERE e.id IN ({{}})", list(ids)
+        )
+        return {entry.id: entry for entry in (entry_of_row(row, row[-1] or "") for row in rows)}
 
     def raw_by_ids(self, ids: Sequence[str]) -> dict[str, str]:
         """The file text of a few entries (what recall shows)."""
@@ -244,7 +261,7 @@ class Catalog(DecisionLog):
             f"SELECT {ENTRY_COLUMNS} FROM {ENTRY_FROM} WHERE e.scope_key = ? AND e.filename = ?",
             (scope_key, filename),
         ).fetchone()
-        return _entry(row) if row else None
+        return entry_of_row(row) if row else None
 
     # Left to itself (no ANALYZE statistics) SQLite walks the covering primary
     # key through the whole scope for these; INDEXED BY makes them one probe.
@@ -260,26 +277,11 @@ class Catalog(DecisionLog):
 
     def entries_with_body(self, scope_key: str, body_hash: str) -> list[Entry]:
         rows = self.db.execute(self.BODY_QUERY, (scope_key, body_hash))
-        return sorted((_entry(row) for row in rows), key=lambda e: e.filename)
+        return sorted((entry_of_row(row) for row in rows), key=lambda e: e.filename)
 
     def entries_in_slot(self, scope_key: str, entity: str, attribute: str | None) -> list[Entry]:
         rows = self.db.execute(self.SLOT_QUERY, (scope_key, entity, attribute))
-        return sorted((_entry(row) for row in rows), key=lambda e: e.filename)
-
-    def slot_texts(self, entity: str, scope_key: str, *, prefix: bool = False) -> list[tuple[str, str, str | None, str | None, int, str]]:
-        """(scope_key, filename, attribute, updated_at, mtime_ns, raw) of every
-        entry of `entity` in one scope (or, `prefix`, in every scope whose key
-        starts with `scope_key`), by filename: one range of entries_slot."""
-        if prefix:  # the keys from `scope_key` up to (not with) its successor
-            where, bounds = "e.scope_key >= ? AND e.scope_key < ?", (scope_key, scope_key[:-1] + chr(ord(scope_key[-1]) + 1))
-        else:
-            where, bounds = "e.scope_key = ?", (scope_key,)
-        return self.db.execute(
-            "SELECT e.scope_key, e.filename, e.attribute, e.updated_at, e.mtime_ns, t.raw "
-            f"FROM entries e INDEXED BY entries_slot JOIN texts t ON t.id = e.id WHERE {where} "
-            "AND e.entity = ? AND e.entity IS NOT NULL ORDER BY e.scope_key, e.filename",
-            (*bounds, entity),
-        ).fetchall()
+        return sorted((entry_of_row(row) for row in rows), key=lambda e: e.filename)
 
     def list_entries(self, scope_key: str, *, limit: int, cursor: str | None = None) -> tuple[list[Entry], str | None]:
         """Newest first; `cursor` continues a previous page."""
@@ -294,7 +296,7 @@ class Catalog(DecisionLog):
             "ORDER BY e.mtime_ns DESC, e.filename LIMIT ?",
             (*params, limit + 1),
         ).fetchall()
-        entries = [_entry(row) for row in rows[:limit]]
+        entries = [entry_of_row(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
             last = entries[-1]
@@ -323,7 +325,7 @@ class Catalog(DecisionLog):
             "ORDER BY COALESCE(s.recall_count, 0) DESC, e.mtime_ns DESC, e.filename LIMIT ?",
             (*scope_keys, *global_types, limit),
         )
-        return [_entry(row) for row in rows]
+        return [entry_of_row(row) for row in rows]
 
     def scope_stats(self) -> dict[str, int]:
         """Number of entries per scope key (one grouped query)."""

@@ -23,7 +23,7 @@ import yaml
 from frontmatter.default_handlers import YAMLHandler
 
 from ..errors import ParseError, TooLarge, ValidationError
-from ..model import Entry, MemoryType, Selector, iso_utc
+from ..model import CF_TYPES, Entry, MemoryType, Selector, iso_utc
 
 INDEX_FILENAME = "MEMORY.md"
 
@@ -179,7 +179,20 @@ class ParsedMemory:
             attribute=_opt_str(self.meta.get("attribute")),
             superseded_by=_opt_str(self.meta.get("superseded_by") or provenance.get("superseded_by")),
             raw=self.raw.decode("utf-8"),
+            source_session=_first_session(provenance),
+            cf_type=_cf_type(self.meta),
         )
+
+
+def _first_session(provenance: dict[str, Any]) -> str | None:
+    sessions = provenance.get("source_sessions")
+    return _opt_str(sessions[0]) if isinstance(sessions, list) and sessions else None
+
+
+def _cf_type(meta: dict[str, Any]) -> str | None:
+    metadata = meta.get("metadata")
+    value = metadata.get("cf_type") if isinstance(metadata, dict) else None
+    return value if value in CF_TYPES else None
 
 
 def _opt_str(value: Any) -> str | None:

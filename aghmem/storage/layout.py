@@ -158,7 +158,21 @@ class WorkspaceRegistry:
 
     def register(self, raw_path: object) -> tuple[Workspace, bool]:
         """Register a root; returns the workspace and whether it is new here."""
-        root = self._checked_root(raw_path)
+        return self._register_root(self._checked_root(raw_path))
+
+    def register_synthetic(self, root: Path, *, under: Path) -> tuple[Workspace, bool]:
+        """Register a root aghmem made itself inside its own home (a compat
+        namespace): allowed only strictly below `under`, which must lie in
+        aghmem's home. People's roots go through `register`, which refuses
+        the home altogether."""
+        real = Path(os.path.realpath(root))
+        base = Path(os.path.realpath(under))
+        home = Path(os.path.realpath(self.file.parent))
+        if not base.is_relative_to(home) or real == base or not real.is_relative_to(base) or not _is_dir(real):
+            raise ValidationError(f"{root} is not a synthetic root under {under}", path=str(root))
+        return self._register_root(real)
+
+    def _register_root(self, root: Path) -> tuple[Workspace, bool]:
         marker = root / self.toml_path
         if not is_inside(marker.parent, root):
             raise ValidationError("the workspace's .agh directory points outside the workspace", path=str(root))

@@ -6,7 +6,7 @@ history tables (decisions, signals, traces: only ever added to).
 
 # Bumped when a derived table changes shape: those are dropped and rebuilt
 # from the files; history tables are only ever added to.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 DERIVED_TABLES = ("entries", "texts", "invalid_files", "index_dirty", "scanned_scopes")
 
 SCHEMA = """
@@ -26,6 +26,11 @@ CREATE TABLE IF NOT EXISTS entries (
     entity        TEXT,
     attribute     TEXT,
     superseded_by TEXT,
+    -- For the CF face (COMPAT N6): provenance.source_sessions[0], a valid
+    -- metadata.cf_type, and created_at (else the file's mtime) to sort by.
+    source_session TEXT,
+    cf_type       TEXT,
+    created_sort  TEXT NOT NULL,
     PRIMARY KEY (scope_key, filename)
 ) WITHOUT ROWID;
 -- Each file's text as last seen, apart so that entry rows stay small.
@@ -37,6 +42,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS entries_id ON entries (id);
 CREATE INDEX IF NOT EXISTS entries_body ON entries (scope_key, body_hash);
 CREATE INDEX IF NOT EXISTS entries_slot ON entries (scope_key, entity, attribute) WHERE entity IS NOT NULL;
 CREATE INDEX IF NOT EXISTS entries_newest ON entries (scope_key, mtime_ns DESC, filename);
+CREATE INDEX IF NOT EXISTS entries_created ON entries (scope_key, created_sort DESC, id);
+CREATE INDEX IF NOT EXISTS entries_session ON entries (scope_key, source_session, created_sort DESC, id)
+    WHERE source_session IS NOT NULL;
 
 -- Files not taken in: kind 'invalid' (cannot be read or parsed) or
 -- 'quarantined' (a limit or the safety scan). size and mtime_ns say which

@@ -8,9 +8,9 @@ from starlette.routing import BaseRoute
 
 from ...config import Config
 from ..surface import Surface
-from . import configs, kv
+from . import cloudflare, configs, kv
 
-SURFACES: tuple[Surface, ...] = (configs.SURFACE, kv.SURFACE)
+SURFACES: tuple[Surface, ...] = (cloudflare.SURFACE, configs.SURFACE, kv.SURFACE)
 
 
 def enabled_surfaces(config: Config) -> list[Surface]:
@@ -21,6 +21,8 @@ def routes(config: Config) -> list[BaseRoute]:
     """The compat routes, CF then CFG; the KV dispatcher for /api/memory
     goes before the native routes (see app.py)."""
     found: list[BaseRoute] = []
+    if config.compat.cf.enabled:
+        found += cloudflare.mount(config)
     if config.compat.cfg.enabled:
         found += configs.routes()
     if config.compat.kv.enabled:

@@ -14,6 +14,9 @@ renaming it, and sends each candidate through the controller (origin
 the text. A daemon killed with a claimed file re-processes it at start, and
 the keys make that create nothing twice. A file that fails goes to the
 dead-letter folder, where `retry` finds it.
+A session with a `target` (CF ingest) sends every candidate there, with
+the session's external id as its source; `wait_session` waits for one
+session's work, `cancel_session` drops it (the session is being deleted).
 """
 
 from __future__ import annotations
@@ -35,22 +38,16 @@ from ...controller.controller import Controller
 from ...controller.decisions import stamp
 from ...controller.rules import Candidate
 from ...errors import RateLimited
-from ...model import GLOBAL, MemoryType, Op, Scope, Selector
-from ...storage.files import atomic_write, slugify
+from ...model import GLOBAL, MemoryType, Op, Scope, Selector, resolve_selector
+from ...storage.files import atomic_write
 from ..providers import Guard, ProviderError, Providers
 from ..sessions import Event, SessionMeta
 from .dead_letters import DeadLetters
+from .llm import LLM_SYSTEM, llm_item
 from .patterns import Extracted, extract
 
 log = logging.getLogger("aghmem.extractor")
 
-LLM_SYSTEM = (
-    "You extract durable memories from a conversation between a developer (user) and a coding agent: stated "
-    "preferences, standing instructions, and lasting facts about the user or the project. Ignore questions, "
-    "small talk, code, logs and anything true only for this task. Answer JSON Lines only, one object per memory: "
-    '{"type": "user|feedback|project|reference", "name": "a short title", "content": "one or two sentences", '
-    '"entity": "optional", "attribute": "optional"}. Answer nothing when there is nothing durable.'
-)
 SESSION_TYPES = {MemoryType.PROJECT.value, MemoryType.FEEDBACK.value, MemoryType.REFERENCE.value}
 
 
@@ -88,6 +85,8 @@ class Extractor:
         self._queued: collections.OrderedDict[tuple[str, str], Job] = collections.OrderedDict()
         self._in_flight: set[tuple[str, str]] = set()
         self._pending_files: collections.deque[Path] = collections.deque()
+        self._current_file: Path | None = None  # the inbox file the worker holds
+        self._cancelled: set[tuple[str, str]] = set()  # sessions whose work in hand stops
         self._working = 0  # items taken by the worker and not finished
         self._with_provider = 0  # jobs waiting on the llm provider now
         self._cond = threading.Condition()
@@ -175,13 +174,16 @@ class Extractor:
                     self._working -= 1
                     if not isinstance(item, Path):
                         self._in_flight.discard(item[0])
+                    self._current_file = None
+                    self._cancelled.clear()  # one worker: nothing else in hand
                     self._cond.notify_all()
 
     def _next(self) -> Path | tuple[tuple[str, str], Job] | None:
         """The next inbox file or queued job (called holding the condition)."""
         if self._pending_files:
             self._working += 1
-            return self._pending_files.popleft()
+            self._current_file = self._pending_files.popleft()
+            return self._current_file
         limit = max(1, self.config.extractor.queue.coalesce_max)
         for key, queued in self._queued.items():
             if key not in self._in_flight:
@@ -215,6 +217,8 @@ class Extractor:
             "key": "extract:" + hashlib.sha256(key_text.encode("utf-8")).hexdigest()[:32],
             "session_id": meta.session_id,
             "workspace_id": meta.workspace_id,
+            "target": meta.target.to_dict() if meta.target else None,
+            "source_session": meta.external_session_id,
             "candidate": item.to_dict(),
         }
 
@@ -256,7 +260,7 @@ class Extractor:
             line = raw.strip()
             if not line or line.startswith("```"):
                 continue
-            item = _llm_item(line, last)
+            item = llm_item(line, last)
             if item is None:
                 self.counters.bad_llm_lines += 1
                 log.info("extractor: skipped a line the provider sent that is not a memory: %.120s", line)
@@ -278,8 +282,12 @@ class Extractor:
         faults.point("extractor.claimed")
         try:
             for line in claimed.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    self._submit(json.loads(line))
+                if not line.strip():
+                    continue
+                data = json.loads(line)
+                if (data.get("workspace_id") or "", data["session_id"]) in self._cancelled:
+                    break  # its session is being deleted
+                self._submit(data)
         except Exception as exc:  # noqa: BLE001 - the file goes to the dead-letter folder
             self._dead_letter(claimed, exc)
             return
@@ -294,6 +302,9 @@ class Extractor:
         workspace_id = line.get("workspace_id")
         kind = item["type"]
         selector = Selector(Scope.WORKSPACE, workspace_id=workspace_id) if workspace_id and kind in SESSION_TYPES else GLOBAL
+        if line.get("target"):
+            selector = resolve_selector(line["target"])
+        source_session = line.get("source_session") or line["session_id"]
         candidate = Candidate(
             selector=selector,
             origin="extractor",
@@ -303,7 +314,7 @@ class Extractor:
             body=item["content"],
             entity=item.get("entity"),
             attribute=item.get("attribute"),
-            provenance={"source_sessions": [line["session_id"]], "confidence": item.get("confidence", 0.7)},
+            provenance={"source_sessions": [source_session], "confidence": item.get("confidence", 0.7)},
             idempotency_key=line["key"],
         )
         while True:
@@ -351,6 +362,53 @@ class Extractor:
             "extractor": self.status(),
         }
 
+    def wait_session(self, workspace_id: str | None, session_id: str, timeout: float) -> bool:
+        """Wait until a session has nothing queued, in flight or in the
+        inbox (at most `timeout` s); whether it got there."""
+        key = (workspace_id or "", session_id)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._holds(key):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(timeout=min(left, 0.5))
+        return True
+
+    def _holds(self, key: tuple[str, str]) -> bool:
+        """Work of this session waits or runs (called holding the condition).
+        Inbox files are told apart by session id only: a namesake in another
+        workspace makes the wait longer, never shorter."""
+        files = [*self._pending_files, *([self._current_file] if self._current_file else [])]
+        return key in self._queued or key in self._in_flight or any(path.parent.name == key[1] for path in files)
+
+    def cancel_session(self, workspace_id: str | None, session_id: str, timeout: float = 30.0) -> int:
+        """Drop a session's work: its queued job, its inbox files (and the
+        pending ones of them), the rest of the job in hand. Waits (at most
+        `timeout` s) for the job in hand to stop. How many jobs and files
+        were dropped."""
+        key = (workspace_id or "", session_id)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            dropped = 1 if self._queued.pop(key, None) is not None else 0
+            mine = [p for p in self._pending_files if p.parent.name == session_id and _workspace_of(p) == key[0]]
+            for path in mine:
+                self._pending_files.remove(path)
+            if self._holds(key):  # the job or file in hand: stops at its next candidate
+                self._cancelled.add(key)
+            while self._holds(key) and time.monotonic() < deadline:
+                self._cond.wait(timeout=0.1)
+        directory = self.inbox / session_id
+        for path in sorted(directory.glob("*.jsonl*")) if directory.is_dir() else []:
+            if _workspace_of(path) == key[0]:
+                path.unlink(missing_ok=True)
+                dropped += 1
+        try:
+            directory.rmdir()
+        except OSError:
+            pass  # gone, or another workspace's session of that name has files
+        return dropped
+
     @property
     def busy(self) -> bool:
         return bool(self._queued or self._pending_files or self._working)
@@ -378,18 +436,11 @@ class Extractor:
         }
 
 
-def _llm_item(line: str, sequence: int | None) -> Extracted | None:
+def _workspace_of(path: Path) -> str:
+    """The workspace id ("" unbound) an inbox file's first line names."""
     try:
-        data = json.loads(line)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    kind, content = data.get("type"), data.get("content")
-    if kind not in {t.value for t in MemoryType} or not isinstance(content, str) or not content.strip():
-        return None
-    name = data.get("name") if isinstance(data.get("name"), str) else None
-    entity = data.get("entity") if isinstance(data.get("entity"), str) else None
-    attribute = data.get("attribute") if isinstance(data.get("attribute"), str) and entity else None
-    filename = f"{kind}_{slugify(attribute)}.md" if attribute else None
-    return Extracted(kind, (name or content)[:120], content.strip(), "llm", entity, attribute, 0.8, sequence, filename)
+        with open(path, encoding="utf-8") as handle:
+            first = json.loads(handle.readline() or "{}")
+    except (OSError, ValueError):
+        return ""
+    return (first.get("workspace_id") or "") if isinstance(first, dict) else ""
