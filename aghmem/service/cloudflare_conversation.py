@@ -195,19 +195,23 @@ class CloudflareConversation:
         latest = self._cf_latest_session(profile) if any(m["type"] == "task" for m in recalled) else None
         ranked = talk.rank(recalled, latest, keep)
         sources = [AnswerSource(m["summary"], m["content"], m["score"]) for m in ranked]
-        answer = self._cf_answer(query, sources, length, reference)
+        answer = self._cf_answer(query, sources, length, reference, profile.selector)
         return {"answer": answer, "count": len(ranked), "candidates": [talk.candidate(m) for m in ranked]}
 
-    def _cf_answer(self, query: str, sources: list[AnswerSource], length: str, reference: dt.datetime | None) -> str:
+    def _cf_answer(
+        self, query: str, sources: list[AnswerSource], length: str, reference: dt.datetime | None, selector: Selector
+    ) -> str:
         """`compat.cf.answer`: llm (the provider writes it from `sources`),
         auto (llm when the provider is usable), extractive; any provider
-        failure falls back to the extractive answer."""
+        failure (or a bound configuration's open breaker) falls back to the
+        extractive answer."""
         mode = self.config.compat.cf.answer
-        if sources and (mode == "llm" or (mode == "auto" and self.providers.llm_usable())):
+        guard = self.runtime.configs.breakers.for_scope(selector)
+        if sources and (mode == "llm" or (mode == "auto" and self.providers.llm_usable(guard))):
             today = (reference or self.runtime.clock()).date()
             try:
                 completion = self.providers.complete(
-                    answer_messages(query, sources, today=today, length=length), max_tokens=MAX_TOKENS[length]
+                    answer_messages(query, sources, today=today, length=length), max_tokens=MAX_TOKENS[length], guard=guard
                 )
                 return read_answer(completion.text)
             except ProviderError as exc:

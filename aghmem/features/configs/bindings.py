@@ -27,7 +27,7 @@ from .store import ConfigStore
 
 ENFORCED = ("privacy_policy.redact_patterns", "privacy_policy.default_redaction_string",
             "privacy_policy.non_persistable_message_types")
-WINDOW_FIELDS = ("max_messages", "max_tokens", "flushing", "persistence.circuit_breaker")
+WINDOW_FIELDS = ("max_messages", "max_tokens", "flushing", "token_allocation", "persistence.circuit_breaker")
 _CF_NAME = re.compile(r"^[a-z0-9-]{1,32}$")  # a CF namespace name (features/cloudflare/namespaces.py)
 NOT_ENFORCED = "persistence.ttl,persistence.type,locking,token_provider,default_key_template"
 
@@ -152,7 +152,7 @@ class Bindings:
         out = {}
         for pattern, ref in sorted(self.patterns().items()):
             config = self.store.load(ref)
-            enforced = [] if config is None else [f for f in ENFORCED if _has(config, f)]
+            enforced = [] if config is None else [f for f in (*ENFORCED, *WINDOW_FIELDS) if _has(config, f)]
             out[pattern] = {"config": ref, "present": config is not None, "enforced": enforced}
         return out
 
