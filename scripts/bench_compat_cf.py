@@ -7,7 +7,9 @@ namespace, then times, one client with keep-alive:
 - N `POST …/profiles/bench/remember` (classify, candidate, controller, file)
   against N native `POST /api/memory` of the same texts (another scope);
 - Q `POST …/profiles/bench/recall` (exact-scope search + extractive answer)
-  against Q native `POST /api/memory/search` over the native copies.
+  against Q native `POST /api/memory/search` over the native copies;
+- Q `GET …/profiles/bench/memories?per_page=20&cursor=…`, pages from all over
+  the profile (one keyset query on the catalog each).
 
     python scripts/bench_compat_cf.py [--writes 500] [--queries 300] [--json out.json]
 
@@ -90,6 +92,14 @@ def main() -> None:
                 "POST", "/api/memory/search", {"query_text": queries[i], "agent_name": "bench-native"}
             )[0]),
         }
+        pages = [""]
+        while True:
+            following = client.call("GET", P + "/memories?per_page=20" + (f"&cursor={pages[-1]}" if pages[-1] else ""))[1]
+            if not following["result_info"]["cursor"]:
+                break
+            pages.append(following["result_info"]["cursor"])
+        results["cf_list_page"] = timed("cf list page", args.queries, lambda i: client.call(
+            "GET", P + "/memories?per_page=20" + (f"&cursor={pages[i % len(pages)]}" if pages[i % len(pages)] else ""))[0])
     finally:
         daemon.stop()
     report = {name: {"n": len(v), "median_ms": round(statistics.median(v), 2), "p99_ms": round(percentile(v, 0.99), 2)}

@@ -107,7 +107,8 @@ def test_config_view_lists_effective(bound: tuple[Daemon, str]) -> None:
     """GET /api/memory/config: compat.cfg.effective per bound pattern."""
     d, ws = bound
     effective = d.get("/api/memory/config").json()["compat"]["cfg"]["effective"]
-    assert effective["global"] == {"config": "default/ssn", "present": True, "enforced": ["privacy_policy.redact_patterns"]}
+    # max_tokens: the llm extractor's window (fields a configuration sets that the daemon acts on).
+    assert effective["global"] == {"config": "default/ssn", "present": True, "enforced": ["privacy_policy.redact_patterns", "max_tokens"]}
     assert "privacy_policy.non_persistable_message_types" in effective[f"ws:{ws}/*"]["enforced"]
 
 

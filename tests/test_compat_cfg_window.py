@@ -43,6 +43,23 @@ max_writes_per_min = 0
         assert "Summary of earlier messages: Alpha one. Beta two." in transcript
         assert "tail" not in transcript and "Delta four." in transcript
 
+        # token_allocation: the recent messages get short_term × max_tokens (20 of 40 tokens:
+        # two 10-token messages, not four), the summary line at most long_term × max_tokens.
+        padded = [f"Note {n} is here. " + "x" * 22 for n in range(6)]  # 40 chars: 10 tokens each
+        split = {"type": "token_based", "max_tokens": 40, "persistence": {"type": "in_memory"},
+                 "token_allocation": {"short_term": 0.5, "long_term": 0.25, "system": 0.25}}
+        assert d.http.put("/api/v0/memories/short", json=split).status_code == 200
+        send(d, "s3", *padded)
+        transcript = llm.requests[-1]["messages"][1]["content"]
+        assert [line.split(":")[0] for line in transcript.splitlines()] == ["[5] user", "[6] user"]
+        summarized = {**split, "flushing": {"type": "hybrid_summary", "summarize_threshold": 0.5, "summary_tokens": 50,
+                                            "summarize_oldest_percent": 0.5}}
+        assert d.http.put("/api/v0/memories/short", json=summarized).status_code == 200
+        send(d, "s4", *padded)
+        first, *recent = llm.requests[-1]["messages"][1]["content"].splitlines()
+        assert first == "[3] system: Summary of earlier messages: Note 0 is h"  # 10 tokens: 40 characters
+        assert [line.split(":")[0] for line in recent] == ["[5] user", "[6] user"]
+
 
 def send(d: Any, sid: str, *messages: str) -> None:
     events = [{"sequence": i + 1, "event_type": "message", "payload": {"role": "user", "content": m}} for i, m in enumerate(messages)]

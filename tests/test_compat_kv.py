@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Iterator
+import time
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -41,6 +42,17 @@ def read(daemon: Daemon, agent: str) -> dict[str, Any]:
     answer = daemon.get("/api/memory", params={"agentId": agent})
     assert answer.status_code == 200, answer.text
     return answer.json()
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
+    """Poll until `check()` is truthy: hand edits reach the catalog through the watcher."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def blobs(daemon: Daemon) -> set[str]:
@@ -235,6 +247,7 @@ def test_kv06_all_agents_later_write_wins(kv: Daemon) -> None:
     path = kv.home / "agents" / "agent_A" / "memory" / card
     # B is later by a second at least: stamps are whole seconds (moved back by hand).
     path.write_text(path.read_text().replace("updated_at: ", "updated_at: 2000-01-01T00:00:00Z\n  old_updated_at: ", 1))
+    wait_for(lambda: read(kv, "agent_A")["lastUpdated"] == "2000-01-01T00:00:00Z", "the watcher to take the hand edit in")
     kv.post("/api/memory", {"agentId": "agent_B", "key": "shared_x", "memory": "from B"})
     merged = kv.get("/api/memory", params={"agentId": "all"}).json()
     assert merged["agentId"] is None and merged["memory"]["shared_x"] == "from B"
@@ -340,10 +353,11 @@ def test_hand_edits_of_a_card(kv: Daemon) -> None:
     bad = next(directory / n for n in cards(kv, agent) if "_bad_" in n)
     good.write_text(good.read_text().replace('{"a":1}', '{"a": 2, "edited": true}'))
     bad.write_text(bad.read_text().replace("[1,2]", "[1, 2,"))
-    memory = read(kv, agent)["memory"]
+    # Reads come from the catalog: the edits show once the watcher took them in.
+    memory = wait_for(lambda: (m := read(kv, agent)["memory"])["bad"] != [1, 2] and m["good"] != {"a": 1} and m, "the edits")
     assert memory["good"] == {"a": 2, "edited": True} and memory["bad"] == "[1, 2,"
     health = kv.get("/api/memory/health").json()
     assert health["status"] == "degraded" and f"kv key \"bad\" of agent {agent}" in health["reason"]
     bad.write_text(bad.read_text().replace("[1, 2,", "[1, 2]"))
-    assert read(kv, agent)["memory"]["bad"] == [1, 2]
+    wait_for(lambda: read(kv, agent)["memory"]["bad"] == [1, 2], "the fix")
     assert "kv key" not in kv.get("/api/memory/health").json()["reason"]

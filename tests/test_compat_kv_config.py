@@ -147,3 +147,31 @@ def test_the_blob_sweep(tmp_path: Path) -> None:
         assert service.kv_read("sweeper")["memory"]["k"] == second
     finally:
         service.close()
+
+
+def test_reads_come_from_the_catalog(tmp_path: Path) -> None:
+    """A GET (one agent, or all) and the health's KV check read the catalog,
+    not the card files: a card rewritten on disk while nothing watches still
+    reads as it was taken in, until a scan takes the new text in; a blob
+    card reads its blob, and health names it once the blob is gone."""
+    config = load_config(home=tmp_path / "home", env={})
+    config.compat.kv.max_writes_per_min = 0
+    service = MemoryService(config)
+    service.start(watch=False)
+    try:
+        big = "y" * 20_000
+        service.kv_write({"agentId": "reader", "memory": {"k": {"v": 1}, "big": big}})
+        directory = config.home_path / "agents" / "reader" / "memory"
+        [card] = directory.glob("reference_kv_k_*.md")
+        card.write_text(card.read_text().replace('{"v":1}', '{"v":22}'))
+        assert service.kv_read("reader")["memory"] == {"k": {"v": 1}, "big": big}
+        assert service.kv_read("all")["memory"]["k"] == {"v": 1}
+        service.runtime.rescan()
+        assert service.kv_read("reader")["memory"]["k"] == {"v": 22}
+        assert service.kv_problems() == []
+        digest = hashlib.sha256(json.dumps(big).encode()).hexdigest()
+        (config.home_path / "kv" / "blobs" / digest[:2] / f"{digest}.json").unlink()
+        assert service.kv_problems() == [f'kv key "big" of agent reader: kv blob {digest} is missing']
+        assert service.kv_read("reader")["memory"]["big"].startswith('"' + "y" * 100)  # the preview, as text
+    finally:
+        service.close()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from aghmem.config import IndexConfig
 from conftest import FAST_CONFIG, Daemon
 
 
@@ -329,5 +330,5 @@ def test_reset_reindex_reload(daemon: Daemon) -> None:
     assert reloaded["needs_restart"] == ["index.debounce"]
     assert len(search(daemon, "orchard fact")["results"]) == 1
     config = daemon.get("/api/memory/config").json()
-    assert config["config"]["index"]["debounce"] == "50ms" and config["config"]["recall"]["top_k"] == 1
+    assert config["config"]["index"]["debounce"] == IndexConfig().debounce and config["config"]["recall"]["top_k"] == 1
     assert "index.debounce" in config["locked_paths"] and "index.debounce" not in config["mutable_paths"]

@@ -54,12 +54,14 @@ def post_meta(candidate: Candidate, verdict: Verdict, current: ParsedMemory | No
     given = candidate.provenance or {}
     provenance["source_actor"] = candidate.origin
     known = provenance.get("source_sessions")
-    sessions = list(known) if isinstance(known, list) else []
+    sessions = list(known) if isinstance(known, list) and not candidate.replace_source_sessions else []
     for session in given.get("source_sessions") or []:
         if session not in sessions:
             sessions.append(session)
     if sessions:
         provenance["source_sessions"] = sessions
+    elif candidate.replace_source_sessions:
+        provenance.pop("source_sessions", None)
     if given.get("confidence") is not None:
         provenance["confidence"] = given["confidence"]
     written = stamp(now, ms=False)

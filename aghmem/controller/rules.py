@@ -47,6 +47,9 @@ class Candidate:
     # not counted in max_content_chars. The redacted versions are in the
     # Draft's `extra_texts`.
     extra_scan_texts: dict[str, str] | None = None
+    # provenance.source_sessions replaces the memory's list instead of
+    # adding to it (an update that drops a deleted session: CF session delete).
+    replace_source_sessions: bool = False
 
     def identity(self) -> dict[str, Any]:
         """What `candidate_hash` is computed over (no timestamps)."""
@@ -66,7 +69,16 @@ class Candidate:
         }
         if self.extra_scan_texts:  # only then: the hash of every other candidate stays as it was
             identity["extra_scan_texts"] = _digests(self.extra_scan_texts)
+        if self.replace_source_sessions:  # likewise
+            identity["replace_source_sessions"] = True
         return identity
+
+    def changes_sessions(self, current: ParsedMemory) -> bool:
+        """Whether this candidate sets a source_sessions list the memory does not have."""
+        if not self.replace_source_sessions:
+            return False
+        known = current.provenance.get("source_sessions")
+        return list((self.provenance or {}).get("source_sessions") or []) != (list(known) if isinstance(known, list) else [])
 
 
 def _digests(texts: dict[str, str] | None) -> dict[str, str] | None:
@@ -238,7 +250,7 @@ def conclude(
         return _stop(
             verdict, Op.NOOP, f"same content as {others[0].filename}", "exact_duplicate", target=others[0].filename
         )
-    if current is not None and _unchanged(current, fields):
+    if current is not None and _unchanged(current, fields) and not candidate.changes_sessions(current):
         return _stop(verdict, Op.NOOP, "no change to the memory", "exact_duplicate", target=filename)
     trace.append(RuleResult("exact_duplicate", True, "no memory with the same content"))
 

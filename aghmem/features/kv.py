@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from ..compat_config import KvConfig
+from ..config import Config
 from ..controller.controller import Controller
 from ..controller.decisions import stamp
 from ..controller.rules import Candidate
@@ -23,11 +24,24 @@ from ..errors import NotFound, RateLimited, Rejected, ValidationError
 from ..model import MemoryType, Op, Scope, Selector, Tier
 from ..storage.catalog import Catalog
 from ..storage.files import format_time
+from ..storage.slot_query import slot_texts
 from .kv_blobs import BlobStore
-from .kv_cards import FILENAME_PREFIX, CardValue, agent_dir_name, blob_of, card_fields, card_filename, compact, key_of, read_value
+from .kv_cards import (
+    ENTITY,
+    FILENAME_PREFIX,
+    CardValue,
+    agent_dir_name,
+    blob_in,
+    card_fields,
+    card_filename,
+    compact,
+    read_value,
+    split_card,
+)
 
 ORIGIN = "compat-kv"
 ALL = "all"  # the seed's keyword: every agent
+AGENT_SCOPES = "agent:"  # the key prefix of agent scopes (an agent's global tier has no "@")
 MAX_AGENT_ID = 256
 KEY_MESSAGE = "key must be a non-empty string (≤200 chars, one line)"
 MAX_KEY_CHARS = 200
@@ -91,11 +105,22 @@ class _Plan:
 
 
 class KeyValueStore:
-    def __init__(self, *, home: Path, config: KvConfig, controller: Controller) -> None:
-        self.home = home
-        self.config = config
+    """The key-value memory of every agent. Writes go through the
+    controller; reads come from the catalog (which holds each card's text as
+    last taken in), so a GET is one query and opens no card file."""
+
+    def __init__(self, config: Config, controller: Controller) -> None:
+        self.root_config = config  # replaced section by section on reload
+        self.home = config.home_path
         self.controller = controller
-        self.blobs = BlobStore(home / config.blob_root)
+
+    @property
+    def config(self) -> KvConfig:
+        return self.root_config.compat.kv
+
+    @property
+    def blobs(self) -> BlobStore:
+        return BlobStore(self.home / self.config.blob_root)
 
     # --- agents ------------------------------------------------------------
 
@@ -111,6 +136,13 @@ class KeyValueStore:
             # A TOML basic string: JSON's escapes are TOML's, but for DEL.
             quoted = json.dumps(agent_id, ensure_ascii=False).replace("\x7f", "\\u007f")
             toml.write_text(f"# created by the key-value API (seed 003)\nexternal_id = {quoted}\n", encoding="utf-8")
+
+    def agents(self) -> list[str]:
+        try:
+            names = sorted(os.listdir(self.home / "agents"))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [name for name in names if (self.home / "agents" / name / "memory").is_dir()]
 
     @staticmethod
     def selector(agent: str) -> Selector:
@@ -181,58 +213,51 @@ class KeyValueStore:
 
     def read(self, agent_id: str | None) -> dict[str, Any]:
         """The seed's GET answer for one agent, or (None, "", "all") every agent."""
+        self.controller.wait_ready()  # the catalog holds every card once the start-up scan is done
         if agent_id in (None, "", ALL):
             merged: dict[str, CardValue] = {}
-            for agent in self.agents():
-                for card in self.cards(agent):
-                    known = merged.get(card.key)
-                    if known is None or (card.updated_at or "") >= (known.updated_at or ""):
-                        merged[card.key] = card
+            # By agent: on a tie of updated_at, the agent that sorts last wins.
+            for _, card in self.cards(None):
+                known = merged.get(card.key)
+                if known is None or (card.updated_at or "") >= (known.updated_at or ""):
+                    merged[card.key] = card
             return _answer(list(merged.values()), None)
         assert agent_id is not None
         agent = agent_dir_name(agent_id)
         if not self.agent_dir(agent).is_dir():
             raise NotFound("Agent not found", agentId=agent_id)
-        return _answer(list(self.cards(agent)), agent_id)
+        return _answer([card for _, card in self.cards(agent)], agent_id)
 
-    def agents(self) -> list[str]:
-        try:
-            names = sorted(os.listdir(self.home / "agents"))
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        return [name for name in names if (self.home / "agents" / name / "memory").is_dir()]
-
-    def cards(self, agent: str) -> Iterator[CardValue]:
-        """The agent's keys as its cards hold them now (through the intake
-        gate: a quarantined card is not served)."""
-        selector = self.selector(agent)
-        directory = self.agent_dir(agent) / "memory"
-        try:
-            names = sorted(n for n in os.listdir(directory) if n.startswith(FILENAME_PREFIX) and n.endswith(".md"))
-        except (FileNotFoundError, NotADirectoryError):
-            return
-        for name in names:
-            seen = self.controller.take_in(selector, name, directory=directory)
-            if seen is None or seen.parsed is None or seen.refusal is not None:
-                continue
-            meta = seen.parsed.meta
-            key = key_of(meta)
-            if key is None:
-                continue
-            blob = blob_of(meta)
-            value, broken = read_value(meta, seen.body, self.blobs.get(blob) if blob else None)
-            provenance = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
-            updated = provenance.get("updated_at") if provenance else None
-            yield CardValue(key, value, str(updated) if updated else format_time(_mtime(directory / name)), broken)
+    def cards(self, agent: str | None, *, blobs: bool = True) -> Iterator[tuple[str, CardValue]]:
+        """(agent, card) of one agent's keys (None: every agent's) as the
+        catalog holds them: the text each card had when it was taken in (a
+        quarantined card is not there; redaction applied). `blobs`: read a
+        blob card's value from its blob, else only check the blob is there."""
+        if agent is None:
+            rows = slot_texts(self.controller.catalog, ENTITY, AGENT_SCOPES, prefix=True)
+        else:
+            rows = slot_texts(self.controller.catalog, ENTITY, self.selector(agent).key)
+        store = self.blobs
+        for scope_key, filename, key, updated_at, mtime_ns, raw in rows:
+            if "@" in scope_key or not filename.startswith(FILENAME_PREFIX) or key is None:
+                continue  # an agent's workspace tier, or not a KV card
+            frontmatter, body = split_card(raw)
+            blob = blob_in(frontmatter)
+            if blob is not None and not blobs and store.path(blob).is_file():
+                value, broken = None, None  # a blob is immutable JSON, written whole
+            else:
+                value, broken = read_value(blob, body, store.get(blob) if blob else None)
+            stamp_ = updated_at or format_time(dt.datetime.fromtimestamp(mtime_ns / 1e9, dt.timezone.utc))
+            yield scope_key.removeprefix(AGENT_SCOPES), CardValue(key, value, stamp_, broken)
 
     def problems(self) -> list[str]:
-        """Cards whose value cannot be read (for /api/memory/health)."""
-        found = []
-        for agent in self.agents():
-            for card in self.cards(agent):
-                if card.broken:
-                    found.append(f"kv key {json.dumps(card.key, ensure_ascii=False)} of agent {agent}: {card.broken}")
-        return found
+        """Cards whose value cannot be read (for /api/memory/health): the
+        same one query as a GET of every agent."""
+        return [
+            f"kv key {json.dumps(card.key, ensure_ascii=False)} of agent {agent}: {card.broken}"
+            for agent, card in self.cards(None, blobs=False)
+            if card.broken
+        ]
 
     def sweep_blobs(self, catalog: Catalog, now: dt.datetime) -> int:
         """Delete blobs no card names and no decision younger than
@@ -242,6 +267,8 @@ class KeyValueStore:
         return self.blobs.sweep(keep, older_than=grace, now=now)
 
     def referenced_blobs(self) -> set[str]:
+        """Blobs the cards on disk name (the files, not the catalog: a
+        deletion goes by what is there now, watched or not)."""
         return {
             blob
             for agent in self.agents()
@@ -279,10 +306,6 @@ def _redacted(value: Any, redact: Any) -> Any:
     if isinstance(value, dict):
         return {redact(k)[0]: _redacted(v, redact) for k, v in value.items()}
     return value
-
-
-def _mtime(path: Path) -> dt.datetime:
-    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
 
 
 def _card_names(directory: Path) -> list[str]:

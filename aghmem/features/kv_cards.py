@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..storage.files import slugify
+from ..storage.files import body_of, slugify
 
 ENTITY = "kv"
 FILENAME_PREFIX = "reference_kv_"
@@ -23,7 +23,6 @@ PREVIEW_BYTES = 4096
 # that looks like a mapped one) maps to a-<slug>-<sha12>.
 _PLAIN_AGENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _MAPPED_AGENT = re.compile(r"^a-.*-[0-9a-f]{12}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # An opening fence line, its backtick run captured (closed by the same run).
 _FENCE = re.compile(r"^(`{3,})[^`\n]*\n(.*?)\n?^\1[ \t]*$", re.MULTILINE | re.DOTALL)
 
@@ -111,18 +110,23 @@ class CardValue:
     broken: str | None = None  # why the value could not be read as JSON (then `value` is the text)
 
 
-def blob_of(meta: dict[str, Any]) -> str | None:
-    metadata = meta.get("metadata")
-    blob = metadata.get("kv_blob") if isinstance(metadata, dict) else None
-    return blob if isinstance(blob, str) and _SHA256.fullmatch(blob) else None
+# The value after `kv_blob:` in a card's frontmatter (block or flow style, quoted or not).
+_BLOB_VALUE = re.compile(r"""[ \t]*['"]?([0-9a-f]{64})\b""")
 
 
-def key_of(meta: dict[str, Any]) -> str | None:
-    """The key a card holds (its attribute), or None: not a KV card."""
-    attribute = meta.get("attribute")
-    if meta.get("entity") != ENTITY or attribute in (None, ""):
-        return None
-    return attribute if isinstance(attribute, str) else json.dumps(attribute)
+def split_card(raw: str) -> tuple[str, str]:
+    """(frontmatter, body) of a card's text, without parsing its YAML."""
+    body = body_of(raw)
+    text = raw.removeprefix("\ufeff")
+    end = text.find("\n---", 3) if text.startswith("---") else -1
+    return (text[:end] if end != -1 else ""), body
+
+
+def blob_in(frontmatter: str) -> str | None:
+    """The blob a card names (metadata.kv_blob), read from its frontmatter text."""
+    at = frontmatter.find("kv_blob:")  # a find, then one match: cheaper than a search
+    found = _BLOB_VALUE.match(frontmatter, at + len("kv_blob:")) if at != -1 else None
+    return found.group(1) if found else None
 
 
 def fenced_text(body: str) -> str | None:
@@ -130,10 +134,9 @@ def fenced_text(body: str) -> str | None:
     return match.group(2) if match else None
 
 
-def read_value(meta: dict[str, Any], body: str, blob_text: str | None) -> tuple[Any, str | None]:
+def read_value(blob: str | None, body: str, blob_text: str | None) -> tuple[Any, str | None]:
     """(value, problem): the blob's JSON, else the fenced JSON. A hand edit
     that does not parse comes back as its text, with the problem named."""
-    blob = blob_of(meta)
     if blob is not None:
         if blob_text is None:
             return fenced_text(body) or body, f"kv blob {blob} is missing"

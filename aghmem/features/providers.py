@@ -85,6 +85,17 @@ class CircuitBreaker:
                 self.opened_at = self.clock()  # (re)open: a half-open probe failed too
 
 
+@dataclass(frozen=True)
+class Guard:
+    """A breaker of some calls' own, checked with the global one (a bound
+    memory configuration's, COMPAT §2.6): either open, no call. `timeout`
+    caps those calls' timeout."""
+
+    name: str
+    breaker: CircuitBreaker
+    timeout: float | None = None
+
+
 class ChatClient:
     """POST {base_url}/chat/completions, the OpenAI wire format."""
 
@@ -150,41 +161,51 @@ class Providers:
         settings = self.config.provider
         return bool(settings.base_url and settings.model)
 
-    def llm_usable(self) -> bool:
-        """Whether a call may go out now (configured, enabled, active, breaker shut)."""
-        return self.active == LLM and self.configured and LLM not in self.disabled and self.breaker.allow()
+    def llm_usable(self, guard: Guard | None = None) -> bool:
+        """Whether a call may go out now (configured, enabled, active, breaker
+        shut, and `guard`'s breaker too)."""
+        usable = self.active == LLM and self.configured and LLM not in self.disabled and self.breaker.allow()
+        return usable and (guard is None or guard.breaker.allow())
 
     # --- calls -------------------------------------------------------------
 
     def complete(self, messages: list[dict[str, str]], *, model: str | None = None, timeout: float | None = None,
-                 max_tokens: int = 1024) -> Completion:
-        """One chat completion through the breaker; ProviderError if it is
-        open, the provider is not usable, or the call fails."""
-        if not self.llm_usable():
-            raise ProviderError("unavailable", self._unavailable_reason())
+                 max_tokens: int = 1024, guard: Guard | None = None) -> Completion:
+        """One chat completion through the breaker (and `guard`'s); ProviderError
+        if one is open, the provider is not usable, or the call fails."""
+        if not self.llm_usable(guard):
+            raise ProviderError("unavailable", self._unavailable_reason(guard))
         settings = self.config.provider
         with self._client_lock:
             if self._client is None:
                 self._client = ChatClient(settings.base_url, os.environ.get(settings.api_key_env) or None)
             client = self._client
+        timeout = timeout or parse_duration(settings.timeout)
+        if guard is not None and guard.timeout:
+            timeout = min(timeout, guard.timeout)
         try:
-            completion = client.complete(
-                model or settings.model, messages, timeout=timeout or parse_duration(settings.timeout), max_tokens=max_tokens
-            )
+            completion = client.complete(model or settings.model, messages, timeout=timeout, max_tokens=max_tokens)
         except ProviderError as exc:
-            self.breaker.failure(exc.code)
+            for breaker in (self.breaker, guard.breaker if guard else None):
+                if breaker is not None:
+                    breaker.failure(exc.code)
             log.warning("provider llm: %s (%s)", exc.code, exc)
             raise
         self.breaker.success()
+        if guard is not None:
+            guard.breaker.success()
         return completion
 
-    def _unavailable_reason(self) -> str:
+    def _unavailable_reason(self, guard: Guard | None = None) -> str:
         if self.active != LLM:
             return f"the active provider is {self.active}"
         if not self.configured:
             return "provider.base_url and provider.model are not set"
         if LLM in self.disabled:
             return "the llm provider is disabled"
+        if guard is not None and self.breaker.allow():
+            broken = guard.breaker
+            return f"the circuit of memory configuration {guard.name} is open after {broken.failures} failure(s); retry in {broken.cooldown_left():.0f} s"
         return f"circuit open after {self.breaker.failures} failure(s); retry in {self.breaker.cooldown_left():.0f} s"
 
     # --- views and switches --------------------------------------------------

@@ -17,9 +17,9 @@ from typing import Any, Callable
 
 from ..config import Config, parse_duration
 from ..controller.rules import Candidate, Verdict
-from ..model import Op, RuleResult
+from ..model import Op, RuleResult, Selector
 from ..storage.files import ParsedMemory
-from .providers import ProviderError, Providers
+from .providers import Guard, ProviderError, Providers
 
 SYSTEM = (
     "You maintain a developer's memory files. A new memory arrived and several existing memories could be "
@@ -36,6 +36,8 @@ class TieBreaker:
     def __init__(self, config: Config, providers: Providers) -> None:
         self.config = config
         self.providers = providers
+        # scope → a bound memory configuration's breaker (configs/breakers.py).
+        self.guard: Callable[[Selector], Guard | None] | None = None
 
     def __call__(self, candidate: Candidate, verdict: Verdict, read_file: Callable[[str], ParsedMemory | None]) -> dict[str, Any]:
         """Settle an ambiguous verdict in place; returns the llm_trace."""
@@ -50,6 +52,7 @@ class TieBreaker:
                 model=model or None,
                 timeout=min(parse_duration(settings.max_latency), parse_duration(settings.llm.timeout)),
                 max_tokens=settings.llm.max_tokens_out,
+                guard=self.guard(candidate.selector) if self.guard is not None else None,
             )
             trace.update(model=completion.model, latency_ms=round(completion.latency_ms))
             op, target, reason = _answer(completion.text, targets)

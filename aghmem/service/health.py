@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..features.kv import KeyValueStore
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -76,11 +75,11 @@ def _compat(runtime: "Runtime", problems: list[str]) -> dict[str, Any]:
     """The compat surfaces' trouble: memory configurations (COMPAT §2) left
     out of lists, bindings to configurations that are not there, and
     key-value cards (§3) a hand edit left without JSON."""
-    kv = KeyValueStore(home=runtime.config.home_path, config=runtime.config.compat.kv, controller=runtime.controller)
-    problems += kv.problems()
+    cards = runtime.kv.problems()
+    problems += cards
     broken = runtime.configs.store.broken()
     unbound = runtime.configs.bindings.missing()
     if broken:
         problems.append(f"{len(broken)} memory configuration file(s) cannot be parsed or validated")
     problems += [f"binding {b['pattern']!r} names {b['config']}, which is absent or broken" for b in unbound]
-    return {"invalid_configs": broken, "missing_config_bindings": unbound}
+    return {"invalid_configs": broken, "missing_config_bindings": unbound, "kv_problems": cards}

@@ -19,8 +19,7 @@ class KeyValue:
 
     @property
     def _kv(self) -> KeyValueStore:
-        rt = self.runtime
-        return KeyValueStore(home=rt.config.home_path, config=rt.config.compat.kv, controller=rt.controller)
+        return self.runtime.kv
 
     def kv_read(self, agent_id: str | None) -> dict[str, Any]:
         """`{memory, agentId, count, lastUpdated}` of one agent, or of all

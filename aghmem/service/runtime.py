@@ -77,13 +77,15 @@ class Runtime:
         self.last_scan: ScanReport | None = None
         self.last_scan_at: str | None = None
         self.providers = Providers(config, home / "state" / "providers.json", self.controller.clock)
-        self.controller.tie_breaker = TieBreaker(config, self.providers)
+        tie_breaker = TieBreaker(config, self.providers)
+        self.controller.tie_breaker = tie_breaker
         self.sessions = Sessions(home / config.session.ledger_root, self.catalog, self.registry, self.controller.clock)
         self.extractor = Extractor(config, self.controller, self.providers, home)
         self.sessions.listeners.append(self.extractor.on_events)
         self.sessions.admit = self.extractor.admit
         self.configs = Configs(config, self.controller)  # memory configurations (COMPAT §2)
-        self.configs.attach(self.sessions, self.watcher, self.extractor)
+        self.configs.attach(self.sessions, self.watcher, self.extractor, tie_breaker)
+        self.kv = KeyValueStore(config, self.controller)  # key-value memory (COMPAT §3)
         self.hooks = Hooks(config, self.recall, self.catalog, self.sessions, self.controller)
         self.daily = DailyLog(self.layout, self.config)
         self.controller.decision_listeners.append(self.daily.record)
@@ -225,8 +227,7 @@ class Runtime:
         report = self.daily.sweep(self.clock().date())
         if report.archived or report.deleted:
             log.info("daily sweep: %d log(s) archived, %d deleted", report.archived, report.deleted)
-        kv = KeyValueStore(home=self.config.home_path, config=self.config.compat.kv, controller=self.controller)
-        blobs = kv.sweep_blobs(self.catalog, self.clock())
+        blobs = self.kv.sweep_blobs(self.catalog, self.clock())
         if blobs:
             log.info("daily sweep: %d key-value blob(s) no card names deleted", blobs)
         return report.to_dict()

@@ -53,3 +53,13 @@ def entries_by(catalog: Catalog, query: EntryQuery) -> tuple[list[Entry], Keyset
     entries = [entry_of_row(row) for row in rows[: query.limit]]
     more = len(rows) > query.limit
     return entries, ((rows[query.limit - 1][-1], entries[-1].id) if more and entries else None)
+
+
+def ids_mentioning(catalog: Catalog, scope_key: str, needle: str) -> list[str]:
+    """The ids of a scope's entries whose file text contains `needle` (a
+    cheap first cut; the caller parses these few to be sure)."""
+    rows = catalog.db.execute(
+        "SELECT e.id FROM entries e JOIN texts t ON t.id = e.id WHERE e.scope_key = ? AND instr(t.raw, ?) > 0 ORDER BY e.id",
+        (scope_key, needle),
+    ).fetchall()
+    return [row[0] for row in rows]

@@ -28,6 +28,12 @@ async def read_json(request: Request, *, cap: int | None = None) -> dict[str, An
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json", content_type=content_type)
+    return json_object(raw)
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """`raw` as a JSON object whose numbers a file, SQLite and JSON can all
+    hold, without lone surrogates; ValidationError otherwise."""
     try:
         data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_bounded_int)
     except (ValueError, UnicodeDecodeError) as exc:

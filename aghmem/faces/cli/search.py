@@ -96,7 +96,8 @@ def cmd_doctor(client: Client, args: argparse.Namespace) -> None:
 def problems(health: dict[str, Any]) -> int:
     return (
         bool(health["orphaned_files"]) + len(health["invalid_files"]) + len(health.get("quarantined_files", []))
-        + len(health.get("missing_workspaces", []))
+        + len(health.get("missing_workspaces", [])) + len(health.get("invalid_configs", []))
+        + len(health.get("missing_config_bindings", [])) + len(health.get("kv_problems", []))
     )
 
 
@@ -117,6 +118,7 @@ def render_doctor(health: dict[str, Any]) -> str:
         f"! workspace {ws['id']}: root {ws['path']} is missing; if it moved: `aghmem workspace move {ws['id']} NEWPATH`"
         for ws in health.get("missing_workspaces", [])
     ]
+    lines += _compat_lines(health)
     mcp = health["mcp"]
     lines.append(f"MCP server: {mcp['url']}")
     if mcp["workspace_url"]:
@@ -124,6 +126,18 @@ def render_doctor(health: dict[str, Any]) -> str:
     count = problems(health)
     lines.append("no problems found" if not count else f"{count} problem(s)")
     return "\n".join(lines)
+
+
+def _compat_lines(health: dict[str, Any]) -> list[str]:
+    """Memory configuration files that cannot be used, bindings to absent
+    ones, key-value cards whose value cannot be read (COMPAT §2, §3)."""
+    home = health.get("home") or "."
+    lines = [f"! memory configuration {os.path.join(home, c['path'])}: {c['error']}" for c in health.get("invalid_configs", [])]
+    lines += [
+        f"! compat.cfg.bindings: {b['pattern']!r} names {b['config']}, which is absent or broken"
+        for b in health.get("missing_config_bindings", [])
+    ]
+    return lines + [f"! {problem}" for problem in health.get("kv_problems", [])]
 
 
 def add_commands(commands: Any) -> None:

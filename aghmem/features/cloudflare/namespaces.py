@@ -4,6 +4,11 @@ The files are the truth: `<root>/.agh/namespace.toml` says what the
 namespace is, `<root>/.agh/workspace.toml` carries its workspace id, and a
 list is a walk of the account's directory. A deleted namespace's root moves
 to `<account>/.deleted/<name>-<id>/` (kept for people, not for the API).
+
+A name in `compat.cf.namespace_bindings` is bound to an existing workspace
+instead: its namespace.toml (with `workspace_id` and the account that made
+it) is written in that workspace's root, which is the user's and is never
+moved: deleting the namespace removes only that file (and the profiles).
 """
 
 from __future__ import annotations
@@ -65,10 +70,11 @@ class Namespace:
     created_at: str
     updated_at: str
     root: Path
+    bound_to: str | None = None  # the user's workspace a bound name lives in
 
     @property
     def workspace_id(self) -> str:
-        return "ws_" + self.id.lower()
+        return self.bound_to or "ws_" + self.id.lower()
 
     def to_dict(self) -> dict[str, Any]:
         # `id` (seed 001) and `namespace_id` (seed 000): the same value.
@@ -84,9 +90,10 @@ class NamespaceFiles:
     def root(self, account_id: str, name: str) -> Path:
         return self.base / account_id / name
 
-    def read(self, account_id: str, name: str) -> Namespace | None:
-        """The namespace whose root holds a readable namespace.toml, or None."""
-        root = self.root(account_id, name)
+    def read(self, account_id: str, name: str, *, root: Path | None = None, bound_to: str | None = None) -> Namespace | None:
+        """The namespace whose root holds a readable namespace.toml, or None.
+        A bound one (`root`, `bound_to`) is its account's only."""
+        root = root or self.root(account_id, name)
         try:
             data = tomllib.loads((root / ".agh" / "namespace.toml").read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -94,7 +101,9 @@ class NamespaceFiles:
         fields = [data.get(k) for k in ("id", "name", "created_at", "updated_at")]
         if not all(isinstance(v, str) for v in fields) or data.get("name") != name:
             return None
-        return Namespace(fields[0], name, account_id, fields[2], fields[3], root)
+        if bound_to is not None and (data.get("account_id") != account_id or data.get("workspace_id") != bound_to):
+            return None
+        return Namespace(fields[0], name, account_id, fields[2], fields[3], root, bound_to)
 
     def list(self, account_id: str) -> list[Namespace]:
         try:
@@ -114,13 +123,34 @@ class NamespaceFiles:
         at = iso_utc(now, ms=True)
         namespace = Namespace(ulid(now), name, account_id, at, at, root)
         atomic_write(root / ".agh" / "workspace.toml", tomli_w.dumps({"id": namespace.workspace_id}).encode("utf-8"))
-        meta = {"id": namespace.id, "name": name, "account_id": account_id, "created_at": at, "updated_at": at}
-        atomic_write(root / ".agh" / "namespace.toml", tomli_w.dumps(meta).encode("utf-8"))
+        _write_toml(namespace)
+        return namespace
+
+    def create_bound(self, account_id: str, name: str, root: Path, workspace_id: str, now: dt.datetime) -> Namespace:
+        """namespace.toml in a bound workspace's root (one account's at a time)."""
+        if (root / ".agh" / "namespace.toml").is_file():
+            raise Conflict("Namespace name already exists", cf_code=10008)
+        at = iso_utc(now, ms=True)
+        namespace = Namespace(ulid(now), name, account_id, at, at, root, workspace_id)
+        _write_toml(namespace)
         return namespace
 
     def retire(self, namespace: Namespace) -> Path:
-        """Move the root aside; the name is free again."""
+        """Move the root aside (a bound one stays: only its namespace.toml
+        goes); the name is free again."""
+        if namespace.bound_to is not None:
+            (namespace.root / ".agh" / "namespace.toml").unlink(missing_ok=True)
+            return namespace.root
         target = self.base / namespace.account_id / DELETED / f"{namespace.name}-{namespace.id}"
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(namespace.root, target)
         return target
+
+
+def _write_toml(namespace: Namespace) -> None:
+    meta = {
+        "id": namespace.id, "name": namespace.name, "account_id": namespace.account_id,
+        "created_at": namespace.created_at, "updated_at": namespace.updated_at,
+        **({"workspace_id": namespace.bound_to} if namespace.bound_to else {}),
+    }
+    atomic_write(namespace.root / ".agh" / "namespace.toml", tomli_w.dumps(meta).encode("utf-8"))

@@ -60,6 +60,11 @@ def exists(root: Path, agent: str) -> bool:
     return memory.is_dir() and any(p.suffix == ".md" and p.name != "MEMORY.md" for p in memory.iterdir())
 
 
+def listed(root: Path) -> list[str]:
+    """The agents of a namespace's profiles (those with a profile.toml)."""
+    return sorted(p.parent.name for p in (root / ".agh" / "agents").glob("*/profile.toml"))
+
+
 def ensure_toml(root: Path, agent: str, name: str, created_at: str) -> None:
     """profile.toml on the first write (kept when it is there)."""
     path = profile_dir(root, agent) / "profile.toml"

@@ -4,18 +4,22 @@ the daemon enforces (§2.6).
 `[compat.cfg.bindings]` maps a scope pattern to `project/id`:
 `global`, `ws:<id>`, `agent:<name>[@<ws>]` (that scope only), `ws:<id>/*`
 (the workspace and every agent scope in it), `cf:<account>/<namespace>`
-(a CF namespace bound to a workspace by compat.cf.namespace_bindings: as
-`ws:<that id>/*`), `*` (every scope). Privacy policies add up; the
+(a CF namespace: as `ws:<its workspace id>/*`, the id from
+compat.cf.namespace_bindings, else from the namespace's namespace.toml),
+`*` (every scope). Privacy policies add up; the
 redaction string, limits, flushing and breaker come from the most specific
 pattern (exact > `ws:…/*` or `cf:` > `*`).
 """
 
 from __future__ import annotations
 
+import re
 import threading
+import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...compat_config import ACCOUNT_ID
 from ...config import Config
 from ...controller.safety import Scanner
 from ...model import Selector
@@ -23,7 +27,8 @@ from .store import ConfigStore
 
 ENFORCED = ("privacy_policy.redact_patterns", "privacy_policy.default_redaction_string",
             "privacy_policy.non_persistable_message_types")
-WINDOW_FIELDS = ("max_messages", "max_tokens", "flushing", "persistence.circuit_breaker")
+WINDOW_FIELDS = ("max_messages", "max_tokens", "flushing", "token_allocation", "persistence.circuit_breaker")
+_CF_NAME = re.compile(r"^[a-z0-9-]{1,32}$")  # a CF namespace name (features/cloudflare/namespaces.py)
 NOT_ENFORCED = "persistence.ttl,persistence.type,locking,token_provider,default_key_template"
 
 
@@ -80,13 +85,26 @@ class Bindings:
         if pattern == "*":
             return True
         if pattern.startswith("cf:"):
-            namespace = pattern.partition("/")[2]
-            ws = self.config.compat.cf.namespace_bindings.get(namespace)
+            ws = self.cf_workspace(pattern[3:])
             return bool(ws) and self.matches(f"ws:{ws}/*", scope_key)
         if pattern.endswith("/*"):
             ws = pattern[3:-2] if pattern.startswith("ws:") else None
             return ws is not None and (scope_key == f"ws:{ws}" or scope_key.endswith(f"@{ws}"))
         return pattern == scope_key
+
+    def cf_workspace(self, path: str) -> str | None:
+        """The workspace of CF namespace `<account>/<name>`: a bound name's,
+        else the one its namespace.toml gives (none while it does not exist)."""
+        account, _, namespace = path.partition("/")
+        bound = self.config.compat.cf.namespace_bindings.get(namespace)
+        if bound or not ACCOUNT_ID.fullmatch(account) or not _CF_NAME.fullmatch(namespace):
+            return bound
+        toml = self.config.home_path / self.config.compat.cf.root / account / namespace / ".agh" / "namespace.toml"
+        try:
+            ns_id = tomllib.loads(toml.read_text(encoding="utf-8")).get("id")
+        except (OSError, ValueError):
+            return None
+        return "ws_" + ns_id.lower() if isinstance(ns_id, str) else None
 
     def effective(self, selector: Selector) -> Effective:
         found = []
@@ -134,7 +152,7 @@ class Bindings:
         out = {}
         for pattern, ref in sorted(self.patterns().items()):
             config = self.store.load(ref)
-            enforced = [] if config is None else [f for f in ENFORCED if _has(config, f)]
+            enforced = [] if config is None else [f for f in (*ENFORCED, *WINDOW_FIELDS) if _has(config, f)]
             out[pattern] = {"config": ref, "present": config is not None, "enforced": enforced}
         return out
 

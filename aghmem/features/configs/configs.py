@@ -11,7 +11,9 @@ from ...controller.controller import Controller
 from ..extractor.worker import Extractor
 from ..sessions import Sessions
 from ..sync import Watcher
+from ..tiebreak import TieBreaker
 from .bindings import Bindings
+from .breakers import ConfigBreakers
 from .enforce import SessionPolicy
 from .store import ID_RE, PROJECT_RE, ConfigStore
 from .window import TranscriptWindow
@@ -23,12 +25,15 @@ class Configs:
         self.files = controller.config_files
         self.store = ConfigStore(config, self.files)
         self.bindings = Bindings(config, self.store)
+        self.breakers = ConfigBreakers(self.bindings)  # around provider calls for bound scopes
         controller.scope_scanner = self.bindings.scanner
         self.files.listeners.append(self.bindings.changed)
 
-    def attach(self, sessions: Sessions, watcher: Watcher, extractor: Extractor) -> None:
+    def attach(self, sessions: Sessions, watcher: Watcher, extractor: Extractor, tie_breaker: TieBreaker) -> None:
         sessions.policy = SessionPolicy(self.bindings)
         extractor.window = TranscriptWindow(self.bindings)
+        extractor.guard = self.breakers.for_session
+        tie_breaker.guard = self.breakers.for_scope
         watcher.also_watch(self.store.root, ".yaml", self.take_path)
 
     def take_in_all(self) -> None:

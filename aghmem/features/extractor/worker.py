@@ -40,7 +40,7 @@ from ...controller.rules import Candidate
 from ...errors import RateLimited
 from ...model import GLOBAL, MemoryType, Op, Scope, Selector, resolve_selector
 from ...storage.files import atomic_write
-from ..providers import ProviderError, Providers
+from ..providers import Guard, ProviderError, Providers
 from ..sessions import Event, SessionMeta
 from .dead_letters import DeadLetters
 from .llm import LLM_SYSTEM, llm_item
@@ -80,6 +80,8 @@ class Extractor:
         self.counters = Counters()
         # (session, turns) → the turns the llm mode sends (a bound config's window).
         self.window: Callable[[SessionMeta, list[Event]], list[Event]] | None = None
+        # session → a bound config's breaker for its provider calls (configs/breakers.py).
+        self.guard: Callable[[SessionMeta], Guard | None] | None = None
         self._queued: collections.OrderedDict[tuple[str, str], Job] = collections.OrderedDict()
         self._in_flight: set[tuple[str, str]] = set()
         self._pending_files: collections.deque[Path] = collections.deque()
@@ -224,9 +226,10 @@ class Extractor:
 
     def _extract(self, job: Job) -> list[Extracted]:
         if self.config.extractor.mode == "llm":
-            if self.providers.llm_usable():
+            guard = self.guard(job.meta) if self.guard is not None else None
+            if self.providers.llm_usable(guard):
                 try:
-                    return self._extract_llm(job)
+                    return self._extract_llm(job, guard)
                 except ProviderError as exc:
                     log.warning("extractor: provider failed (%s); using the rules for this job", exc.code)
             self.counters.llm_fallbacks += 1
@@ -238,7 +241,7 @@ class Extractor:
                 self.counters.skipped_turns += 1
         return found
 
-    def _extract_llm(self, job: Job) -> list[Extracted]:
+    def _extract_llm(self, job: Job, guard: Guard | None = None) -> list[Extracted]:
         # A bound memory configuration's window (configs/window.py) cuts what is sent.
         turns = self.window(job.meta, job.turns) if self.window is not None else job.turns
         transcript = "\n".join(f"[{t.sequence}] {t.payload.get('role')}: {t.payload.get('content')}" for t in turns)
@@ -247,6 +250,7 @@ class Extractor:
             completion = self.providers.complete(
                 [{"role": "system", "content": LLM_SYSTEM}, {"role": "user", "content": transcript}],
                 model=self.config.extractor.model or None,
+                guard=guard,
             )
         finally:
             self._with_provider -= 1

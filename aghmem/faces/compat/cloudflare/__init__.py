@@ -11,10 +11,11 @@ from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Match, Mount, NoMatchFound, Route
+from starlette.routing import BaseRoute, Match, Mount, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
 from ....config import Config
+from ...api.errors import allowed_methods
 from ...surface import Surface
 from .envelope import failure, refuse
 from .routes import routes
@@ -30,20 +31,10 @@ def owns(scope: Scope) -> bool:
 SURFACE = Surface(name="cf", owns=owns, refuse=refuse)
 
 
-def _allowed(request: Request) -> list[str]:
-    methods: set[str] = set()
-    for candidate in request.app.routes:
-        if isinstance(candidate, Route) and candidate.methods:
-            match, _ = candidate.matches({**request.scope, "method": "GET"})
-            if match is not Match.NONE:
-                methods |= candidate.methods
-    return sorted(methods)
-
-
 async def on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        return failure(405, 7001, "Method not allowed", headers={"Allow": ", ".join(_allowed(request))})
+        return failure(405, 7001, "Method not allowed", headers={"Allow": ", ".join(allowed_methods(request))})
     if exc.status_code == 404:
         return failure(404, 7000, "No route for that URI")
     return failure(exc.status_code, 10002, f"Invalid request: {exc.detail}")

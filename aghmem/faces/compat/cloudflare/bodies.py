@@ -4,37 +4,22 @@ snake_case aliases, and unknown fields reported, not refused (§1.5)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 
 from ....errors import ValidationError
-from ...api.parsing import read_body, reject_lone_surrogates
+from ...api.parsing import json_object, read_body
 
 NOTICE_UNKNOWN = 10100
 ALIASES = {"sessionId": "session_id", "thinkingLevel": "thinking_level", "responseLength": "response_length", "referenceDate": "reference_date"}
 
 
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
 async def read_object(request: Request, *, cap: int | None = None) -> dict[str, Any]:
-    """The body's JSON object; an empty body is `{}`."""
+    """The body's JSON object whatever its Content-Type (curl without -H
+    sends a form type); an empty or blank body is `{}`."""
     raw = await read_body(request, cap=cap)
-    if not raw.strip():
-        return {}
-    try:
-        data = json.loads(raw, parse_constant=_no_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise ValidationError("body is not valid JSON: it is nested too deeply") from None
-    if not isinstance(data, dict):
-        raise ValidationError("body must be a JSON object")
-    reject_lone_surrogates(data)
-    return data
+    return json_object(raw) if raw.strip() else {}
 
 
 def take(body: dict[str, Any], names: tuple[str, ...]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
