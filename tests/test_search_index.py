@@ -4,8 +4,12 @@ was staged before it (issue 12 §4: a reindex left duplicate documents)."""
 from __future__ import annotations
 
 import itertools
+import logging
 from pathlib import Path
 
+import pytest
+
+from aghmem.storage import analysis, index_fields
 from aghmem.storage.tantivy_index import IndexDoc, SearchIndex
 
 
@@ -46,3 +50,97 @@ def test_searches_share_a_snapshot_until_a_change_is_committed(tmp_path: Path) -
         assert [h.id for h in index.search({"words": ["alpha"]}, ["global"], 10)] == ["global:b.md"]
     finally:
         index.close()
+
+
+# Texts that exercise every branch of the analysis: identifiers, paths,
+# accents, CJK runs, long tokens, stop words, a ligature NFKD spells with
+# spaces (U+FDFA), emoji.
+TRICKY = [
+    "Deploys go through getUserById in src/api/user_util.py; HTTPServer2 restarts.",
+    "Café Straße naïve résumé façade — the über-fast déjà vu",
+    "数据库迁移 uses 東京 and 한국어 text mixed with ASCII words",
+    "a" * 60 + " short and the of it is " + "b" * 41,
+    "ligature \ufdfa and ﬁnal ﬂow, emoji 🚀 launches, snake_case_name CONSTANT_VALUE",
+    "",
+]
+
+
+def corpus(n: int) -> list[IndexDoc]:
+    words = "deploy deploys tabs spaces release rollback database schema migration cache latency token".split()
+    docs = []
+    for i in range(n):
+        text = f"{TRICKY[i % len(TRICKY)]} {' '.join(words[(i * k) % len(words)] for k in range(1, 1 + i % 9))}"
+        scope = ("global", "ws:ws_a", "agent:bob")[i % 3]
+        docs.append(IndexDoc(f"{scope}:m{i:04d}.md", scope, f"m{i:04d}.md", i, text))
+    return docs
+
+
+def test_a_rebuild_in_worker_processes_holds_what_one_here_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 16: a big rebuild analyses in worker processes; the index must
+    # hold the same terms in the same order (BM25 ties break by address).
+    docs = corpus(700)
+    stamps = itertools.count()
+    here = SearchIndex(tmp_path / "here", stamp=lambda: next(stamps), commit_delay=60)
+    pooled = SearchIndex(tmp_path / "pooled", stamp=lambda: next(stamps), commit_delay=60)
+    try:
+        here.rebuild(docs, len(docs))
+        # Small chunks over two workers, whatever this machine's cores: many
+        # answers to put back in order.
+        monkeypatch.setattr(index_fields, "POOL_MIN_DOCS", 1)
+        monkeypatch.setattr(index_fields, "CHUNK_DOCS", 23)
+        monkeypatch.setattr(index_fields, "workers", lambda: 2)
+        progress: list[int] = []
+        with caplog.at_level(logging.WARNING, logger="aghmem.index"):
+            assert pooled.rebuild(docs, len(docs), lambda done, total: progress.append(done)) == len(docs)
+        assert "analysing here" not in caplog.text  # the workers did the work
+        assert progress == [*range(1000, len(docs), 1000), len(docs)]
+        assert pooled.num_docs() == here.num_docs() == len(docs)
+        queries = ["deploy", "user", "getuserbyid", "cafe", "strasse", "数据", "東京", "rollback latency", "final", "launch"]
+        for text in queries:
+            found = 0
+            terms = analysis.query_terms(text)
+            views = {"words": terms, "stems": analysis.stems(terms), "grams": analysis.trigrams(terms)}
+            for field, values in views.items():
+                want = [(h.id, h.score, h.address) for h in here.search({field: values}, ["global", "ws:ws_a", "agent:bob"], 50)]
+                got = [(h.id, h.score, h.address) for h in pooled.search({field: values}, ["global", "ws:ws_a", "agent:bob"], 50)]
+                assert got == want, (text, field)
+                found += len(want)
+                assert SearchIndex.doc_freqs(pooled.snapshot(), field, values, None) == SearchIndex.doc_freqs(
+                    here.snapshot(), field, values, None
+                )
+            assert found, text  # every query finds something in some view
+    finally:
+        here.close()
+        pooled.close()
+
+
+def test_a_worker_that_died_leaves_its_chunks_to_this_process() -> None:
+    worker = index_fields._Worker.start()
+    assert worker.process is not None
+    worker.process.kill()
+    worker.process.wait()
+    worker.send([("global", "deploy tabs")])
+    assert worker.receive() is None  # the caller analyses the chunk itself
+    docs = [IndexDoc("global:a.md", "global", "a.md", 1, "deploy tabs")]
+    assert list(index_fields._answer([worker], 0, docs)) == [(docs[0], index_fields.fields("global", "deploy tabs"))]
+
+
+def _old_word_terms(text: str, keep_stopwords: bool) -> list[str]:
+    # The per-term loop word_terms replaced: its output is the reference.
+    out = []
+    for chunk in analysis._CHUNK_RE.findall(text):
+        for term in analysis._chunk_terms(chunk):
+            if len(term) <= analysis.MAX_TOKEN and (keep_stopwords or term not in analysis.STOPWORDS):
+                out.append(term)
+    return out
+
+
+@pytest.mark.parametrize("text", TRICKY + [" ".join(TRICKY)])
+def test_the_cached_analysis_gives_the_terms_the_loop_gave(text: str) -> None:
+    for keep in (False, True):
+        assert analysis.word_terms(text, keep_stopwords=keep) == _old_word_terms(text, keep)
+    words = analysis.word_terms(text)
+    # Stems per term, cached: what the analyzer gives for the joined terms.
+    assert analysis.stems(words) == (analysis._STEMMER.analyze(" ".join(words)) if words else [])

@@ -13,6 +13,7 @@ queries can never disagree about what a term is.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
 
@@ -99,17 +100,22 @@ def _chunk_terms(chunk: str) -> tuple[str, ...]:
     return tuple(terms)
 
 
+@functools.lru_cache(maxsize=262_144)
+def _indexed_chunk(chunk: str) -> tuple[str, ...]:
+    return tuple(t for t in _chunk_terms(chunk) if len(t) <= MAX_TOKEN and t not in STOPWORDS)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _searched_chunk(chunk: str) -> tuple[str, ...]:
+    return tuple(t for t in _chunk_terms(chunk) if len(t) <= MAX_TOKEN)
+
+
 def word_terms(text: str, *, keep_stopwords: bool = False) -> list[str]:
-    """The word view of a text, in order, with repeats (for BM25 counts)."""
-    out: list[str] = []
-    for chunk in _CHUNK_RE.findall(text):
-        for term in _chunk_terms(chunk):
-            if len(term) > MAX_TOKEN:
-                continue
-            if not keep_stopwords and term in STOPWORDS:
-                continue
-            out.append(term)
-    return out
+    """The word view of a text, in order, with repeats (for BM25 counts).
+    Each chunk's terms, filtered, are cached whole, and the chunks are
+    mapped and joined in C: a third of the per-term loop's time."""
+    terms_of = _searched_chunk if keep_stopwords else _indexed_chunk
+    return list(itertools.chain.from_iterable(map(terms_of, _CHUNK_RE.findall(text))))
 
 
 @functools.lru_cache(maxsize=262_144)
@@ -124,19 +130,22 @@ def _term_trigrams(term: str) -> tuple[str, ...]:
 
 def trigrams(terms: list[str]) -> list[str]:
     """Character trigrams of each term, padded so word edges count."""
-    out: list[str] = []
-    for term in terms:
-        out.extend(_term_trigrams(term))
-    return out
+    return list(itertools.chain.from_iterable(map(_term_trigrams, terms)))
 
 
 _STEMMER = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).filter(tantivy.Filter.stemmer("english")).build()
 
 
+@functools.lru_cache(maxsize=262_144)
+def _term_stems(term: str) -> tuple[str, ...]:
+    # A term's own tokens: one, unless NFKD put a space in it (U+FDFA).
+    return tuple(_STEMMER.analyze(term))
+
+
 def stems(terms: list[str]) -> list[str]:
-    if not terms:
-        return []
-    return _STEMMER.analyze(" ".join(terms))
+    """The terms through the stemmer. Per term and cached, which gives what
+    the whitespace analyzer gives for the terms joined by spaces."""
+    return list(itertools.chain.from_iterable(map(_term_stems, terms)))
 
 
 def view_terms(text: str) -> dict[str, list[str]]:
