@@ -119,7 +119,10 @@ def test_revert_of_a_config_update(bound: tuple[Daemon, str]) -> None:
     first = d.http.put("/api/v0/memories/revertme", json=C)
     before = (d.home / "compat/configs/default/revertme.yaml").read_bytes()
     d.http.put("/api/v0/memories/revertme", json={**C, "max_tokens": 9999})
-    update = d.get("/api/memory/decisions", params={"limit": 5}).json()["decisions"][0]
+    # The config's own decision, not simply the newest: the daemon is shared
+    # with tests whose extraction may still be landing memories meanwhile.
+    decisions = d.get("/api/memory/decisions", params={"limit": 50}).json()["decisions"]
+    update = next(x for x in decisions if (x["target_filename"] or "").endswith("revertme.yaml"))
     assert update["op"] == "update" and update["prior_content"] == before.decode()
     reverted = d.post(f"/api/memory/decisions/{update['id']}/revert")
     assert reverted.status_code == 200, reverted.text
