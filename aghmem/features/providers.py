@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import httpx
-
 from ..config import Config, parse_duration
 from ..controller.decisions import stamp
 from ..errors import Conflict, NotFound
@@ -100,10 +98,14 @@ class ChatClient:
     """POST {base_url}/chat/completions, the OpenAI wire format."""
 
     def __init__(self, base_url: str, api_key: str | None) -> None:
+        import httpx  # here, not at the top: most daemons never call a provider, and it is 60 ms of start-up
+
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers)
 
     def complete(self, model: str, messages: list[dict[str, str]], *, timeout: float, max_tokens: int) -> Completion:
+        import httpx  # already loaded by __init__
+
         started = time.perf_counter()
         body = {"model": model, "messages": messages, "temperature": 0, "max_tokens": max_tokens}
         try:
