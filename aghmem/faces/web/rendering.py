@@ -13,11 +13,9 @@ import functools
 import logging
 import secrets
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markdown_it import MarkdownIt
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -28,6 +26,10 @@ from ..api.errors import STATUS
 from ..security import PAGE_HEADERS
 from . import views
 from .csrf import FIELD, issue_token
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+    from markdown_it import MarkdownIt
 
 log = logging.getLogger("aghmem.web")
 
@@ -57,7 +59,12 @@ def _safe_link(url: str) -> bool:
     return scheme in SAFE_SCHEMES
 
 
-def _markdown() -> MarkdownIt:
+# Jinja2 and markdown-it are loaded with the first page, not at start-up
+# (50 ms of every daemon's import time; most never serve a page).
+@functools.cache
+def _markdown() -> "MarkdownIt":
+    from markdown_it import MarkdownIt
+
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"]).disable("image")
     md.validateLink = _safe_link  # type: ignore[method-assign]
@@ -70,15 +77,15 @@ def _markdown() -> MarkdownIt:
     return md
 
 
-_MD = _markdown()
-
-
 def markdown(text: str | None) -> Markup:
     """Markdown → HTML with raw HTML shown as text (markdown-it escapes it)."""
-    return Markup(_MD.render(text or ""))
+    return Markup(_markdown().render(text or ""))
 
 
-def _environment() -> Environment:
+@functools.cache
+def _environment() -> "Environment":
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=select_autoescape(["html"]),
@@ -101,14 +108,11 @@ def _environment() -> Environment:
     return env
 
 
-ENV = _environment()
-
-
 def render(request: Request, template: str, context: dict[str, Any], *, status: int = 200) -> HTMLResponse:
     """A page: the template with the request, a fresh form token, and the
     security headers."""
     names = views.workspace_names(request.app.state.service.list_workspaces())
-    page = ENV.get_template(template).render(
+    page = _environment().get_template(template).render(
         request=request,
         path=request.url.path,
         csrf_token=issue_token(),
