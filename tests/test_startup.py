@@ -55,3 +55,18 @@ def test_announced_daemon_accepts_connections_at_once(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def test_stopped_just_as_it_gets_ready_it_closes_cleanly(tmp_path: Path) -> None:
+    # Readiness is announced before the extractor starts: a stop in between
+    # (SIGTERM as the daemon got ready) joined a thread not yet started and
+    # the close raised. In process, many times, as the window is narrow.
+    from aghmem.config import load_config
+    from aghmem.service.service import MemoryService
+
+    (tmp_path / "config.toml").write_text(FAST_CONFIG)
+    for _ in range(20):
+        service = MemoryService(load_config(tmp_path / "config.toml", home=tmp_path, env={}))
+        service.start(watch=False, background=True)
+        assert service.runtime.ready.wait(30)
+        service.close()  # raised RuntimeError("cannot join thread before it is started") now and then

@@ -102,8 +102,10 @@ class Extractor:
             if leftovers:
                 log.info("extractor: %d inbox file(s) left by the last run; processing them", len(leftovers))
             self._pending_files.extend(leftovers)
-        self._worker = threading.Thread(target=self._run, name="aghmem-extractor", daemon=True)
-        self._worker.start()
+        with self._cond:  # a close() during start-up must not join an unstarted thread, nor precede one
+            if not self._stopping:
+                self._worker = threading.Thread(target=self._run, name="aghmem-extractor", daemon=True)
+                self._worker.start()
 
     def close(self) -> None:
         with self._cond:
