@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 INVISIBLE_RE = re.compile(
     "[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]"
@@ -211,6 +211,17 @@ class Scanner:
             text, count = bound.subn(lambda _m, r=redaction: r, text)
             total += count
         return text, total
+
+    def redact_strings(self, value: Any, *, keys: bool = False) -> Any:
+        """`value` (JSON-like) with every string in it redacted, object keys
+        too when `keys`: the structure stays, so JSON stays JSON."""
+        if isinstance(value, str):
+            return self.redact(value)[0]
+        if isinstance(value, list):
+            return [self.redact_strings(item, keys=keys) for item in value]
+        if isinstance(value, dict):
+            return {(self.redact(k)[0] if keys else k): self.redact_strings(v, keys=keys) for k, v in value.items()}
+        return value
 
     def scan(self, texts: dict[str, str], *, autonomous: bool) -> ScanOutcome:
         """Check each named text (name, description, body); redact if set."""

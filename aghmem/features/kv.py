@@ -190,7 +190,7 @@ class KeyValueStore:
     def _plan(self, selector: Selector, agent_id: str, key: str, value: Any) -> _Plan:
         scanner = self.controller.scanner
         if scanner.redacting:
-            value = _redacted(value, scanner.redact)
+            value = scanner.redact_strings(value, keys=True)
         text = compact(value)
         card = card_fields(agent_id, key, text, inline_max_bytes=self.config.inline_max_bytes)
         candidate = Candidate(
@@ -296,16 +296,6 @@ def _answer(cards: list[CardValue], agent_id: str | None) -> dict[str, Any]:
         "lastUpdated": max(stamps) if stamps else None,
     }
 
-
-def _redacted(value: Any, redact: Any) -> Any:
-    """`value` with every string in it (keys too) redacted: the JSON stays JSON."""
-    if isinstance(value, str):
-        return redact(value)[0]
-    if isinstance(value, list):
-        return [_redacted(item, redact) for item in value]
-    if isinstance(value, dict):
-        return {redact(k)[0]: _redacted(v, redact) for k, v in value.items()}
-    return value
 
 
 def _card_names(directory: Path) -> list[str]:

@@ -6,8 +6,6 @@ redaction. The ledger, and so the extractor, never sees either."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from ...model import GLOBAL, Scope, Selector
 from ..sessions import Event
 from .bindings import Bindings
@@ -32,16 +30,7 @@ class SessionPolicy:
             role = event.payload.get("role") if event.event_type == "message" else None
             if event.event_type in dropped or role in dropped:
                 continue
-            payload = _redacted(event.payload, scanner.redact) if scanner is not None else event.payload
+            payload = scanner.redact_strings(event.payload) if scanner is not None else event.payload
             kept.append(Event(event.sequence, event.event_type, event.emitted_at, payload))
         return kept, len(events) - len(kept)
 
-
-def _redacted(value: Any, redact: Any) -> Any:
-    if isinstance(value, str):
-        return redact(value)[0]
-    if isinstance(value, list):
-        return [_redacted(v, redact) for v in value]
-    if isinstance(value, dict):
-        return {k: _redacted(v, redact) for k, v in value.items()}
-    return value
