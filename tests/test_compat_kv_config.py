@@ -80,6 +80,24 @@ def test_redaction_changes_the_stored_value(make_daemon: Any) -> None:
     assert token not in stored and "project-9" not in stored
 
 
+def test_a_bound_configurations_patterns_redact_values_and_keep_the_json(make_daemon: Any) -> None:
+    """A redact pattern bound to the agent's scope (COMPAT §2.6) acts on the
+    value's strings, as the global ones do: the card still holds JSON."""
+    config = FAST_CONFIG + KV + '[compat.cfg.bindings]\n"agent:bound" = "default/kvpolicy"\n'
+    daemon = make_daemon(config)
+    policy = {"type": "buffer", "persistence": {"type": "in_memory"},
+              "privacy_policy": {"redact_patterns": ["project-[0-9]+"], "default_redaction_string": "[P]"}}
+    assert daemon.http.put("/api/v0/memories/kvpolicy", json=policy).status_code == 201
+    value = {"code": "project-42", "note": "see project-7"}
+    big = {"pad": "p" * 30_000, "tail": "project-9"}  # a blob: the value itself is not in the card
+    for agent in ("bound", "free"):
+        assert daemon.post("/api/memory", {"agentId": agent, "memory": {"k": value, "big": big}}).status_code == 200
+    bound = daemon.get("/api/memory", params={"agentId": "bound"}).json()["memory"]
+    assert bound == {"k": {"code": "[P]", "note": "see [P]"}, "big": {"pad": "p" * 30_000, "tail": "[P]"}}
+    assert daemon.get("/api/memory", params={"agentId": "free"}).json()["memory"] == {"k": value, "big": big}
+    assert daemon.get("/api/memory/health").json()["kv_problems"] == []  # no card left without JSON
+
+
 def test_the_rate_limit_takes_a_bulk_whole(make_daemon: Any) -> None:
     """Each key is a write; a bulk the limit cannot take is 429 with nothing written."""
     daemon = make_daemon(FAST_CONFIG + "\n[compat.kv]\nmax_writes_per_min = 5\n")

@@ -188,7 +188,7 @@ class KeyValueStore:
             raise RateLimited(f"{writes} writes would pass the limit for {ORIGIN}; retry in {retry_after}s", retry_after=retry_after)
 
     def _plan(self, selector: Selector, agent_id: str, key: str, value: Any) -> _Plan:
-        scanner = self.controller.scanner
+        scanner = self.controller.scanner_for(selector)  # with the patterns a bound configuration adds
         if scanner.redacting:
             value = scanner.redact_strings(value, keys=True)
         text = compact(value)
