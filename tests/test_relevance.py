@@ -173,7 +173,9 @@ def test_the_package_is_cut_to_its_byte_budget(make_daemon: Any) -> None:
     hashed.append(f"{ranked[2]['id']}:{ranked[2]['content_hash']}:cut{len(entries[2]['body'].encode())}")
     content_hash = hashlib.sha256("\n".join(hashed).encode()).hexdigest()
     assert recall["header"] == {"text": f"AGH memory recall v1 entries=3 hash={content_hash}", "content_hash": content_hash}
-    # What was not handed over is not a recall either.
+    # What was not handed over is not a recall either. (Signals are written
+    # behind the search; reading the turn's trace waits for them.)
+    assert d.get("/api/memory/recall-traces/s-4/1").status_code == 200
     assert summary(d, ranked[3]["filename"])["recall_count"] == 0
     assert summary(d, ranked[2]["filename"])["recall_count"] == 1
 
