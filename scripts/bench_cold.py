@@ -115,12 +115,12 @@ def main() -> None:
         "median": median,
         "files_per_s": round(args.memories / median["total_s"]),
         "scan_files_per_s": round(args.memories / median["scan_s"]),
-        "index_files_per_s": round(args.memories / median["index_s"]),
+        "index_files_per_s": round(args.memories / median["index_s"]) if median["index_s"] else None,
     }
     print(f"memories {args.memories}, {args.rounds} rounds (medians)")
     print(f"cold start   {median['total_s']} s  ({document['files_per_s']} files/s)")
     print(f"  scan       {median['scan_s']} s  ({document['scan_files_per_s']} files/s)")
-    print(f"  index      {median['index_s']} s  ({document['index_files_per_s']} files/s)")
+    print(f"  index      {median['index_s']} s  ({document['index_files_per_s'] or '-'} files/s)")
     print(f"  cpu        {median['cpu_self_s']} s here + {median['cpu_children_s']} s in workers")
     print(json.dumps(document, indent=2))
     if args.json:

@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 from ..model import Entry, Selector, memory_id
 from ..storage.catalog import Catalog
 from ..storage.files import body_of, utc_now
+from ..storage.index_fields import Fields
 from ..storage.tantivy_index import IndexDoc, SearchIndex
 
 log = logging.getLogger("aghmem.index")
@@ -69,6 +70,31 @@ class Indexing:
             self.index.stage(deletes=[memory_id(selector, filename)])
         else:
             self.index.stage(upserts=[document(entry)])
+
+    def start_empty(self) -> None:
+        """A new index with an empty catalog (a cold start) needs no
+        rebuild: the scan's baselines stage each file into it as they take
+        it in (`take_analysed`), analysed once, beside the reading, and
+        searches see them commit by commit."""
+        if self.index.needs_rebuild and self.catalog.entry_count() == 0:
+            self.index.needs_rebuild = False
+
+    def wants_analysed(self) -> bool:
+        """Whether documents a scan analysed are wanted (not while a rebuild
+        from the catalog is due: it will index them itself)."""
+        return not self.index.needs_rebuild
+
+    def take_analysed(self, analysed: list[tuple[Entry, Fields]]) -> None:
+        if analysed:
+            self.index.stage(upserts=[document(entry) for entry, _ in analysed], analysed=[f for _, f in analysed])
+
+    def replay_dirty(self) -> None:
+        """Stage what the catalog holds and the index may not (dirty rows),
+        once what is staged already is committed."""
+        self.index.flush()
+        ids = self.catalog.dirty_ids()
+        if ids:
+            self.restage(ids)
 
     def catch_up(self) -> None:
         """At start: rebuild a new or damaged index, else replay dirty rows."""

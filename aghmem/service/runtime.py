@@ -57,10 +57,10 @@ class Runtime:
         self.layout = Layout(home, self.registry)
         self.catalog = Catalog(home / "state" / "aghmem.db")
         self.controller = Controller(config=config, layout=self.layout, catalog=self.catalog, clock=clock)
-        self.reconciler = Reconciler(self.layout, self.catalog, self.controller)
         self.indexing = Indexing(
             self.catalog, home / "state" / "index", commit_delay=parse_duration(config.index.commit_interval)
         )
+        self.reconciler = Reconciler(self.layout, self.catalog, self.controller, self.indexing)
         self.controller.listeners.append(self.indexing.on_change)
         signals = config.recall.signals
         self.signals = Signals(
@@ -132,6 +132,7 @@ class Runtime:
 
     def _take_in(self, watch: bool) -> None:
         faults.point("start.taking_in")
+        self.indexing.start_empty()
         self.rescan()
         self.indexing.catch_up()
         self.controller.ready.set()
@@ -200,9 +201,10 @@ class Runtime:
         scopes = [s for s, _ in self.layout.scope_dirs()] if all_scopes else report.changed_scopes
         for selector in scopes:
             self.controller.refresh_memory_index(selector)
-        # Baseline scans write the catalog in bulk, without listeners.
+        # Baseline scans write the catalog in bulk, without listeners (their
+        # documents are staged already, unless a rebuild is due).
         if report.changed_scopes and not self.indexing.index.needs_rebuild:
-            self.indexing.restage(self.catalog.dirty_ids())
+            self.indexing.replay_dirty()
         self.last_scan, self.last_scan_at = report, self.now()
 
     def _scan_progress(self, done: int, total: int) -> None:

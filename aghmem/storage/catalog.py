@@ -57,6 +57,30 @@ def entry_of_row(row: Sequence[Any], raw: str = "") -> Entry:
     )
 
 
+def _entry_row(entry: Entry) -> tuple[Any, ...]:
+    """An entry as its `entries` row."""
+    return (
+        entry.selector.key,
+        entry.filename,
+        entry.id,
+        entry.type.value,
+        entry.name,
+        entry.description,
+        entry.content_hash,
+        entry.body_hash,
+        entry.size,
+        entry.mtime_ns,
+        entry.created_at,
+        entry.updated_at,
+        entry.entity,
+        entry.attribute,
+        entry.superseded_by,
+        entry.source_session,
+        entry.cf_type,
+        entry.created_at or entry.mod_time,
+    )
+
+
 class Stamps:
     """A process-wide monotonic counter ordering catalog writes against
     index staging: a commit may clear a dirty row only if the row was
@@ -118,31 +142,14 @@ class Catalog(DecisionLog):
     # --- entries -----------------------------------------------------------
 
     def upsert_entry(self, db: sqlite3.Connection, entry: Entry) -> None:
-        db.execute("INSERT OR REPLACE INTO index_dirty VALUES (?, ?)", (entry.id, self.stamp()))
-        db.execute("INSERT OR REPLACE INTO texts VALUES (?, ?)", (entry.id, entry.raw))
-        db.execute(
-            "INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                entry.selector.key,
-                entry.filename,
-                entry.id,
-                entry.type.value,
-                entry.name,
-                entry.description,
-                entry.content_hash,
-                entry.body_hash,
-                entry.size,
-                entry.mtime_ns,
-                entry.created_at,
-                entry.updated_at,
-                entry.entity,
-                entry.attribute,
-                entry.superseded_by,
-                entry.source_session,
-                entry.cf_type,
-                entry.created_at or entry.mod_time,
-            ),
-        )
+        self.upsert_entries(db, [entry])
+
+    def upsert_entries(self, db: sqlite3.Connection, entries: Sequence[Entry]) -> None:
+        """Entries as their files now are, in bulk (a cold start writes
+        thousands: one statement each per table, not per entry)."""
+        db.executemany("INSERT OR REPLACE INTO index_dirty VALUES (?, ?)", [(e.id, self.stamp()) for e in entries])
+        db.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?)", [(e.id, e.raw) for e in entries])
+        db.executemany("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", map(_entry_row, entries))
 
     def record(self, decision: Decision, status: str) -> None:
         """A decision row, committed on its own (before its file changes)."""
@@ -210,12 +217,12 @@ class Catalog(DecisionLog):
     def clear_dirty(self, staged: Sequence[tuple[str, int]]) -> None:
         """Forget rows the index has committed: (id, stamp when staged); "*"
         stands for every id (a rebuild)."""
+        everything = [(stamp,) for memory_id_, stamp in staged if memory_id_ == "*"]
         with self.write() as db:
-            for memory_id_, stamp in staged:
-                if memory_id_ == "*":
-                    db.execute("DELETE FROM index_dirty WHERE stamp <= ?", (stamp,))
-                else:
-                    db.execute("DELETE FROM index_dirty WHERE id = ? AND stamp <= ?", (memory_id_, stamp))
+            db.executemany("DELETE FROM index_dirty WHERE stamp <= ?", everything)
+            db.executemany(
+                "DELETE FROM index_dirty WHERE id = ? AND stamp <= ?", [row for row in staged if row[0] != "*"]
+            )
 
     def entry_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
@@ -385,7 +392,10 @@ class Catalog(DecisionLog):
         return Refusal(*row) if row else None
 
     def clear_invalid(self, db: sqlite3.Connection, path: str) -> None:
-        db.execute("DELETE FROM invalid_files WHERE path = ?", (path,))
+        self.clear_invalid_paths(db, [path])
+
+    def clear_invalid_paths(self, db: sqlite3.Connection, paths: Sequence[str]) -> None:
+        db.executemany("DELETE FROM invalid_files WHERE path = ?", [(path,) for path in paths])
 
     def is_invalid(self, path: str) -> bool:
         return self.db.execute("SELECT 1 FROM invalid_files WHERE path = ?", (path,)).fetchone() is not None
