@@ -285,6 +285,7 @@ class Watcher:
         self._rescan_wanted = False
         self.overflows = 0
         self._cond = threading.Condition()
+        self._starting = threading.Lock()
         self._stopping = False
         self._worker = threading.Thread(target=self._run, name="aghmem-watcher", daemon=True)
         self._alarm = _OverflowAlarm(self)
@@ -301,11 +302,16 @@ class Watcher:
         return {"running": self.running, "watched_roots": len(self._watched), "pending": pending, "overflows": self.overflows}
 
     def start(self) -> None:
-        for root in [*self.layout.watch_roots(), *(root for root, _, _ in self.extra)]:
-            self.watch(root)
-        WATCHDOG_LOG.addHandler(self._alarm)
-        self._observer.start()
-        self._worker.start()
+        """Watch every root (a daemon that starts in the background does this
+        in its start-up thread); nothing if stopped already."""
+        with self._starting:
+            if self._stopping:
+                return
+            for root in [*self.layout.watch_roots(), *(root for root, _, _ in self.extra)]:
+                self.watch(root)
+            WATCHDOG_LOG.addHandler(self._alarm)
+            self._observer.start()
+            self._worker.start()
 
     def watch(self, root: Path) -> None:
         """Cover `root` recursively (idempotent; creates it if missing)."""
@@ -316,10 +322,11 @@ class Watcher:
         self._watched.add(root)
 
     def stop(self) -> None:
-        WATCHDOG_LOG.removeHandler(self._alarm)
         with self._cond:
             self._stopping = True
             self._cond.notify()
+        with self._starting:  # a start under way finishes first, then is undone
+            WATCHDOG_LOG.removeHandler(self._alarm)
         if self._observer.is_alive():
             self._observer.stop()
             self._observer.join(timeout=5)
