@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import shutil
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import pytest
 
 from aghmem import processes
 from aghmem.config import load_config
-from aghmem.features import bulk_intake
+from aghmem.features import bulk_intake, sync
 from aghmem.service.service import MemoryService
 from aghmem.storage import analysis
 
@@ -135,3 +136,43 @@ def test_the_index_a_cold_start_builds_is_the_one_a_rebuild_builds(homes: dict[s
     assert cold["hits"] == rebuilt["hits"]
     assert all(cold["hits"][(text, "words")] for text in QUERIES)  # each query finds something
     assert cold["dirty"] == 0  # every document taken in was committed and its dirty row cleared
+
+
+def test_until_the_cold_build_is_done_health_says_how_far_and_searches_see_what_is_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The start-up scan is held after its first batch of 10 files of 30.
+    home = tmp_path / "home"
+    (home / "memory").mkdir(parents=True)
+    for i in range(30):
+        (home / "memory" / f"user_heron_{i}.md").write_text(f"---\nname: Heron {i}\ntype: user\n---\nHerons at dawn, {i}.\n")
+    (home / "config.toml").write_text("")
+    monkeypatch.setattr(sync, "WRITE_BATCH", 10)
+    monkeypatch.setattr(bulk_intake, "TASK_FILES", 10)
+    held, release = threading.Event(), threading.Event()
+    service = MemoryService(load_config(home / "config.toml", home=home, env={}))
+    report = service.runtime._scan_progress
+
+    def report_then_hold(done: int, total: int) -> None:
+        report(done, total)
+        if done and not held.is_set():
+            held.set()
+            release.wait(30)
+
+    service.runtime._scan_progress = report_then_hold  # type: ignore[method-assign]
+    service.start(watch=False, background=True)
+    try:
+        assert held.wait(30)
+        health = service.health()
+        assert health["ready"] is False and health["job"] == {"job": "take_in", "done": 10, "total": 30}
+        assert "(10 of 30)" in health["reason"]
+        index = service.runtime.indexing.index
+        index.snapshot()  # what a search sees: the first batch, committed
+        assert index.num_docs() == 10 and not index.needs_rebuild
+        release.set()
+        assert service.ready.wait(30)
+        health = service.health()
+        assert health["job"] is None and health["indexed_files"] == health["catalog_files"] == 30
+    finally:
+        release.set()
+        service.close()

@@ -22,8 +22,7 @@ from ..controller.intake import take_in
 from ..controller.safety import Scanner
 from ..model import Entry, Selector, default_type
 from ..storage.files import check_filename
-from ..storage.index_fields import Fields, fields
-from .indexing import document
+from ..storage.index_fields import Fields, fields, index_text
 
 # Below this many files, starting helpers (~0.1-0.2 s) costs more than it saves.
 POOL_MIN_FILES = 1000
@@ -70,7 +69,7 @@ def take_in_task(task: Task) -> list[Taken]:
                 out.append(Taken(group.selector, group.directory, name, None, seen is not None, None))
                 continue
             entry = seen.entry(group.selector, name)
-            terms = fields(group.selector.key, document(entry).text) if task.analyse else None
+            terms = fields(group.selector.key, index_text(entry.name, entry.description, entry.raw)) if task.analyse else None
             out.append(Taken(group.selector, group.directory, name, entry, False, terms))
     return out
 

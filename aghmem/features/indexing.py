@@ -17,8 +17,8 @@ from typing import Callable, Sequence
 
 from ..model import Entry, Selector, memory_id
 from ..storage.catalog import Catalog
-from ..storage.files import body_of, utc_now
-from ..storage.index_fields import Fields
+from ..storage.files import utc_now
+from ..storage.index_fields import Fields, index_text
 from ..storage.tantivy_index import IndexDoc, SearchIndex
 
 log = logging.getLogger("aghmem.index")
@@ -44,7 +44,7 @@ def document(entry: Entry) -> IndexDoc:
         entry.selector.key,
         entry.filename,
         entry.mtime_ns,
-        f"{entry.name}\n{entry.description}\n{body_of(entry.raw)}",
+        index_text(entry.name, entry.description, entry.raw),
     )
 
 

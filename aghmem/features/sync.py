@@ -34,6 +34,7 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
+from .. import faults
 from ..controller.controller import Controller
 from ..errors import AghmemError
 from ..model import Entry, Selector
@@ -187,6 +188,8 @@ class Reconciler:
         for group in groups:
             left[group.selector.key] += len(group.names)
         total = remaining = sum(left.values())
+        if progress is not None and total:
+            progress(0, total)
         batch: list[Taken] = []
         finished: list[str] = []  # scopes whose every file is in `batch` or written
         for task, taken in bulk_intake.taken_in(groups, self.controller.config.file, analyse=analyse):
@@ -214,6 +217,7 @@ class Reconciler:
         report.changed += len(entries)
         if analyse and self.index is not None:
             self.index.take_analysed([(seen.entry, seen.fields) for seen in entries])  # type: ignore[misc]
+        faults.point("scan.batch_written")
         for seen in batch:
             if seen.refused:
                 self.controller.hand_edits.observe(seen.selector, seen.name)

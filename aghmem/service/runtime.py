@@ -26,7 +26,7 @@ from ..features.dreaming.runs import Dreaming
 from ..features.dreaming.store import DreamStore
 from ..features.extractor.worker import Extractor
 from ..features.hooks import Hooks
-from ..features.indexing import Indexing
+from ..features.indexing import Indexing, JobProgress
 from ..features.kv import KeyValueStore
 from ..features.providers import Providers
 from ..features.recall import Recall
@@ -75,6 +75,7 @@ class Runtime:
             scan_scope=lambda selector: self.scan_scope(selector),
         )
         self.last_scan: ScanReport | None = None
+        self.taking_in: JobProgress | None = None  # the start-up scan's first scans, for health
         self.last_scan_at: str | None = None
         self.providers = Providers(config, home / "state" / "providers.json", self.controller.clock)
         tie_breaker = TieBreaker(config, self.providers)
@@ -139,6 +140,7 @@ class Runtime:
         self.rescan()
         self.indexing.catch_up()
         self.controller.ready.set()
+        self.taking_in = None
         # After the first scan, which takes every temp file for a crash's: the
         # extractor's inbox leftovers are writes of their own.
         self.extractor.start()
@@ -211,6 +213,9 @@ class Runtime:
         self.last_scan, self.last_scan_at = report, self.now()
 
     def _scan_progress(self, done: int, total: int) -> None:
+        """Files taken in by first scans so far; until ready, health shows it."""
+        if not self.ready.is_set():
+            self.taking_in = JobProgress("take_in", done, total)
         if total >= 1000:
             log.info("scan: %d/%d files", done, total)
 

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from ..model import Decision, Entry, MemoryType, Selector, memory_id
 from .decision_log import DecisionLog, decode_cursor, encode_cursor
-from .files import body_of
+from .index_fields import index_text
 from .reading import Refusal
 from .schema import DERIVED_TABLES, SCHEMA, SCHEMA_VERSION
 
@@ -204,7 +204,7 @@ class Catalog(DecisionLog):
         else:
             rows = self._in_chunks(sql + " WHERE e.id IN ({})", list(ids))
         for memory_id_, scope_key, filename, mtime_ns, name, description, raw in rows:
-            yield memory_id_, scope_key, filename, mtime_ns, f"{name}\n{description}\n{body_of(raw)}"
+            yield memory_id_, scope_key, filename, mtime_ns, index_text(name, description, raw)
 
     def _in_chunks(self, sql: str, values: list[Any], size: int = 500) -> Iterator[Sequence[Any]]:
         for start in range(0, len(values), size):

@@ -15,6 +15,7 @@ from typing import Iterable, Iterator, Protocol, TypeVar
 
 from .. import processes
 from . import analysis
+from .files import body_of
 
 VIEWS = ("words", "stems", "grams")
 # Below this many documents starting the workers (~0.1-0.2 s on a busy
@@ -34,6 +35,11 @@ class Analysable(Protocol):
 
 
 Doc = TypeVar("Doc", bound=Analysable)
+
+
+def index_text(name: str, description: str, raw: str) -> str:
+    """What the index analyses of a memory: its name, description and body."""
+    return f"{name}\n{description}\n{body_of(raw)}"
 
 
 def scoped(scope_key: str, term: str) -> str:
