@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 def health_report(runtime: "Runtime") -> dict[str, Any]:
     per_scope = runtime.catalog.scope_stats()
-    if not runtime.indexing.index.building:
+    if not runtime.indexing.index.building and runtime.ready.is_set():  # not while starting: a poller would set the commits' pace
         runtime.indexing.index.flush()  # report what a search would see
     indexed = runtime.indexing.index.num_docs()
     dirty = len(runtime.catalog.dirty_ids())

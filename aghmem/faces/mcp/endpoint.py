@@ -3,10 +3,11 @@ once, after the daemon serves.
 
 Importing the MCP SDK costs about a second of CPU. Paid at start-up it
 would delay every daemon's readiness (and the API's first answer) by as
-much, so the app starts without it: a warm-up imports the SDK in a worker
-thread while the service starts (the scan and the index build wait on
-files, SQLite and tantivy much of the time) and builds the server; an MCP
-request that comes before that waits for it (with mcp.warm_up off, the
+much, so the app starts without it: once the daemon serves, a warm-up
+imports the SDK in a worker thread (beside the start-up scan, which waits
+on files, SQLite and tantivy much of the time) and builds the server; an
+MCP request that comes before that builds it or waits for it (with
+mcp.warm_up off, or an app run without server.py's `serving` call, the
 first MCP request builds it). The session manager's `run()` is
 entered once, in a task group the daemon's lifespan owns (a mounted app's
 own lifespan never runs).
@@ -45,6 +46,7 @@ class McpEndpoint:
         self.face: McpFace | None = None
         self._lock = anyio.Lock()
         self._tasks: TaskGroup | None = None
+        self._serving: anyio.Event | None = None
 
     @property
     def routes(self) -> list[Route]:
@@ -56,6 +58,7 @@ class McpEndpoint:
         lifespan enters this around everything else."""
         async with anyio.create_task_group() as tasks:
             self._tasks = tasks
+            self._serving = anyio.Event()
             try:
                 yield
             finally:
@@ -63,14 +66,24 @@ class McpEndpoint:
                 tasks.cancel_scope.cancel()
 
     def warm_up(self) -> None:
-        """Build the server in the background, unless mcp.warm_up is off:
-        then the first MCP request builds it."""
+        """Build the server in the background once the daemon serves
+        (`serving`), unless mcp.warm_up is off: then the first MCP request
+        builds it."""
         assert self._tasks is not None, "enter running() first"
         if self.service.config.mcp.warm_up:
             self._tasks.start_soon(self._warm)
 
+    def serving(self) -> None:
+        """The server listens and answers: the warm-up may begin. Not sooner:
+        its second of CPU would share the GIL with the start itself, and hold
+        the daemon's first answers back as long (measured in bench_start)."""
+        if self._serving is not None:
+            self._serving.set()
+
     async def _warm(self) -> None:
         try:
+            assert self._serving is not None
+            await self._serving.wait()
             await self.ready()
         except Exception:  # the daemon serves on; an MCP request will try again, and answer 500
             log.exception("could not build the MCP server")
