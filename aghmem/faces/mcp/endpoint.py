@@ -8,7 +8,9 @@ imports the SDK in a worker thread (beside the start-up scan, which waits
 on files, SQLite and tantivy much of the time) and builds the server; an
 MCP request that comes before that builds it or waits for it (with
 mcp.warm_up off, or an app run without server.py's `serving` call, the
-first MCP request builds it). The session manager's `run()` is
+first MCP request builds it). Until then a plain `initialize` is answered
+without it (handshake.py), so an agent's first message is answered at once
+after a start. The session manager's `run()` is
 entered once, in a task group the daemon's lifespan owns (a mounted app's
 own lifespan never runs).
 
@@ -25,11 +27,13 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
+from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from ...service.service import MemoryService
 from ..security import Allowlist
+from . import handshake
 
 if TYPE_CHECKING:
     from .server import McpFace
@@ -99,8 +103,54 @@ class McpEndpoint:
         return self.face
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.face is None and scope["method"] == "POST":
+            # Before the SDK is built, a plain `initialize` is answered here
+            # (handshake.py); anything else waits for the server.
+            body, whole = await _body(receive, self.service.config.server.max_body_bytes)
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            answer = handshake.initialize_answer(headers, body) if whole else None
+            if answer is not None:
+                await JSONBytes(answer)(scope, receive, send)
+                return
+            receive = _replay(body, whole, receive)
         face = self.face or await self.ready()
         await face.endpoint(scope, receive, send)
+
+
+class JSONBytes(Response):
+    media_type = "application/json"
+
+
+async def _body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """The request's body and whether that is all of it: reading stops past
+    `limit` bytes (the SDK refuses such a body) or at a disconnect."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), True
+        if size > limit:
+            return b"".join(chunks), False
+
+
+def _replay(body: bytes, whole: bool, receive: Receive) -> Receive:
+    """`receive` as if the body read so far had not been read."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": not whole}
+        return await receive()
+
+    return replayed
 
 
 async def _run_manager(face: Any, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
