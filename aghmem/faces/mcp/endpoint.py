@@ -3,9 +3,9 @@ once, after the daemon serves.
 
 Importing the MCP SDK costs about a second of CPU. Paid at start-up it
 would delay every daemon's readiness (and the API's first answer) by as
-much, so the app starts without it: once the daemon serves, a warm-up
-imports the SDK in a worker thread (beside the start-up scan, which waits
-on files, SQLite and tantivy much of the time) and builds the server; an
+much, so the app starts without it: once the daemon serves and has taken
+its files in, a warm-up imports the SDK in a worker thread and builds the
+server; an
 MCP request that comes before that builds it or waits for it (with
 mcp.warm_up off, or an app run without server.py's `serving` call, the
 first MCP request builds it). Until then a plain `initialize` is answered
@@ -78,9 +78,11 @@ class McpEndpoint:
             self._tasks.start_soon(self._warm)
 
     def serving(self) -> None:
-        """The server listens and answers: the warm-up may begin. Not sooner:
-        its second of CPU would share the GIL with the start itself, and hold
-        the daemon's first answers back as long (measured in bench_start)."""
+        """The server listens and answers: the warm-up may begin once the
+        files are in. Not sooner: its second of CPU would share the GIL with
+        the start, and hold the daemon's first answers and its readiness back
+        as long (measured in bench_start); an agent's handshake is answered
+        without it meanwhile (handshake.py)."""
         if self._serving is not None:
             self._serving.set()
 
@@ -88,6 +90,8 @@ class McpEndpoint:
         try:
             assert self._serving is not None
             await self._serving.wait()
+            while not self.service.ready.is_set():
+                await anyio.sleep(0.1)
             await self.ready()
         except Exception:  # the daemon serves on; an MCP request will try again, and answer 500
             log.exception("could not build the MCP server")
