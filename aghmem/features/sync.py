@@ -149,20 +149,17 @@ class Reconciler:
             report.temp_files_removed += remove_stale_temp_files(where, older_than=older_than)
         known = self.catalog.scope_files(selector.key)
         refused = self.catalog.refused_files(selector.key)
-        on_disk: dict[str, os.stat_result] = {}
+        on_disk: dict[str, tuple[int, int]] = {}  # name → (size, mtime_ns): a warm start's whole cost, per file
         if directory.is_dir() and is_inside(directory, self.layout.trust_root(selector)):
             with os.scandir(directory) as items:
                 for item in items:
                     # Every kind of entry: a FIFO or a directory named *.md is
                     # reported, not skipped in silence.
                     if is_memory_filename(item.name):
-                        on_disk[item.name] = item.stat(follow_symlinks=False)
+                        stat = item.stat(follow_symlinks=False)
+                        on_disk[item.name] = (stat.st_size, stat.st_mtime_ns)
         report.files += len(on_disk)
-        changed = [
-            name
-            for name, stat in on_disk.items()
-            if (stat.st_size, stat.st_mtime_ns) not in (known.get(name, (None, None, None))[:2], refused.get(name))
-        ]
+        changed = [name for name, seen in on_disk.items() if seen != known.get(name) and seen != refused.get(name)]
         removed = [name for name in {*known, *refused} if name not in on_disk]
         if changed or removed:
             report.changed_scopes.append(selector)

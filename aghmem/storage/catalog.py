@@ -339,12 +339,10 @@ class Catalog(DecisionLog):
         rows = self.db.execute("SELECT scope_key, COUNT(*) FROM entries GROUP BY scope_key")
         return {key: count for key, count in rows}
 
-    def scope_files(self, scope_key: str) -> dict[str, tuple[int, int, str]]:
-        """filename → (size, mtime_ns, content_hash), for a reconcile scan."""
-        rows = self.db.execute(
-            "SELECT filename, size, mtime_ns, content_hash FROM entries WHERE scope_key = ?", (scope_key,)
-        )
-        return {name: (size, mtime, digest) for name, size, mtime, digest in rows}
+    def scope_files(self, scope_key: str) -> dict[str, tuple[int, int]]:
+        """filename → (size, mtime_ns), for a reconcile scan."""
+        rows = self.db.execute("SELECT filename, size, mtime_ns FROM entries WHERE scope_key = ?", (scope_key,))
+        return {name: (size, mtime) for name, size, mtime in rows}
 
     def scope_file(self, scope_key: str, filename: str) -> tuple[int, int] | None:
         row = self.db.execute(
