@@ -15,6 +15,7 @@ import logging
 import shutil
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -167,12 +168,16 @@ def test_until_the_cold_build_is_done_health_says_how_far_and_searches_see_what_
         assert health["ready"] is False and health["job"] == {"job": "take_in", "done": 10, "total": 30}
         assert "(10 of 30)" in health["reason"]
         index = service.runtime.indexing.index
-        index.snapshot()  # what a search sees: the first batch, committed
-        assert index.num_docs() == 10 and not index.needs_rebuild
+        assert index.status()["building"] is True and not index.needs_rebuild
+        deadline = time.monotonic() + 10  # the first batch, committed by the index's own pace
+        while index.num_docs() < 10 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert index.num_docs() == 10
         release.set()
         assert service.ready.wait(30)
         health = service.health()
         assert health["job"] is None and health["indexed_files"] == health["catalog_files"] == 30
+        assert health["index"]["building"] is False
     finally:
         release.set()
         service.close()

@@ -74,10 +74,12 @@ class Indexing:
     def start_empty(self) -> None:
         """A new index with an empty catalog (a cold start) needs no
         rebuild: the scan's baselines stage each file into it as they take
-        it in (`take_analysed`), analysed once, beside the reading, and
-        searches see them commit by commit."""
+        it in (`take_analysed`), analysed once, beside the reading. Until
+        `catch_up` it is `building`: searches see it commit by commit (and
+        say so), without forcing commits of their own."""
         if self.index.needs_rebuild and self.catalog.entry_count() == 0:
             self.index.needs_rebuild = False
+            self.index.building = True
 
     def wants_analysed(self) -> bool:
         """Whether documents a scan analysed are wanted (not while a rebuild
@@ -98,6 +100,7 @@ class Indexing:
 
     def catch_up(self) -> None:
         """At start: rebuild a new or damaged index, else replay dirty rows."""
+        self.index.building = False  # a cold start's filling is over
         if self.index.needs_rebuild:
             self.rebuild()
             return
