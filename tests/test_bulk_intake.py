@@ -80,7 +80,7 @@ def snapshot(service: MemoryService, home: Path) -> dict[str, Any]:
     for text in QUERIES:
         terms = analysis.query_terms(text)
         for field, values in {"words": terms, "stems": analysis.stems(terms), "grams": analysis.trigrams(terms)}.items():
-            hits[(text, field)] = sorted((h.id, round(h.score, 5)) for h in index.search({field: values}, keys, 200))
+            hits[(text, field)] = [(h.id, round(h.score, 5)) for h in index.search({field: values}, keys, 200)]  # in order: ties too
     return {
         "entries": entries, "texts": texts, "refused": refused, "scanned": scanned, "dirty": dirty,
         "docs": index.num_docs(), "hits": hits,

@@ -20,7 +20,7 @@ from .. import processes
 from ..config import FileConfig
 from ..controller.intake import take_in
 from ..controller.safety import Scanner
-from ..model import Entry, Selector, default_type
+from ..model import Entry, Selector, default_type, memory_id
 from ..storage.files import check_filename
 from ..storage.index_fields import Fields, fields, index_text
 
@@ -75,18 +75,24 @@ def take_in_task(task: Task) -> list[Taken]:
 
 
 def tasks(groups: Iterable[Group], limits: FileConfig, *, analyse: bool) -> Iterator[Task]:
-    """Groups packed into tasks of about TASK_FILES files (a big scope split,
-    small scopes together); a scope without files still makes a group."""
-    packed: list[Group] = []
+    """The groups' files in tasks of about TASK_FILES files, in the order a
+    rebuild from the catalog indexes them (by memory id, across scopes): the
+    index's order breaks exact BM25 ties, and a cold start must rank as a
+    rebuild does. Consecutive files of one scope share a group; scopes
+    without files come first, as empty groups."""
+    groups = list(groups)
+    order = sorted((memory_id(group.selector, name), number, name) for number, group in enumerate(groups) for name in group.names)
+    packed = [Group(g.selector, g.directory, [], g.scanner) for g in groups if not g.names]
     size = 0
-    for group in groups:
-        pieces = [group.names[i : i + TASK_FILES] for i in range(0, len(group.names), TASK_FILES)] or [[]]
-        for piece in pieces:
-            packed.append(Group(group.selector, group.directory, piece, group.scanner))
-            size += len(piece)
-            if size >= TASK_FILES:
-                yield Task(packed, limits, analyse)
-                packed, size = [], 0
+    for _, number, name in order:
+        group = groups[number]
+        if not packed or packed[-1].names == [] or packed[-1].selector != group.selector:
+            packed.append(Group(group.selector, group.directory, [], group.scanner))
+        packed[-1].names.append(name)
+        size += 1
+        if size >= TASK_FILES:
+            yield Task(packed, limits, analyse)
+            packed, size = [], 0
     if packed:
         yield Task(packed, limits, analyse)
 
