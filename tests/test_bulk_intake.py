@@ -23,7 +23,7 @@ import pytest
 
 from aghmem import processes
 from aghmem.config import load_config
-from aghmem.features import bulk_intake, sync
+from aghmem.features import bulk_intake, indexing, sync
 from aghmem.service.service import MemoryService
 from aghmem.storage import analysis
 
@@ -150,6 +150,7 @@ def test_until_the_cold_build_is_done_health_says_how_far_and_searches_see_what_
     (home / "config.toml").write_text("")
     monkeypatch.setattr(sync, "WRITE_BATCH", 10)
     monkeypatch.setattr(bulk_intake, "TASK_FILES", 10)
+    monkeypatch.setattr(indexing, "BUILD_COMMIT_DELAY", 0.2)
     held, release = threading.Event(), threading.Event()
     service = MemoryService(load_config(home / "config.toml", home=home, env={}))
     report = service.runtime._scan_progress

@@ -24,6 +24,7 @@ from ..storage.tantivy_index import IndexDoc, SearchIndex
 log = logging.getLogger("aghmem.index")
 
 Progress = Callable[[int, int], None]
+BUILD_COMMIT_DELAY = 5.0  # seconds between commits while a cold start fills an empty index
 
 
 @dataclass
@@ -80,6 +81,10 @@ class Indexing:
         if self.index.needs_rebuild and self.catalog.entry_count() == 0:
             self.index.needs_rebuild = False
             self.index.building = True
+            # Fewer, bigger commits while it fills: each commit is a segment
+            # the writer merges again later, and over many scopes (each with
+            # its own copy of every term) merging costs more than indexing.
+            self.index.commit_delay = max(self.commit_delay, BUILD_COMMIT_DELAY)
 
     def wants_analysed(self) -> bool:
         """Whether documents a scan analysed are wanted (not while a rebuild
@@ -101,6 +106,7 @@ class Indexing:
     def catch_up(self) -> None:
         """At start: rebuild a new or damaged index, else replay dirty rows."""
         self.index.building = False  # a cold start's filling is over
+        self.index.commit_delay = self.commit_delay
         if self.index.needs_rebuild:
             self.rebuild()
             return
