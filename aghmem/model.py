@@ -98,6 +98,11 @@ class Selector:
 
     @classmethod
     def from_key(cls, key: str) -> "Selector":
+        # Every catalog row names its scope by key; there are few of them.
+        return _selector_of_key(key)
+
+    @classmethod
+    def _parse_key(cls, key: str) -> "Selector":
         if key == "global":
             return GLOBAL
         if key.startswith("ws:"):
@@ -127,6 +132,11 @@ class Selector:
 
 
 GLOBAL = Selector(Scope.GLOBAL)
+
+
+@functools.lru_cache(maxsize=1024)
+def _selector_of_key(key: str) -> Selector:
+    return Selector._parse_key(key)
 
 
 def has_selector_fields(fields: Mapping[str, Any]) -> bool:

@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, NamedTuple, Sequence
 
 import tantivy
 
@@ -43,9 +43,9 @@ class IndexDoc:
     text: str
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One search result: what ranking needs, straight from the index."""
+class Hit(NamedTuple):
+    """One search result: what ranking needs, straight from the index. (A
+    tuple: a search makes ~100, and a frozen dataclass costs 3× to build.)"""
 
     id: str
     scope_key: str
@@ -92,6 +92,10 @@ class Snapshot:
             doc = self.searcher.doc(address)
             fields = self._docs[key] = (doc["id"][0], doc["scope"][0], doc["filename"][0], doc["mtime"][0])
         return Hit(*fields, score, key)
+
+    def hits(self, result: tantivy.SearchResult) -> list[Hit]:
+        """A search result's hits, in rank order."""
+        return [self.hit(score, address) for score, address in result.hits]
 
 
 def _schema() -> tantivy.Schema:
@@ -306,8 +310,22 @@ class SearchIndex:
         BM25 and cost the most, their posting lists being the longest.
         """
         snap = snapshot or self.snapshot()
-        searcher = snap.searcher
-        total = max(searcher.num_docs, 1)
+        query = self.view_query(fields, scope_keys, max_terms=max_terms, snapshot=snap)
+        return snap.hits(snap.searcher.search(query, limit)) if query is not None else []
+
+    def view_query(
+        self,
+        fields: dict[str, Sequence[str]],
+        scope_keys: Sequence[str],
+        *,
+        max_terms: int | None = None,
+        snapshot: Snapshot,
+    ) -> tantivy.Query | None:
+        """`search`'s query, None when no term is in the index. Built apart so
+        a caller can run it on another thread: the search lets go of the GIL,
+        building it does not."""
+        snap = snapshot
+        total = max(snap.searcher.num_docs, 1)
         clauses = []
         for field, terms in fields.items():
             ordered = sorted((snap.doc_freq("stats", f"{field}:{t}"), t) for t in dict.fromkeys(terms))
@@ -318,9 +336,7 @@ class SearchIndex:
                     if df_scope:
                         query = tantivy.Query.term_query(self.schema, field, scoped(key, term))
                         clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(query, wanted / idf(total, df_scope))))
-        if not clauses:
-            return []
-        return [snap.hit(score, address) for score, address in searcher.search(tantivy.Query.boolean_query(clauses), limit).hits]
+        return tantivy.Query.boolean_query(clauses) if clauses else None
 
     @staticmethod
     def doc_freqs(snap: Snapshot, field: str, terms: Sequence[str], scope_keys: Sequence[str] | None) -> list[int]:
