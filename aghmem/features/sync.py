@@ -11,12 +11,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -89,7 +90,16 @@ class Reconciler:
         self.catalog = catalog
         self.controller = controller
         self.startup = True  # until the first full scan is done
-        self._lock = threading.Lock()  # one scan at a time
+        self._lock = threading.RLock()  # one scan at a time
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """No scan and no hand edit is taken in meanwhile (this thread's may):
+        a reset empties the catalog and scans again under it, else a hand
+        edit observed in between would be news to the empty catalog. Scans
+        take this lock before the controller's, as here."""
+        with self._lock, self.controller.lock:
+            yield
 
     def scan_all(self, progress: Progress | None = None) -> ScanReport:
         with self._lock:
