@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import logging
 import os
@@ -127,6 +128,10 @@ def serve(config: Config, config_path: Path | None = None) -> None:
 
     def on_ready() -> None:
         announce(True)
+        # What start-up made lives as long as the daemon: out of the cyclic
+        # collector's sight, a full collection walks only what came since
+        # (at 20k memories one was a 50-100 ms pause in some search).
+        gc.freeze()
         faults.point("server.announced")
         log.info("aghmem ready on %s (home %s)", url, config.home_path)
 
