@@ -74,6 +74,9 @@ class Snapshot:
         self.searcher = searcher
         self._memo: dict[tuple[str, str], int] = {}
         self._docs: dict[tuple[int, int], tuple[str, str, str, int]] = {}
+        # A view's clause per (field, term, scope), built once per snapshot
+        # (None: the scope does not hold the term).
+        self.clauses: dict[tuple[str, str, str], tuple[tantivy.Occur, tantivy.Query] | None] = {}
 
     def doc_freq(self, field: str, term: str) -> int:
         df = self._memo.get((field, term))
@@ -326,17 +329,30 @@ class SearchIndex:
         building it does not."""
         snap = snapshot
         total = max(snap.searcher.num_docs, 1)
+        if len(snap.clauses) >= snap.MAX_MEMO:
+            snap.clauses.clear()
         clauses = []
         for field, terms in fields.items():
             ordered = sorted((snap.doc_freq("stats", f"{field}:{t}"), t) for t in dict.fromkeys(terms))
             for df_all, term in [(df, t) for df, t in ordered if df > 0][: max_terms or None]:
-                wanted = idf(total, df_all)
                 for key in scope_keys:
-                    df_scope = snap.doc_freq(field, scoped(key, term))
-                    if df_scope:
-                        query = tantivy.Query.term_query(self.schema, field, scoped(key, term))
-                        clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(query, wanted / idf(total, df_scope))))
+                    clause = snap.clauses.get((field, term, key), ())
+                    if clause == ():
+                        clause = snap.clauses[(field, term, key)] = self._clause(snap, field, term, key, idf(total, df_all), total)
+                    if clause is not None:
+                        clauses.append(clause)
         return tantivy.Query.boolean_query(clauses) if clauses else None
+
+    def _clause(
+        self, snap: Snapshot, field: str, term: str, key: str, wanted: float, total: int
+    ) -> tuple[tantivy.Occur, tantivy.Query] | None:
+        """One scope's clause for a term, boosted to the idf it has across
+        all scopes; None when the scope does not hold it."""
+        df_scope = snap.doc_freq(field, scoped(key, term))
+        if not df_scope:
+            return None
+        query = tantivy.Query.term_query(self.schema, field, scoped(key, term))
+        return tantivy.Occur.Should, tantivy.Query.boost_query(query, wanted / idf(total, df_scope))
 
     @staticmethod
     def doc_freqs(snap: Snapshot, field: str, terms: Sequence[str], scope_keys: Sequence[str] | None) -> list[int]:
