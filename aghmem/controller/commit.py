@@ -148,10 +148,11 @@ def flush(controller: "Controller", batch: Sequence[Change]) -> None:
     for change in directories.values():
         assert change.selector is not None
         controller.refresh_memory_index(change.selector, change.files)
-    for change in applied:
-        assert change.decision is not None
-        try:
-            for decision_listener in controller.decision_listeners if change.error is None else ():
-                decision_listener(change.decision)
-        except Exception as exc:  # noqa: BLE001 - as above
+    told = [change for change in applied if change.error is None]
+    decisions = [change.decision for change in told if change.decision is not None]
+    try:
+        for decision_listener in controller.decision_listeners:
+            decision_listener(decisions)
+    except Exception as exc:  # noqa: BLE001 - the writers of these decisions raise it
+        for change in told:
             change.error = exc

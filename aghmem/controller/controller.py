@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from .. import faults
 from ..config import Config
@@ -57,9 +57,9 @@ Clock = Callable[[], dt.datetime]
 # Told (scope, filename, entry or None when removed) after each applied
 # change, outside the write lock.
 ChangeListener = Callable[[Selector, str, "Entry | None"], None]
-# Told each applied decision (submitted, reverted or observed), after the
-# change listeners.
-DecisionListener = Callable[[Decision], None]
+# Told the applied decisions (submitted, reverted or observed), after the
+# change listeners: a group commit's at once, in the order they were applied.
+DecisionListener = Callable[[Sequence[Decision]], None]
 # Settles an ambiguous verdict in place (controller.mode = hybrid | llm) and
 # returns the llm_trace; see tiebreak.py.
 TieBreaker = Callable[["Candidate", Verdict, Callable[[str], "ParsedMemory | None"]], dict]
@@ -382,7 +382,7 @@ class Controller:
             self.refresh_memory_index(selector, files)
         if decision is not None and decision.status == "applied":
             for decision_listener in self.decision_listeners:
-                decision_listener(decision)
+                decision_listener([decision])
 
     def refresh_memory_index(self, selector: Selector, files: ScopeFiles | None = None) -> None:
         if files is None:
