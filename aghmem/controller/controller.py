@@ -337,6 +337,7 @@ class Controller:
             raw = decision.post_content.encode("utf-8")
             atomic_write(path, raw, tmp_dir=files.tmp_dir, sync_dir=False)
             stat = path.stat()
+            self.hand_edits.wrote(selector, filename, path, stat)
             if parsed is None:
                 parsed = parse_memory(raw, filename, default_type(selector))
             entry = parsed.to_entry(selector, filename, stat.st_size, stat.st_mtime_ns)
