@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -116,3 +117,22 @@ def test_a_failed_apply_fails_its_own_write_and_a_failed_flush_every_write_of_it
     with pytest.raises(OSError, match="fsync failed"):
         commits.run(lambda: ("lost", Change()))
     assert commits.run(lambda: ("no change, no flush", None)) == "no change, no flush"
+
+
+def test_a_write_from_a_thread_holding_the_lock_is_applied_there() -> None:
+    """A reset holds the write lock while it scans; a listener of a change
+    it observes may write: waiting for a leader (who needs the lock) would
+    never end."""
+    lock = threading.RLock()
+    commits = GroupCommit(lock, lambda batch: None)
+    with lock:
+        outcome: list[str] = []
+        worker = threading.Thread(target=lambda: outcome.append(commits.run(lambda: ("queued", Change()))))
+        worker.start()
+        deadline = time.monotonic() + 10
+        while commits._leader is None and time.monotonic() < deadline:
+            time.sleep(0.001)  # until the worker leads, and waits for the lock this thread holds
+        assert commits._leader is not None
+        assert commits.run(lambda: ("inline", Change())) == "inline"
+    worker.join(timeout=10)
+    assert outcome == ["queued"]

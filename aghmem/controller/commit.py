@@ -76,9 +76,14 @@ class GroupCommit:
 
     def run(self, apply: Apply[T]) -> T:
         """Apply (under the lock) and flush a write; returns its result once
-        it is durable, or raises what applying or flushing it raised. Never
-        call it holding the lock: the leader needs it."""
+        it is durable, or raises what applying or flushing it raised."""
         job: _Job[T] = _Job(apply)
+        if self._lock._is_owned():  # type: ignore[attr-defined]
+            # This thread holds the lock already (a reset's scan, observing a
+            # change whose listener writes): no leader could take it, so the
+            # write is applied and flushed here, alone.
+            self._apply_and_flush([job])
+            return self._result(job)
         me = threading.get_ident()
         with self._cond:
             self._queue.append(job)
@@ -91,6 +96,10 @@ class GroupCommit:
                     self._lead(me, nested=True)
                 else:
                     self._cond.wait()
+        return self._result(job)
+
+    @staticmethod
+    def _result(job: _Job[T]) -> T:
         if job.error is not None:
             raise job.error
         return job.result
