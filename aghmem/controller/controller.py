@@ -387,7 +387,11 @@ class Controller:
 
     def refresh_memory_index(self, selector: Selector, files: ScopeFiles | None = None) -> None:
         if files is None:
-            self.memory_index.refresh(self.layout.scope_dir(selector), selector.key, self.layout.tmp_dir(selector))
+            # The temp folder is made only for a directory still there (the
+            # refresh writes nothing into a folder that was deleted).
+            directory = self.layout.scope_dir(selector)
+            tmp = self.layout.tmp_dir(selector) if directory.is_dir() else None
+            self.memory_index.refresh(directory, selector.key, tmp)
         else:
             self.memory_index.refresh(files.directory, selector.key, files.tmp_dir)
 

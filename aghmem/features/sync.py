@@ -130,7 +130,7 @@ class Reconciler:
         # At start-up no write is under way: every temp file is a crash's.
         # Later, one may belong to a write in progress: only old ones go.
         older_than = None if self.startup else STALE_TEMP_SECONDS
-        for where in (directory, self.layout.tmp_dir(selector)):
+        for where in (directory, self.layout.tmp_path(selector)):
             report.temp_files_removed += remove_stale_temp_files(where, older_than=older_than)
         known = self.catalog.scope_files(selector.key)
         refused = self.catalog.refused_files(selector.key)
