@@ -98,6 +98,11 @@ class Selector:
 
     @classmethod
     def from_key(cls, key: str) -> "Selector":
+        # Every catalog row names its scope by key; there are few of them.
+        return _selector_of_key(key)
+
+    @classmethod
+    def _parse_key(cls, key: str) -> "Selector":
         if key == "global":
             return GLOBAL
         if key.startswith("ws:"):
@@ -127,6 +132,11 @@ class Selector:
 
 
 GLOBAL = Selector(Scope.GLOBAL)
+
+
+@functools.lru_cache(maxsize=1024)
+def _selector_of_key(key: str) -> Selector:
+    return Selector._parse_key(key)
 
 
 def has_selector_fields(fields: Mapping[str, Any]) -> bool:
@@ -261,16 +271,21 @@ class Entry:
     # The file's text as last seen: the prior content of a hand edit, and
     # what the index and recall read, so neither re-reads files.
     raw: str = ""
-    # The id as stored, when read from the catalog (saves hashing again).
-    known_id: str | None = None
+    # The id as stored, when read from the catalog (saves hashing again);
+    # else filled on first use.
+    known_id: str | None = field(default=None, compare=False)
     # For the CF face's filters (COMPAT N6): provenance.source_sessions[0],
     # and metadata.cf_type when it is one of CF_TYPES.
     source_session: str | None = None
     cf_type: str | None = None
 
-    @functools.cached_property
+    @property
     def id(self) -> str:
-        return self.known_id or memory_id(self.selector, self.filename)
+        # Not a cached_property: Python 3.11's takes a lock on every read
+        # (7% of a search's GIL time went to it).
+        if self.known_id is None:
+            self.known_id = memory_id(self.selector, self.filename)
+        return self.known_id
 
     @property
     def system_managed(self) -> bool:

@@ -4,7 +4,12 @@
 Starts a real daemon on a loopback port in a fresh HOME, then for 1 and 8
 concurrent clients sends N adds (new memories) followed by N updates (new
 content for the same memories), each through the full controller path
-(decision recorded, temp file + fsync + rename, catalog, MEMORY.md).
+(decision recorded, temp file + fsync + rename, catalog, then the group
+commit every answer waits for: the decision log's WAL and the directory
+fsynced, index document, MEMORY.md, daily log).
+
+The machine is shared: compare commits by running this from each checkout
+in turn, a few times, not with numbers from another day.
 
     python scripts/bench_write.py [--writes 2000] [--clients 1,8] [--json out.json]
 

@@ -332,3 +332,29 @@ def test_reset_reindex_reload(daemon: Daemon) -> None:
     config = daemon.get("/api/memory/config").json()
     assert config["config"]["index"]["debounce"] == IndexConfig().debounce and config["config"]["recall"]["top_k"] == 1
     assert "index.debounce" in config["locked_paths"] and "index.debounce" not in config["mutable_paths"]
+
+
+
+def test_a_reset_is_not_news_to_the_watcher(make_daemon: Any, tmp_path: Path) -> None:
+    """A reset empties the catalog and scans again; a file event the watcher
+    still has in hand (the daemon's own writes, a moment ago) must meet the
+    rebuilt catalog, not the empty one: else the file is recorded again as
+    "created on disk". 1,500 files make the scan long enough for the
+    watcher to look at the last writes while it runs."""
+    home = tmp_path / "home"
+    (home / "memory").mkdir(parents=True)
+    for i in range(1500):
+        (home / "memory" / f"user_bulk_{i}.md").write_text(f"---\ntype: user\nname: Bulk {i}\n---\nBulk fact {i}.\n")
+    daemon = make_daemon(home=home)
+    for i in range(5):
+        daemon.write(type="user", name=f"Reset race {i}", content=f"Fact {i} about the reset race.")
+    before = {d["id"] for d in daemon.get("/api/memory/decisions", params={"limit": 200}).json()["decisions"]}
+    assert daemon.post("/api/memory/reset", {"confirm": True, "derived_only": True}).status_code == 200
+    # The watcher's queue is drained once a hand edit made after the reset is seen.
+    (home / "memory" / "user_reset_marker.md").write_text("---\ntype: user\nname: Reset marker\n---\nA zebrafinch marks the end.\n")
+    deadline = time.monotonic() + 15
+    while not search(daemon, "zebrafinch")["results"]:
+        assert time.monotonic() < deadline, "the marker never became searchable"
+        time.sleep(0.05)
+    after = daemon.get("/api/memory/decisions", params={"limit": 200}).json()["decisions"]
+    assert [d["target_filename"] for d in after if d["id"] not in before] == ["user_reset_marker.md"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,26 @@ def test_a_rebuild_over_a_staged_change_leaves_no_duplicate(tmp_path: Path) -> N
         assert index.num_docs() == 2
         hits = index.search({"words": ["alpha"]}, ["global"], 10)
         assert [hit.id for hit in hits] == ["global:alpha.md"]
+    finally:
+        index.close()
+
+
+def test_staging_does_not_wait_for_a_commit_under_way(tmp_path: Path) -> None:
+    # Issue 16: a commit holds the writer ~20-40 ms; a write's staging used
+    # to wait for it, and with it every write of a group commit.
+    stamps = itertools.count()
+    index = SearchIndex(tmp_path / "index", stamp=lambda: next(stamps), commit_delay=60)
+    try:
+        docs = [IndexDoc(f"global:{n}.md", "global", f"{n}.md", 1, f"{n} text") for n in ("alpha", "beta")]
+        index.rebuild(docs[:1], 1)
+        with index._lock:  # as a commit does, for its whole run
+            staging = threading.Thread(target=index.stage, kwargs={"upserts": docs[1:], "deletes": ["global:alpha.md"]})
+            staging.start()
+            staging.join(timeout=30)
+            assert not staging.is_alive() and index.pending == 2
+        # A search after the staging sees it, as after any change.
+        assert [hit.id for hit in index.search({"words": ["beta"]}, ["global"], 10)] == ["global:beta.md"]
+        assert index.search({"words": ["alpha"]}, ["global"], 10) == [] and index.pending == 0
     finally:
         index.close()
 

@@ -106,6 +106,7 @@ class ConfigFiles:
                 controller._count_write(write.origin)
             decision = self._decision(key, write.target, op, write.origin, reason, trace, post=write.content, prior=current)
             self._record_and_apply(decision)
+        controller.catalog.sync()  # answered only once its decision is durable (commits are synchronous=NORMAL)
         self._tell(write.target, decision)
         return decision
 
@@ -204,6 +205,7 @@ class ConfigFiles:
                 decision.status = "dry_run"
                 return decision
             self._record_and_apply(decision)
+        self.controller.catalog.sync()
         self._tell(target, decision)
         return decision
 

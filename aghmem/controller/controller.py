@@ -4,7 +4,9 @@ Every change the daemon makes to a memory file goes through `submit()` or
 `revert()`. Both hold one lock for the whole decide-record-apply sequence, so
 decisions are taken against the state they will change (If-Match, duplicate
 and slot checks cannot race). The decision row is committed before the file
-is touched; `recovery.recover()` settles rows left pending by a crash.
+is touched; `recovery.recover()` settles rows left pending by a crash. After
+the lock, a write waits for its group commit (commit.py): its decision and
+its file durable, the derived views up to date; only then is it answered.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from .. import faults
 from ..config import Config
@@ -29,12 +31,12 @@ from ..storage.files import (
     atomic_write,
     check_filename,
     content_hash,
-    fsync_dir,
     parse_memory,
 )
 from ..storage.layout import Layout, ScopeFiles
 from ..storage.memory_md import INDEX_MAX_LINES, IndexRefresher
 from ..storage.reading import RefusedFile, read_memory_bytes
+from .commit import Change, GroupCommit, flush
 from .config_files import ConfigFiles
 from .decisions import (
     candidate_hash,
@@ -55,9 +57,9 @@ Clock = Callable[[], dt.datetime]
 # Told (scope, filename, entry or None when removed) after each applied
 # change, outside the write lock.
 ChangeListener = Callable[[Selector, str, "Entry | None"], None]
-# Told each applied decision (submitted, reverted or observed), after the
-# change listeners.
-DecisionListener = Callable[[Decision], None]
+# Told the applied decisions (submitted, reverted or observed), after the
+# change listeners: a group commit's at once, in the order they were applied.
+DecisionListener = Callable[[Sequence[Decision]], None]
 # Settles an ambiguous verdict in place (controller.mode = hybrid | llm) and
 # returns the llm_trace; see tiebreak.py.
 TieBreaker = Callable[["Candidate", Verdict, Callable[[str], "ParsedMemory | None"]], dict]
@@ -112,6 +114,7 @@ class Controller:
         # The scanner of a scope (a bound config adds its privacy policy); see scanner_for.
         self.scope_scanner: Callable[[Selector], Scanner | None] = lambda selector: None
         self.lock = threading.RLock()
+        self.commits = GroupCommit(self.lock, functools.partial(flush, self))
         # Cleared while the daemon takes its files in at start: writes wait
         # for it (a write racing the first scan could be taken for a hand edit).
         self.ready = threading.Event()
@@ -174,34 +177,34 @@ class Controller:
         # The policy and the safety scan read no file: outside the lock, so a
         # large candidate's scan never holds up other writes.
         first = draft(candidate, config=self.config, scanner=self.scanner_for(candidate.selector))
-        with self.lock:
-            if candidate.idempotency_key:
-                replay = self._replay(decision_id(candidate.idempotency_key))
-                if replay is not None:
-                    return Outcome(replay, applied=False, dry_run=candidate.dry_run, replay=True)
-            self._check_preconditions(candidate)
-            files = self.layout.scope_files(candidate.selector)
-            verdict = self._decide(candidate, files, first)
-            llm_trace = None
-            if verdict.ambiguous and self.tie_breaker is not None and self.config.controller.mode != "rules":
-                llm_trace = self.tie_breaker(candidate, verdict, lambda name: self.disk.for_write(candidate.selector, name))
-            now = self.clock()
-            decision = self._decision_for(candidate, verdict, now)
-            if llm_trace is not None:
-                decision.llm_trace, decision.prompt_version = llm_trace, llm_trace["prompt_version"]
-                decision.source = "rule" if llm_trace["error"] else "llm"
-            replay = self._replay(decision.id)
+        return self.commits.run(lambda: self._decide_and_apply(candidate, first))
+
+    def _decide_and_apply(self, candidate: Candidate, first: Draft) -> tuple[Outcome, Change | None]:
+        """Under the lock: the outcome, and the change to flush (a replay's
+        too: its first writer may not have been answered yet)."""
+        if candidate.idempotency_key:
+            replay = self._replay(decision_id(candidate.idempotency_key))
             if replay is not None:
-                return Outcome(replay, applied=False, dry_run=candidate.dry_run, replay=True)
-            if candidate.dry_run:
-                decision.status = "dry_run"
-                return Outcome(decision, applied=False, dry_run=True)
-            self._count_write(candidate.origin)
-            entry = self._record_and_apply(decision, verdict_parsed(decision, verdict), files)
-        applied = decision.status == "applied"
-        if applied:
-            self.after_apply(decision.selector, decision.target_filename, entry, decision, files)
-        return Outcome(decision, applied=applied, dry_run=False)
+                return Outcome(replay, applied=False, dry_run=candidate.dry_run, replay=True), Change()
+        self._check_preconditions(candidate)
+        files = self.layout.scope_files(candidate.selector)
+        verdict = self._decide(candidate, files, first)
+        llm_trace = None
+        if verdict.ambiguous and self.tie_breaker is not None and self.config.controller.mode != "rules":
+            llm_trace = self.tie_breaker(candidate, verdict, lambda name: self.disk.for_write(candidate.selector, name))
+        decision = self._decision_for(candidate, verdict, self.clock())
+        if llm_trace is not None:
+            decision.llm_trace, decision.prompt_version = llm_trace, llm_trace["prompt_version"]
+            decision.source = "rule" if llm_trace["error"] else "llm"
+        replay = self._replay(decision.id)
+        if replay is not None:
+            return Outcome(replay, applied=False, dry_run=candidate.dry_run, replay=True), Change()
+        if candidate.dry_run:
+            decision.status = "dry_run"
+            return Outcome(decision, applied=False, dry_run=True), None
+        self._count_write(candidate.origin)
+        change = self._record_and_apply(decision, verdict_parsed(decision, verdict), files)
+        return Outcome(decision, applied=change.applied, dry_run=False), change
 
     def _decide(self, candidate: Candidate, files: ScopeFiles, first: Draft) -> Verdict:
         """The rules, given the files they name, read here (the rules read nothing)."""
@@ -303,15 +306,18 @@ class Controller:
 
     def _record_and_apply(
         self, decision: Decision, parsed: ParsedMemory | None = None, files: ScopeFiles | None = None
-    ) -> Entry | None:
-        """Record the decision, then change the file; returns the new entry
-        (None for a delete, or when nothing was to be applied)."""
+    ) -> Change:
+        """Record the decision, then change the file; returns the change for
+        the group commit to flush."""
         changes_file = decision.op in (Op.ADD, Op.UPDATE, Op.DELETE)
         decision.status = "pending" if changes_file else "recorded"
         self.catalog.record(decision, decision.status)
         if not changes_file:
-            return None
-        return self._apply(decision, parsed, files or self.layout.scope_files(decision.selector))
+            return Change(decision=decision)
+        files = files or self.layout.scope_files(decision.selector)
+        entry = self._apply(decision, parsed, files)
+        assert decision.target_filename
+        return Change(decision.selector, decision.target_filename, entry, decision, files, applied=True)
 
     def _apply(self, decision: Decision, parsed: ParsedMemory | None, files: ScopeFiles) -> Entry | None:
         selector = decision.selector
@@ -323,14 +329,15 @@ class Controller:
         if decision.op is not Op.DELETE and not files.directory.is_dir():
             self.layout.checked_scope_dir(selector, create=True)  # the scope's first memory
         entry: Entry | None = None
+        # The directory's fsync is the group commit's (one for the batch).
         if decision.op is Op.DELETE:
             path.unlink(missing_ok=True)
-            fsync_dir(path.parent)
         else:
             assert decision.post_content is not None
             raw = decision.post_content.encode("utf-8")
-            atomic_write(path, raw, tmp_dir=files.tmp_dir)
+            atomic_write(path, raw, tmp_dir=files.tmp_dir, sync_dir=False)
             stat = path.stat()
+            self.hand_edits.wrote(selector, filename, path, stat)
             if parsed is None:
                 parsed = parse_memory(raw, filename, default_type(selector))
             entry = parsed.to_entry(selector, filename, stat.st_size, stat.st_mtime_ns)
@@ -376,11 +383,15 @@ class Controller:
             self.refresh_memory_index(selector, files)
         if decision is not None and decision.status == "applied":
             for decision_listener in self.decision_listeners:
-                decision_listener(decision)
+                decision_listener([decision])
 
     def refresh_memory_index(self, selector: Selector, files: ScopeFiles | None = None) -> None:
         if files is None:
-            self.memory_index.refresh(self.layout.scope_dir(selector), selector.key, self.layout.tmp_dir(selector))
+            # The temp folder is made only for a directory still there (the
+            # refresh writes nothing into a folder that was deleted).
+            directory = self.layout.scope_dir(selector)
+            tmp = self.layout.tmp_dir(selector) if directory.is_dir() else None
+            self.memory_index.refresh(directory, selector.key, tmp)
         else:
             self.memory_index.refresh(files.directory, selector.key, files.tmp_dir)
 
@@ -402,20 +413,20 @@ class Controller:
             ) from None
 
     def _revert_once(self, original_id: str, *, dry_run: bool) -> Outcome:
-        with self.lock:
-            original = self.catalog.get_decision(original_id)
-            if original is None:
-                raise NotFound(f"no decision {original_id}", decision_id=original_id)
-            if original.applied_at is None or original.target_filename is None:
-                raise Conflict(f"decision {original_id} was not applied ({original.op.value}); nothing to revert")
-            selector, filename = original.selector, original.target_filename
-            prior = self.disk.raw(selector, filename)
-            op, post, reason = revert_plan(original, content_hash(prior) if prior is not None else None)
-            key = self.derived_key("revert", "revert", selector, original.id, filename)
-            decision = revert_decision(original, op, post, reason, key=key, now=self.clock(), prior=prior)
-            if dry_run:
-                decision.status = "dry_run"
-                return Outcome(decision, applied=False, dry_run=True)
-            entry = self._record_and_apply(decision)
-        self.after_apply(selector, filename, entry, decision)
-        return Outcome(decision, applied=True)
+        return self.commits.run(lambda: self._revert_under_lock(original_id, dry_run=dry_run))
+
+    def _revert_under_lock(self, original_id: str, *, dry_run: bool) -> tuple[Outcome, Change | None]:
+        original = self.catalog.get_decision(original_id)
+        if original is None:
+            raise NotFound(f"no decision {original_id}", decision_id=original_id)
+        if original.applied_at is None or original.target_filename is None:
+            raise Conflict(f"decision {original_id} was not applied ({original.op.value}); nothing to revert")
+        selector, filename = original.selector, original.target_filename
+        prior = self.disk.raw(selector, filename)
+        op, post, reason = revert_plan(original, content_hash(prior) if prior is not None else None)
+        key = self.derived_key("revert", "revert", selector, original.id, filename)
+        decision = revert_decision(original, op, post, reason, key=key, now=self.clock(), prior=prior)
+        if dry_run:
+            decision.status = "dry_run"
+            return Outcome(decision, applied=False, dry_run=True), None
+        return Outcome(decision, applied=True), self._record_and_apply(decision)

@@ -30,16 +30,38 @@ OBSERVE_TRIES = 3
 SETTLE_WINDOW_NS = 1_000_000_000
 SETTLE_PAUSE = 0.05
 SETTLE_TRIES = 4
+# The daemon's own renames the watcher has not come to yet (see `wrote`);
+# past this many they are forgotten, and the watcher asks the catalog.
+OWN_WRITES_KEPT = 4096
 
 
 class HandEdits:
     def __init__(self, controller: "Controller") -> None:
         self.controller = controller
+        # (scope key, filename) → (path, inode, size, mtime_ns) as renamed.
+        self._own: dict[tuple[str, str], tuple[Path, int, int, int]] = {}
+
+    def wrote(self, selector: Selector, filename: str, path: Path, info: os.stat_result) -> None:
+        """The daemon has just renamed `path` into place (under the write
+        lock): its file event is recognised by one lstat, without resolving
+        the scope's directory or asking the catalog."""
+        if len(self._own) >= OWN_WRITES_KEPT:
+            self._own.clear()
+        self._own[(selector.key, filename)] = (path, info.st_ino, info.st_size, info.st_mtime_ns)
 
     def unchanged(self, selector: Selector, filename: str) -> bool:
         """Whether the file's size and mtime are those the catalog took in
         (or refused): a stat and a row or two, no read, no lock (`observe`
         still decides under the lock). The daemon's own writes end here."""
+        own = self._own.pop((selector.key, filename), None)
+        if own is not None:
+            try:
+                info = os.lstat(own[0])
+            except FileNotFoundError:
+                pass
+            else:
+                if (info.st_ino, info.st_size, info.st_mtime_ns) == own[1:]:
+                    return True
         catalog = self.controller.catalog
         try:
             info = os.lstat(self.controller.layout.checked_scope_dir(selector) / check_filename(filename, system=True))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import logging
 import os
@@ -100,14 +101,20 @@ def _stopped(signum: int, frame: FrameType | None) -> None:
     log.info("stopping on signal %d", signum)
 
 
+def freeze_start_up_heap() -> None:
+    """What start-up made lives as long as the daemon: out of the cyclic
+    collector's sight, a full collection walks only what came since (at 20k
+    memories, one was a 50-100 ms pause in some search)."""
+    gc.freeze()
+
+
 def serve(config: Config, config_path: Path | None = None) -> None:
     """Start the daemon and block until it is told to stop."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     check_bind(config)
     home_lock = hold_home(config.home_path)
     sock = bind_socket(config.server.host, config.server.port)
-    port = sock.getsockname()[1]
-    host = config.server.host
+    host, port = config.server.host, sock.getsockname()[1]
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     state_file = config.home_path / "state" / "server.json"
 
@@ -127,6 +134,7 @@ def serve(config: Config, config_path: Path | None = None) -> None:
 
     def on_ready() -> None:
         announce(True)
+        freeze_start_up_heap()
         faults.point("server.announced")
         log.info("aghmem ready on %s (home %s)", url, config.home_path)
 

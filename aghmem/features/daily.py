@@ -20,7 +20,7 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence, TextIO
 
 from ..config import Config
 from ..errors import ConfigError, ValidationError
@@ -67,22 +67,31 @@ class DailyLog:
 
     # --- appending ---------------------------------------------------------
 
-    def record(self, decision: Decision) -> None:
-        """Append the line of an applied decision (a controller listener)."""
-        when = decision.applied_at or decision.decided_at
-        line = _line(decision, when)
-        directory = self.layout.scope_dir(decision.selector) / DAILY_DIR
+    def record(self, decisions: Sequence[Decision]) -> None:
+        """Append the lines of applied decisions (a controller listener, told
+        a group commit's decisions at once): each file opened once for them."""
+        handles: dict[Path, TextIO] = {}
         with self._lock:
-            current = self._target(directory, when[:10], len(line.encode("utf-8")))
-            with open(current.path, "a", encoding="utf-8") as handle:
-                if current.lines == 0:
-                    header = f"# Daily log {current.date} ({decision.selector.key})\n\n"
-                    handle.write(header)
-                    current.size += len(header.encode("utf-8"))
-                    current.lines += 2
-                handle.write(line)
-            current.size += len(line.encode("utf-8"))
-            current.lines += 1
+            try:
+                for decision in decisions:
+                    when = decision.applied_at or decision.decided_at
+                    line = _line(decision, when)
+                    directory = self.layout.scope_dir(decision.selector) / DAILY_DIR
+                    current = self._target(directory, when[:10], len(line.encode("utf-8")))
+                    handle = handles.get(current.path)
+                    if handle is None:
+                        handle = handles[current.path] = open(current.path, "a", encoding="utf-8")
+                    if current.lines == 0:
+                        header = f"# Daily log {current.date} ({decision.selector.key})\n\n"
+                        handle.write(header)
+                        current.size += len(header.encode("utf-8"))
+                        current.lines += 2
+                    handle.write(line)
+                    current.size += len(line.encode("utf-8"))
+                    current.lines += 1
+            finally:
+                for handle in handles.values():
+                    handle.close()
 
     def _target(self, directory: Path, date: str, incoming: int) -> _Current:
         settings = self.config.daily

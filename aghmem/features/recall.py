@@ -22,7 +22,7 @@ from ..model import Entry, Selector, iso_utc
 from ..storage import analysis
 from ..storage.catalog import Catalog
 from ..storage.files import body_of
-from ..storage.tantivy_index import Hit
+from ..storage.tantivy_index import Hit, Snapshot
 from .indexing import Indexing
 from .package import entry_item, fit, recall_package, snippet
 from .relevance import Floor
@@ -105,7 +105,7 @@ class SearchRequest:
         }
 
 
-@dataclass
+@dataclass(slots=True)  # ~80 a search: slots make them quicker to build and read
 class Candidate:
     hit: Hit
     depth: int
@@ -157,20 +157,21 @@ class Recall:
         keys = list(depth)
         index = self.indexing.index
         snap = index.snapshot()  # one for every lookup: hits' addresses must agree
-        # The two views search in parallel: Tantivy lets go of the GIL.
-        trigram_hits = self._pool.submit(
-            index.search,
+        # The two views search in parallel: Tantivy lets go of the GIL. Only
+        # the search goes to the other thread; the queries are built here, so
+        # the two threads do not take turns at the GIL building them.
+        trigram_query = index.view_query(
             {"grams": analysis.trigrams(terms)},
             keys,
-            req.raw_candidates,
             # The rarest trigrams carry the typo tolerance; the common ones cost
             # the most (longest posting lists) for the least score.
             max_terms=self.config.recall.trigram_terms or None,
             snapshot=snap,
         )
+        trigram_run = self._pool.submit(snap.searcher.search, trigram_query, req.raw_candidates) if trigram_query else None
         stems = analysis.stems(terms)
         word_hits = index.search({"words": terms, "stems": stems}, keys, req.raw_candidates, snapshot=snap)
-        views = {"bm25_unicode": word_hits, "bm25_trigram": trigram_hits.result()}
+        views = {"bm25_unicode": word_hits, "bm25_trigram": snap.hits(trigram_run.result()) if trigram_run else []}
         candidates: dict[str, Candidate] = {}
         for view, hits in views.items():
             for rank, hit in enumerate(hits):
@@ -199,7 +200,7 @@ class Recall:
                 word_hits=word_hits,
                 complete=len(word_hits) < req.raw_candidates,
             )
-        ranked = self._top(kept, depth, req.top_k, floor, shadow=req.scope_mode == INHERIT)
+        ranked = self._top(kept, depth, req.top_k, floor, snap if req.scope_mode == INHERIT else None)
         if floor is not None and not floor.answers(max((c.evidence or 0.0 for c in ranked), default=0.0)):
             ranked = []  # only weak matches: silence, not padding
         entries = self.catalog.entries_with_text([c.hit.id for c in ranked])
@@ -224,11 +225,11 @@ class Recall:
         return self._package(req, [], now, clock_now, terms=terms, skipped_reason="no_relevant_memory", note=note)
 
     def _top(
-        self, ordered: list[Candidate], depth: dict[str, int], top_k: int, floor: Floor | None, *, shadow: bool = True
+        self, ordered: list[Candidate], depth: dict[str, int], top_k: int, floor: Floor | None, shadow: Snapshot | None
     ) -> list[Candidate]:
         """The first `top_k` unshadowed candidates that pass the floor, with
-        the shadowed ones ranked among them; evidence and shadowing are
-        looked up a window at a time."""
+        the shadowed ones ranked among them; evidence and shadowing (unless
+        `shadow` is None) are looked up a window at a time."""
         ranked: list[Candidate] = []
         shown = 0
         start = 0
@@ -247,8 +248,8 @@ class Recall:
                 chunk = [c for c in chunk if floor.passes(shares[c.hit.id])]
                 if not chunk:
                     continue
-            if shadow:
-                self._shadow(chunk, depth)
+            if shadow is not None:
+                self._shadow(chunk, depth, shadow)
             for cand in chunk:
                 if shown == top_k:
                     return ranked
@@ -314,10 +315,14 @@ class Recall:
                 why.append(f"{name}: {value:.2f} (+{part:.3f})")
         return why
 
-    def _shadow(self, ranked: list[Candidate], depth: dict[str, int]) -> None:
+    def _shadow(self, ranked: list[Candidate], depth: dict[str, int], snap: Snapshot) -> None:
         """Same type and slug (so the same filename) in a deeper visible scope
-        wins; the shallower one gets `shadowed_by`."""
-        filenames = list({c.hit.filename for c in ranked})
+        wins; the shallower one gets `shadowed_by`. A filename that one
+        document of the index holds (most of them) has nothing to be
+        shadowed by: the catalog is asked only about the others."""
+        filenames = list({c.hit.filename for c in ranked if snap.doc_freq("filename", c.hit.filename) > 1})
+        if not filenames:
+            return
         deepest: dict[str, tuple[int, str]] = {}
         for scope_key, filename, memory_id in self.catalog.entries_named(filenames, list(depth)):
             level = depth[scope_key]

@@ -12,12 +12,13 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -110,7 +111,16 @@ class Reconciler:
         self.controller = controller
         self.index = index
         self.startup = True  # until the first full scan is done
-        self._lock = threading.Lock()  # one scan at a time
+        self._lock = threading.RLock()  # one scan at a time
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """No scan and no hand edit is taken in meanwhile (this thread's may):
+        a reset empties the catalog and scans again under it, else a hand
+        edit observed in between would be news to the empty catalog. Scans
+        take this lock before the controller's, as here."""
+        with self._lock, self.controller.lock:
+            yield
 
     def scan_all(self, progress: Progress | None = None) -> ScanReport:
         with self._lock:
@@ -145,7 +155,7 @@ class Reconciler:
         # At start-up no write is under way: every temp file is a crash's.
         # Later, one may belong to a write in progress: only old ones go.
         older_than = None if self.startup else STALE_TEMP_SECONDS
-        for where in (directory, self.layout.tmp_dir(selector)):
+        for where in (directory, self.layout.tmp_path(selector)):
             report.temp_files_removed += remove_stale_temp_files(where, older_than=older_than)
         known = self.catalog.scope_files(selector.key)
         refused = self.catalog.refused_files(selector.key)

@@ -381,10 +381,11 @@ class MemoryService(Inspection, Workspaces, HookMethods, KeyValue, Configuration
     def reset(self) -> dict[str, Any]:
         """Drop the derived state (catalog entries, index) and rebuild it from
         the files. Memory files and history (decisions, signals) stay."""
-        with self.catalog.write() as db:
-            rows = sum(db.execute(f"DELETE FROM {table}").rowcount for table in DERIVED_TABLES)
-        self.runtime.last_scan = None
-        self.rescan()
+        with self.runtime.reconciler.held():
+            with self.catalog.write() as db:
+                rows = sum(db.execute(f"DELETE FROM {table}").rowcount for table in DERIVED_TABLES)
+            self.runtime.last_scan = None
+            self.rescan()
         files = self.indexing.reset()
         return {"derived_only": True, "deleted_rows": rows, "deleted_files": files, "reset_at": self._now()}
 

@@ -362,9 +362,13 @@ def check_size(raw: bytes, *, max_bytes: int, max_lines: int) -> None:
 # --- writing ---------------------------------------------------------------
 
 
-def atomic_write(path: Path, data: bytes, *, durable: bool = True, tmp_dir: Path | None = None) -> None:
+def atomic_write(
+    path: Path, data: bytes, *, durable: bool = True, tmp_dir: Path | None = None, sync_dir: bool = True
+) -> None:
     """Write `data` to `path` so that readers see the old or the new file,
     never a part of one: temp file, fsync, rename, fsync the directory.
+    `sync_dir=False` leaves the last step to the caller (a group commit
+    fsyncs a directory once for several renames).
 
     The temp file goes in `tmp_dir` when given (an unwatched directory on the
     same filesystem, so a watcher sees one rename instead of a create, a
@@ -391,13 +395,13 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True, tmp_dir: Path
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         if exc.errno == errno.EXDEV and tmp_dir is not None:
-            atomic_write(path, data, durable=durable)
+            atomic_write(path, data, durable=durable, sync_dir=sync_dir)
             return
         raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    if durable:
+    if durable and sync_dir:
         fsync_dir(path.parent)
 
 

@@ -323,10 +323,15 @@ class Layout:
     def tmp_dir(self, selector: Selector) -> Path:
         """Where this scope's temp files are written: on the same filesystem,
         outside what the watcher covers (created on demand)."""
-        root = self.trust_root(selector)
-        directory = self.state_dir / "tmp" if root == self.home else root / ".agh" / "tmp"
+        directory = self.tmp_path(selector)
         directory.mkdir(parents=True, exist_ok=True)
         return directory
+
+    def tmp_path(self, selector: Selector) -> Path:
+        """`tmp_dir` without creating it: for looking, so that a scan of a
+        workspace whose folder was deleted does not bring part of it back."""
+        root = self.trust_root(selector)
+        return self.state_dir / "tmp" if root == self.home else root / ".agh" / "tmp"
 
     def scope_for_dir(self, directory: Path) -> Selector | None:
         """The scope whose memory directory this is, if any (no I/O)."""

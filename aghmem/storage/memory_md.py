@@ -22,12 +22,14 @@ Row = tuple[str, str, str]  # filename, name, description
 
 
 @functools.lru_cache(maxsize=16_384)
-def _index_line(filename: str, name: str, description: str) -> str:
-    # Cached: a regeneration re-renders up to 200 lines, nearly all unchanged.
+def _index_line(filename: str, name: str, description: str) -> tuple[str, int]:
+    """The line (with its newline) and its size in bytes. Cached: a
+    regeneration re-renders up to 200 lines, nearly all unchanged."""
     name = " ".join(name.split()).replace("[", "(").replace("]", ")")
     line = f"- [{name}]({filename})"
     description = " ".join(description.split())
-    return f"{line} - {description}" if description else line
+    line = f"{line} - {description}\n" if description else f"{line}\n"
+    return line, len(line.encode("utf-8"))
 
 
 def render_index(rows: Iterable[Row]) -> str:
@@ -39,8 +41,7 @@ def render_index(rows: Iterable[Row]) -> str:
     lines: list[str] = []
     size = 0
     for row in rows:
-        line = _index_line(*row) + "\n"
-        encoded = len(line.encode("utf-8"))
+        line, encoded = _index_line(*row)
         if len(lines) >= INDEX_MAX_LINES or size + encoded > INDEX_MAX_BYTES:
             break
         lines.append(line)

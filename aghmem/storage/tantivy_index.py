@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, NamedTuple, Sequence
 
 import tantivy
 
@@ -43,9 +43,9 @@ class IndexDoc:
     text: str
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One search result: what ranking needs, straight from the index."""
+class Hit(NamedTuple):
+    """One search result: what ranking needs, straight from the index. (A
+    tuple: a search makes ~100, and a frozen dataclass costs 3× to build.)"""
 
     id: str
     scope_key: str
@@ -74,6 +74,9 @@ class Snapshot:
         self.searcher = searcher
         self._memo: dict[tuple[str, str], int] = {}
         self._docs: dict[tuple[int, int], tuple[str, str, str, int]] = {}
+        # A view's clause per (field, term, scope), built once per snapshot
+        # (None: the scope does not hold the term).
+        self.clauses: dict[tuple[str, str, str], tuple[tantivy.Occur, tantivy.Query] | None] = {}
 
     def doc_freq(self, field: str, term: str) -> int:
         df = self._memo.get((field, term))
@@ -92,6 +95,10 @@ class Snapshot:
             doc = self.searcher.doc(address)
             fields = self._docs[key] = (doc["id"][0], doc["scope"][0], doc["filename"][0], doc["mtime"][0])
         return Hit(*fields, score, key)
+
+    def hits(self, result: tantivy.SearchResult) -> list[Hit]:
+        """A search result's hits, in rank order."""
+        return [self.hit(score, address) for score, address in result.hits]
 
 
 def _schema() -> tantivy.Schema:
@@ -136,9 +143,14 @@ class SearchIndex:
         self.building = False  # a rebuild holds the writer: searches read the last commit
         self._index = self._open()
         self._writer = self._index.writer(heap_size=WRITER_HEAP, num_threads=1)
-        self._lock = threading.Lock()  # the writer, and the staged ids
-        self._wake = threading.Condition(self._lock)
-        self._staged: list[tuple[str, int]] = []  # (id, stamp when staged)
+        self._lock = threading.Lock()  # the writer, and what it holds uncommitted
+        # Staged changes wait here, under a lock of their own, until a commit
+        # takes them to the writer: staging never waits for a commit under way
+        # (~20-40 ms, which held up a group of writes behind it).
+        self._ops_lock = threading.Lock()
+        self._wake = threading.Condition(self._ops_lock)
+        self._ops: list[tuple[str, tantivy.Document | None, int]] = []  # (id, document or None: deleted, stamp)
+        self._staged: list[tuple[str, int]] = []  # in the writer, not yet committed: (id, stamp when staged)
         self._closing = False
         self._reloads = 0
         self._snapshot: tuple[int, Snapshot] | None = None
@@ -188,19 +200,27 @@ class SearchIndex:
         `analysed`: the upserts' fields when the caller has them already."""
         terms = analysed or [None] * len(upserts)
         documents = [self._document(doc, fields) for doc, fields in zip(upserts, terms)]  # analysis outside the lock
-        with self._lock:
-            for doc, document in zip(upserts, documents):
-                self._writer.delete_documents_by_term("id", doc.id)
-                self._writer.add_document(document)
-                self._staged.append((doc.id, self.stamp()))
-            for memory_id in deletes:
-                self._writer.delete_documents_by_term("id", memory_id)
-                self._staged.append((memory_id, self.stamp()))
+        with self._ops_lock:
+            self._ops.extend((doc.id, document, self.stamp()) for doc, document in zip(upserts, documents))
+            self._ops.extend((memory_id, None, self.stamp()) for memory_id in deletes)
             self._wake.notify()
 
     @property
     def pending(self) -> int:
-        return len(self._staged)
+        return len(self._ops) + len(self._staged)
+
+    def _take_ops(self) -> None:
+        """Hand what is staged to the writer (its lock held). `_staged` grows
+        before `_ops` empties: a search that reads the two without a lock
+        always sees one of them non-empty while a commit is due."""
+        with self._ops_lock:
+            ops = self._ops
+            self._staged.extend((memory_id, stamp) for memory_id, _, stamp in ops)
+            self._ops = []
+        for memory_id, document, _ in ops:
+            self._writer.delete_documents_by_term("id", memory_id)
+            if document is not None:
+                self._writer.add_document(document)
 
     def flush(self) -> None:
         """Commit what is staged now (no-op when nothing is)."""
@@ -208,6 +228,7 @@ class SearchIndex:
             self._commit_locked()
 
     def _commit_locked(self) -> None:
+        self._take_ops()
         if not self._staged:
             return
         # `_staged` empties only once the commit is visible: a search that
@@ -223,8 +244,8 @@ class SearchIndex:
 
     def _commit_loop(self) -> None:
         while True:
-            with self._lock:
-                while not self._staged and not self._closing:
+            with self._ops_lock:
+                while not self._ops and not self._closing:
                     self._wake.wait()
                 if self._closing:
                     return
@@ -249,6 +270,9 @@ class SearchIndex:
             # staged but not yet committed would survive it and be added again
             # below (a reindex left 63 duplicates). Commit it first.
             self._commit_locked()
+            # Dirty rows older than this are in the catalog the rebuild reads;
+            # later ones stay dirty until their own commit.
+            started = self.stamp()
             self._writer.delete_all_documents()
             # Analysed in worker processes when there are many (index_fields).
             for doc, terms in index_fields.analysed(docs, total):
@@ -256,15 +280,16 @@ class SearchIndex:
                 count += 1
                 if progress is not None and (count % 1000 == 0 or count == total):
                     progress(count, total)
-            self._staged.append(("*", self.stamp()))
+            self._staged.append(("*", started))
             self._commit_locked()
         self.needs_rebuild = False
         return count
 
     def close(self) -> None:
-        with self._lock:
+        with self._ops_lock:
             self._closing = True
             self._wake.notify_all()
+        with self._lock:
             try:
                 self._commit_locked()
             except Exception:  # noqa: BLE001 - the dirty table replays it at start
@@ -278,7 +303,7 @@ class SearchIndex:
         """Everything committed, staged changes included (during a rebuild,
         which holds the writer for its whole run: what was committed before).
         The same snapshot serves every search until the next reload."""
-        if self._staged and not self.building:
+        if (self._ops or self._staged) and not self.building:
             self.flush()
         cached = self._snapshot
         if cached is not None and cached[0] == self._reloads:
@@ -310,21 +335,46 @@ class SearchIndex:
         BM25 and cost the most, their posting lists being the longest.
         """
         snap = snapshot or self.snapshot()
-        searcher = snap.searcher
-        total = max(searcher.num_docs, 1)
+        query = self.view_query(fields, scope_keys, max_terms=max_terms, snapshot=snap)
+        return snap.hits(snap.searcher.search(query, limit)) if query is not None else []
+
+    def view_query(
+        self,
+        fields: dict[str, Sequence[str]],
+        scope_keys: Sequence[str],
+        *,
+        max_terms: int | None = None,
+        snapshot: Snapshot,
+    ) -> tantivy.Query | None:
+        """`search`'s query, None when no term is in the index. Built apart so
+        a caller can run it on another thread: the search lets go of the GIL,
+        building it does not."""
+        snap = snapshot
+        total = max(snap.searcher.num_docs, 1)
+        if len(snap.clauses) >= snap.MAX_MEMO:
+            snap.clauses.clear()
         clauses = []
         for field, terms in fields.items():
             ordered = sorted((snap.doc_freq("stats", f"{field}:{t}"), t) for t in dict.fromkeys(terms))
             for df_all, term in [(df, t) for df, t in ordered if df > 0][: max_terms or None]:
-                wanted = idf(total, df_all)
                 for key in scope_keys:
-                    df_scope = snap.doc_freq(field, scoped(key, term))
-                    if df_scope:
-                        query = tantivy.Query.term_query(self.schema, field, scoped(key, term))
-                        clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(query, wanted / idf(total, df_scope))))
-        if not clauses:
-            return []
-        return [snap.hit(score, address) for score, address in searcher.search(tantivy.Query.boolean_query(clauses), limit).hits]
+                    clause = snap.clauses.get((field, term, key), ())
+                    if clause == ():
+                        clause = snap.clauses[(field, term, key)] = self._clause(snap, field, term, key, idf(total, df_all), total)
+                    if clause is not None:
+                        clauses.append(clause)
+        return tantivy.Query.boolean_query(clauses) if clauses else None
+
+    def _clause(
+        self, snap: Snapshot, field: str, term: str, key: str, wanted: float, total: int
+    ) -> tuple[tantivy.Occur, tantivy.Query] | None:
+        """One scope's clause for a term, boosted to the idf it has across
+        all scopes; None when the scope does not hold it."""
+        df_scope = snap.doc_freq(field, scoped(key, term))
+        if not df_scope:
+            return None
+        query = tantivy.Query.term_query(self.schema, field, scoped(key, term))
+        return tantivy.Occur.Should, tantivy.Query.boost_query(query, wanted / idf(total, df_scope))
 
     @staticmethod
     def doc_freqs(snap: Snapshot, field: str, terms: Sequence[str], scope_keys: Sequence[str] | None) -> list[int]:

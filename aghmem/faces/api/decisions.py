@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ...errors import ValidationError
 from ...model import HISTORY_OPERATIONS, Op
 from ...service.service import MemoryService
+from ..json_answer import JSONResponse
 from . import answers
 from .contract import contract
 from .parsing import query_int, query_selector, query_value, read_json

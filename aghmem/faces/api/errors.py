@@ -7,10 +7,10 @@ import secrets
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Match, Route
 
 from ...errors import AghmemError
+from ..json_answer import JSONResponse
 
 log = logging.getLogger("aghmem.api")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ...service.service import MemoryService
+from ..json_answer import JSONResponse
 from . import answers
 from .contract import contract
 from .parsing import query_int, query_value, read_json

@@ -6,11 +6,11 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ...controller.controller import Outcome
 from ...service.service import MemoryService
+from ..json_answer import JSONResponse
 from . import answers
 from .contract import contract
 from .parsing import if_match, query_int, query_selector, read_json

@@ -5,10 +5,11 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from ...service.service import MemoryService
+from ..json_answer import JSONResponse
 from . import answers
 from .contract import contract
 from .openapi import openapi_document

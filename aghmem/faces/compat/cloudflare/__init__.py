@@ -10,12 +10,12 @@ from starlette.applications import Starlette
 from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Match, Mount, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
 from ....config import Config
 from ...api.errors import allowed_methods
+from ...json_answer import JSONResponse
 from ...surface import Surface
 from .envelope import failure, refuse
 from .routes import routes

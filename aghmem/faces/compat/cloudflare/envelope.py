@@ -7,8 +7,6 @@ import logging
 import secrets
 from typing import Any, Sequence
 
-from starlette.responses import JSONResponse
-
 from ....errors import (
     AghmemError,
     Conflict,
@@ -21,6 +19,7 @@ from ....errors import (
     UnsupportedMediaType,
     ValidationError,
 )
+from ...json_answer import JSONResponse
 
 log = logging.getLogger("aghmem.api")
 

@@ -7,13 +7,14 @@ from typing import Any, Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ....errors import ValidationError
 from ....features.cloudflare.conversation import LENGTHS, THINKING, parse_instant
 from ....features.cloudflare.cursors import per_page
 from ....service.service import MemoryService
+from ...json_answer import JSONResponse
 from . import bodies
 from .envelope import ok, render_error
 

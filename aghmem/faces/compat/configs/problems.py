@@ -9,7 +9,7 @@ import logging
 import secrets
 from typing import Any
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ....errors import (
     AghmemError,
@@ -25,6 +25,7 @@ from ....errors import (
     ValidationError,
 )
 from ....features.configs.cursor import InvalidCursor
+from ...json_answer import JSONResponse
 
 log = logging.getLogger("aghmem.compat.cfg")
 PROBLEM = "application/problem+json"

@@ -16,7 +16,7 @@ from typing import Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ....errors import AghmemError, Rejected, Unauthorized, ValidationError
@@ -26,6 +26,7 @@ from ...api.errors import STATUS
 from ...api.memory import WRITE_ERRORS, list_memories, write_memory
 from ...api.parsing import read_json
 from ...api.payloads.queries import PAGE_QUERY
+from ...json_answer import JSONResponse
 from ...surface import NATIVE, grants
 from . import schema
 from .surface import ALIAS, NAME, SHARED, error

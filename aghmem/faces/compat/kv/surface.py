@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Scope
 
+from ...json_answer import JSONResponse
 from ...surface import Surface
 
 NAME = "kv"
