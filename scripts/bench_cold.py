@@ -9,7 +9,9 @@ starts a MemoryService on it (no watcher), timing its two phases apart:
 - index: `Indexing.catch_up` (the cold rebuild: analysis, Tantivy writer).
 
 Reports median wall seconds of each, files/s, and the CPU seconds of this
-process and of its finished children (a worker pool's) over the start.
+process and of its finished children (the helper processes') over the start, and
+this process's CPU over the start by thread (the main thread, Tantivy's
+indexer and merger threads…).
 
     python scripts/bench_cold.py --memories 5000 --rounds 3 [--json out.json]
 
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import resource
 import shutil
 import statistics
@@ -57,6 +61,29 @@ def cpu() -> tuple[float, float]:
     return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
 
 
+def thread_cpu() -> dict[tuple[int, str], float]:
+    """CPU seconds of each of this process's threads by (id, name), from
+    Linux /proc: the main thread, Tantivy's indexing and merging threads…"""
+    spent: dict[tuple[int, str], float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            name = re.sub(r"[0-9]+$", "", (task / "comm").read_text().strip())
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        spent[(int(task.name), name)] = (int(fields[11]) + int(fields[12])) / tick
+    return spent
+
+
+def by_name(before: dict[tuple[int, str], float], after: dict[tuple[int, str], float]) -> dict[str, float]:
+    """What each thread name spent between the two readings."""
+    spent: dict[str, float] = {}
+    for (tid, name), seconds in after.items():
+        spent[name] = spent.get(name, 0.0) + seconds - before.get((tid, name), 0.0)
+    return spent
+
+
 def one_round(source: Path, work: Path) -> dict[str, float]:
     from aghmem.config import load_config
     from aghmem.service.service import MemoryService
@@ -71,9 +98,10 @@ def one_round(source: Path, work: Path) -> dict[str, float]:
     spent: dict[str, float] = {}
     timed_method(service.runtime, "rescan", spent)
     timed_method(service.runtime.indexing, "catch_up", spent)
-    cpu0, t0 = cpu(), time.perf_counter()
+    cpu0, threads0, t0 = cpu(), thread_cpu(), time.perf_counter()
     service.start(watch=False)
     total, cpu1 = time.perf_counter() - t0, cpu()
+    threads = by_name(threads0, thread_cpu())  # before close(): Tantivy's threads still exist
     docs = service.runtime.indexing.index.num_docs()
     service.close()
     return {
@@ -83,6 +111,7 @@ def one_round(source: Path, work: Path) -> dict[str, float]:
         "cpu_self_s": cpu1[0] - cpu0[0],
         "cpu_children_s": cpu1[1] - cpu0[1],
         "docs": docs,
+        **{f"cpu_thread_{name}_s": seconds for name, seconds in threads.items() if seconds >= 0.05},
     }
 
 
@@ -107,7 +136,8 @@ def main() -> None:
             assert result["docs"] == args.memories, result
             rounds.append(result)
 
-    median = {key: round(statistics.median(r[key] for r in rounds), 3) for key in rounds[0]}
+    keys = sorted({key for r in rounds for key in r}, key=lambda k: (k.startswith("cpu_thread"), k))
+    median = {key: round(statistics.median(r.get(key, 0.0) for r in rounds), 3) for key in keys}
     document = {
         "benchmark": "bench_cold",
         "memories": args.memories,
@@ -115,13 +145,15 @@ def main() -> None:
         "median": median,
         "files_per_s": round(args.memories / median["total_s"]),
         "scan_files_per_s": round(args.memories / median["scan_s"]),
-        "index_files_per_s": round(args.memories / median["index_s"]),
+        "index_files_per_s": round(args.memories / median["index_s"]) if median["index_s"] else None,
     }
     print(f"memories {args.memories}, {args.rounds} rounds (medians)")
     print(f"cold start   {median['total_s']} s  ({document['files_per_s']} files/s)")
     print(f"  scan       {median['scan_s']} s  ({document['scan_files_per_s']} files/s)")
-    print(f"  index      {median['index_s']} s  ({document['index_files_per_s']} files/s)")
+    print(f"  index      {median['index_s']} s  ({document['index_files_per_s'] or '-'} files/s)")
     print(f"  cpu        {median['cpu_self_s']} s here + {median['cpu_children_s']} s in workers")
+    threads = ", ".join(f"{k[11:-2]} {v}" for k, v in median.items() if k.startswith("cpu_thread_"))
+    print(f"  here by thread: {threads}")
     print(json.dumps(document, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(document, indent=2))

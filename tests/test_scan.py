@@ -77,7 +77,8 @@ def test_every_match_holds_an_anchor() -> None:
             for rule in RULES + AUTONOMOUS_RULES:
                 if rule.pattern.search(text):
                     matched.add(rule.name)
-                    assert not rule.anchors or any(a in lowered for a in rule.anchors), (rule.name, text)
+                    # Anchors are used on ASCII text only (see Scanner.scan).
+                    assert not text.isascii() or rule.may_match(lowered), (rule.name, text)
     assert matched >= {"prompt_injection", "exfiltration", "persistence", "secret", "invisible_unicode"}
 
 
@@ -86,3 +87,39 @@ def test_each_sample_is_flagged(sample: str) -> None:
     findings = Scanner(redact_patterns=[], redaction="x").scan({"body": sample}, autonomous=False).findings
     assert findings, sample
 
+
+
+# Words of every branch of every rule, and some prose around them.
+PIECES = (
+    "ignore disregard forget override all any the your previous prior above earlier preceding system instructions "
+    "prompt prompts rules messages directions guidelines reveal print show leak repeat me hidden you are now an a "
+    "unrestricted jailbroken dan developer mode no longer jailbreak do anything < <| |> > im_start im_end new : "
+    "curl wget nc ncat netcat scp rsync ftp ~/.ssh/ .aws/ .env id_rsa id_ed25519 /etc/passwd /etc/shadow credentials "
+    "$(cat $(env $(printenv --data @ printenv env cat | base64 send post upload exfiltrate leak forward email "
+    "transmit api keys api_key secret secrets password passwords token tokens private ssh key to >> ~/.bashrc .zshrc "
+    ".bash_profile .profile authorized_keys crontab -e -l sudo bash sh zsh add append write insert install into in "
+    ".git/hooks for every future sessions conversations responses chats AKIA ghp_ sk-ant- sk- xoxb- AIza sk_live_ "
+    "eyJ ----- BEGIN PRIVATE KEY = hunter2hunter2 abc123def456ghi789 deploy tabs the summer dinner was fine"
+).split()
+
+
+def test_the_anchors_never_change_a_verdict() -> None:
+    # Random texts from the rules' own words: the scan with its anchors finds
+    # what running every pattern on every text finds.
+    rng = random.Random(16)
+    scanner = Scanner(redact_patterns=[], redaction="x")
+    flagged = 0
+    for _ in range(4000):
+        words = rng.choices(PIECES, k=rng.randint(2, 14))
+        text = "".join(w + rng.choice([" ", " ", "  ", "\n", "", "\t"]) for w in words)
+        text = rng.choice([text, text.upper(), text.title()])
+        for autonomous in (False, True):
+            found = [(f.rule, f.start) for f in scanner.scan({"body": text}, autonomous=autonomous).findings]
+            every = [
+                (rule.name, match.start())
+                for rule in RULES + (AUTONOMOUS_RULES if autonomous else ())
+                if (match := rule.pattern.search(text))
+            ]
+            assert found == every, text
+        flagged += bool(found)
+    assert flagged > 300  # the texts hit the rules often enough to mean something

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from aghmem import processes
 from aghmem.storage import analysis, index_fields
 from aghmem.storage.tantivy_index import IndexDoc, SearchIndex
 
@@ -113,9 +114,9 @@ def test_a_rebuild_in_worker_processes_holds_what_one_here_does(
         monkeypatch.setattr(index_fields, "CHUNK_DOCS", 23)
         monkeypatch.setattr(index_fields, "workers", lambda: 2)
         progress: list[int] = []
-        with caplog.at_level(logging.WARNING, logger="aghmem.index"):
+        with caplog.at_level(logging.WARNING, logger="aghmem.processes"):
             assert pooled.rebuild(docs, len(docs), lambda done, total: progress.append(done)) == len(docs)
-        assert "analysing here" not in caplog.text  # the workers did the work
+        assert "working here" not in caplog.text  # the workers did the work
         assert progress == [*range(1000, len(docs), 1000), len(docs)]
         assert pooled.num_docs() == here.num_docs() == len(docs)
         queries = ["deploy", "user", "getuserbyid", "cafe", "strasse", "数据", "東京", "rollback latency", "final", "launch"]
@@ -138,14 +139,14 @@ def test_a_rebuild_in_worker_processes_holds_what_one_here_does(
 
 
 def test_a_worker_that_died_leaves_its_chunks_to_this_process() -> None:
-    worker = index_fields._Worker.start()
-    assert worker.process is not None
-    worker.process.kill()
-    worker.process.wait()
-    worker.send([("global", "deploy tabs")])
-    assert worker.receive() is None  # the caller analyses the chunk itself
-    docs = [IndexDoc("global:a.md", "global", "a.md", 1, "deploy tabs")]
-    assert list(index_fields._answer([worker], 0, docs)) == [(docs[0], index_fields.fields("global", "deploy tabs"))]
+    helper = processes._Helper.start()
+    assert helper.process is not None
+    helper.process.kill()
+    helper.process.wait()
+    chunk = [("global", "deploy tabs")]
+    helper.send((index_fields.fields_of, chunk))
+    assert helper.receive() == (False, None)  # the caller analyses the chunk itself
+    assert processes._answer([helper], index_fields.fields_of, 0, chunk) == [index_fields.fields("global", "deploy tabs")]
 
 
 def _old_word_terms(text: str, keep_stopwords: bool) -> list[str]:

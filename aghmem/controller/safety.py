@@ -100,19 +100,49 @@ TRANSCRIPT_RE = re.compile(r"^\s*(user|assistant|human|ai|system|tool)\s*:", re.
 NEXT_STEPS_RE = re.compile(r"(?i)\bnext\s+steps?\b|\bTODO\b")
 
 
+# A rule's anchors: clauses, any of which may let a match through; a clause
+# is groups of lowercase substrings, each group needing one of its strings
+# in the text. Every match of the rule's pattern satisfies some clause.
+Clause = tuple[tuple[str, ...], ...]
+
+
+def any_of(*anchors: str) -> tuple[Clause, ...]:
+    """Clauses of one substring each: any one of them lets the pattern run."""
+    return tuple(((anchor,),) for anchor in anchors)
+
+
 @dataclass(frozen=True)
 class Rule:
-    """One check of the scan. `anchors`: lowercase substrings of which every
-    match holds one; the pattern runs only on text that has one. A typical
-    memory has none, and skipping the three big patterns takes the scan of
-    a 400-byte file from ~250 to ~20 µs (it runs on every file a cold start
-    reads)."""
+    """One check of the scan. `anchors`: the pattern runs only on text that
+    satisfies one of these clauses (see Clause). A typical memory satisfies
+    none, and skipping the three big patterns takes the scan of a 400-byte
+    file from ~250 to ~20 µs (it runs on every file a cold start reads).
+    Clauses of several groups (`ignore` and `instructions`, not either one)
+    keep the big patterns off ordinary prose, whose words hit single ones."""
 
     name: str
     pattern: "re.Pattern[str] | AssignedSecret"
     reason: str
     mask: bool = False
-    anchors: tuple[str, ...] = ()
+    anchors: tuple[Clause, ...] = ()
+
+    def may_match(self, lowered: str) -> bool:
+        """Whether the pattern can match the text whose lowercase is `lowered`
+        (ASCII: for other text IGNORECASE also folds, say, the Kelvin sign
+        into "k", and every rule runs)."""
+        if not self.anchors:
+            return True
+        # Loops, not nested any()/all(): half the time, on every file.
+        for clause in self.anchors:
+            for group in clause:
+                for anchor in group:
+                    if anchor in lowered:
+                        break
+                else:
+                    break  # a group without any of its strings: not this clause
+            else:
+                return True
+        return False
 
 
 SECRET_ANCHORS = {
@@ -128,30 +158,49 @@ SECRET_ANCHORS = {
     "assigned_secret": ("passw", "secret", "key", "token"),
 }
 
+# Each clause follows one branch of the pattern above it (in order); in a
+# clause the group prose holds least often comes first, so it fails early.
+INJECTION_ANCHORS: tuple[Clause, ...] = (
+    (("ignore", "disregard", "forget", "override"), ("instruction", "prompt", "rules", "messages", "directions", "guidelines")),
+    (("system", "hidden"), ("reveal", "print", "show", "leak", "repeat")),
+    (("unrestricted", "jailbroken", "dan", "developer", "longer"), ("now",), ("you",)),
+    (("jailbreak",),),
+    (("anything",), ("now",)),
+    (("<",), ("im_start", "im_end", "system")),
+    (("system",), ("new",), (":",)),
+)
+_FETCHERS = ("curl", "wget", "nc", "netcat", "scp", "rsync", "ftp")  # "nc" is in ncat, not in netcat
+EXFILTRATION_ANCHORS: tuple[Clause, ...] = (
+    ((".ssh/", ".aws/", ".env", "id_rsa", "id_ed25519", "/etc/", "credentials", "$(", "--data"), _FETCHERS),
+    (("|",), ("curl", "wget", "nc", "base64"), ("env", "cat")),
+    (
+        ("key", "secret", "credentials", "password", "token"),
+        ("send", "post", "upload", "exfiltrate", "leak", "forward", "email", "transmit"),
+        ("to",),
+    ),
+)
+_SHELL_FILES = ("bashrc", "zshrc", "profile", "authorized_keys", "crontab")
+PERSISTENCE_ANCHORS: tuple[Clause, ...] = (
+    ((">",), _SHELL_FILES),
+    (("crontab",),),
+    (("|",), ("curl", "wget"), ("sh",)),
+    ((*_SHELL_FILES, ".git/hooks"), ("add", "append", "write", "insert", "install")),
+    (("future",), ("session", "conversation", "response", "chat"), ("every", "all")),
+)
+
 RULES: tuple[Rule, ...] = (
-    Rule("invisible_unicode", INVISIBLE_RE, "invisible or bidirectional Unicode control characters"),
-    Rule(
-        "prompt_injection",
-        INJECTION_RE,
-        "text that tries to instruct the agent (prompt injection)",
-        anchors=("ignore", "disregard", "forget", "override", "system", "hidden", "unrestricted", "jailbroken",
-                 "dan", "developer", "longer", "jailbreak", "anything", "im_start", "im_end"),
-    ),
-    Rule(
-        "exfiltration",
-        EXFILTRATION_RE,
-        "a command or instruction that sends data off the machine",
-        anchors=(".ssh/", ".aws/", ".env", "id_rsa", "id_ed25519", "/etc/", "credential", "$(", "--data", "|",
-                 "key", "secret", "password", "token"),
-    ),
+    # Its characters are all outside ASCII: anchored on one that ASCII text never holds.
+    Rule("invisible_unicode", INVISIBLE_RE, "invisible or bidirectional Unicode control characters", anchors=any_of("\x80")),
+    Rule("prompt_injection", INJECTION_RE, "text that tries to instruct the agent (prompt injection)", anchors=INJECTION_ANCHORS),
+    Rule("exfiltration", EXFILTRATION_RE, "a command or instruction that sends data off the machine", anchors=EXFILTRATION_ANCHORS),
     Rule(
         "persistence",
         PERSISTENCE_RE,
         "an instruction that plants itself in shell start-up or future sessions",
-        anchors=("bashrc", "zshrc", "profile", "authorized_keys", "crontab", "|", ".git/hooks", "future"),
+        anchors=PERSISTENCE_ANCHORS,
     ),
     *(
-        Rule("secret", pattern, f"a secret ({kind.replace('_', ' ')})", mask=True, anchors=SECRET_ANCHORS[kind])
+        Rule("secret", pattern, f"a secret ({kind.replace('_', ' ')})", mask=True, anchors=any_of(*SECRET_ANCHORS[kind]))
         for kind, pattern in SECRET_PATTERNS
     ),
 )
@@ -235,7 +284,7 @@ class Scanner:
         # also folds, say, the Kelvin sign into "k") every rule runs.
         lowered = joined.lower() if joined.isascii() else None
         for rule in RULES + (AUTONOMOUS_RULES if autonomous else ()):
-            if lowered is not None and rule.anchors and not any(a in lowered for a in rule.anchors):
+            if lowered is not None and not rule.may_match(lowered):
                 continue
             match = rule.pattern.search(joined)
             if match:

@@ -46,7 +46,7 @@ def create_app(service: MemoryService) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with mcp.running():
-            mcp.warm_up()  # in a worker thread, beside the start-up scan
+            mcp.warm_up()  # once serving, in a worker thread, beside the start-up scan
             # The files are taken in behind: the daemon answers at once
             # (searches with what is in, writes wait; see server.py).
             await run_in_threadpool(lambda: service.start(background=True))
@@ -71,5 +71,6 @@ def create_app(service: MemoryService) -> Starlette:
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.serving = mcp.serving  # server.py calls it once the daemon answers
     app.state.max_body_bytes = config.server.max_body_bytes
     return app

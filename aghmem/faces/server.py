@@ -123,8 +123,8 @@ def serve(config: Config, config_path: Path | None = None) -> None:
         atomic_write(state_file, json.dumps(info).encode(), durable=False)
 
     def on_serving() -> None:
-        """Serving: announced at once (clients can connect and are answered),
-        and again as ready once the files are taken in."""
+        """Serving (clients are answered): announced, and again once the files are in."""
+        app.state.serving()  # the MCP warm-up may begin
         if service.ready.is_set():
             on_ready()
             return

@@ -17,12 +17,14 @@ from typing import Callable, Sequence
 
 from ..model import Entry, Selector, memory_id
 from ..storage.catalog import Catalog
-from ..storage.files import body_of, utc_now
+from ..storage.files import utc_now
+from ..storage.index_fields import Fields, index_text
 from ..storage.tantivy_index import IndexDoc, SearchIndex
 
 log = logging.getLogger("aghmem.index")
 
 Progress = Callable[[int, int], None]
+BUILD_COMMIT_DELAY = 5.0  # seconds between commits while a cold start fills an empty index
 
 
 @dataclass
@@ -43,7 +45,7 @@ def document(entry: Entry) -> IndexDoc:
         entry.selector.key,
         entry.filename,
         entry.mtime_ns,
-        f"{entry.name}\n{entry.description}\n{body_of(entry.raw)}",
+        index_text(entry.name, entry.description, entry.raw),
     )
 
 
@@ -70,8 +72,41 @@ class Indexing:
         else:
             self.index.stage(upserts=[document(entry)])
 
+    def start_empty(self) -> None:
+        """A new index with an empty catalog (a cold start) needs no
+        rebuild: the scan's baselines stage each file into it as they take
+        it in (`take_analysed`), analysed once, beside the reading. Until
+        `catch_up` it is `building`: searches see it commit by commit (and
+        say so), without forcing commits of their own."""
+        if self.index.needs_rebuild and self.catalog.entry_count() == 0:
+            self.index.needs_rebuild = False
+            self.index.building = True
+            # Fewer, bigger commits while it fills: each commit is a segment
+            # the writer merges again later, and over many scopes (each with
+            # its own copy of every term) merging costs more than indexing.
+            self.index.commit_delay = max(self.commit_delay, BUILD_COMMIT_DELAY)
+
+    def wants_analysed(self) -> bool:
+        """Whether documents a scan analysed are wanted (not while a rebuild
+        from the catalog is due: it will index them itself)."""
+        return not self.index.needs_rebuild
+
+    def take_analysed(self, analysed: list[tuple[Entry, Fields]]) -> None:
+        if analysed:
+            self.index.stage(upserts=[document(entry) for entry, _ in analysed], analysed=[f for _, f in analysed])
+
+    def replay_dirty(self) -> None:
+        """Stage what the catalog holds and the index may not (dirty rows),
+        once what is staged already is committed."""
+        self.index.flush()
+        ids = self.catalog.dirty_ids()
+        if ids:
+            self.restage(ids)
+
     def catch_up(self) -> None:
         """At start: rebuild a new or damaged index, else replay dirty rows."""
+        self.index.building = False  # a cold start's filling is over
+        self.index.commit_delay = self.commit_delay
         if self.index.needs_rebuild:
             self.rebuild()
             return

@@ -11,13 +11,14 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Protocol
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -34,12 +35,16 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
+from .. import faults
 from ..controller.controller import Controller
 from ..errors import AghmemError
-from ..model import Selector
+from ..model import Entry, Selector
 from ..storage.catalog import Catalog
 from ..storage.files import is_memory_filename, remove_stale_temp_files, utc_now
+from ..storage.index_fields import Fields
 from ..storage.layout import Layout, is_inside
+from . import bulk_intake
+from .bulk_intake import Group, Taken
 
 log = logging.getLogger("aghmem.sync")
 # Where watchdog reports a kernel event-queue overflow (see _OverflowAlarm).
@@ -84,11 +89,27 @@ class ScanReport:
 STALE_TEMP_SECONDS = 3600.0
 
 
+class AnalysedSink(Protocol):
+    """Where a scan's baselines send the documents they analysed (the index)."""
+
+    def wants_analysed(self) -> bool: ...
+
+    def take_analysed(self, analysed: list[tuple[Entry, Fields]]) -> None: ...
+
+
+# Files a baseline writes to the catalog per transaction: the database is
+# free for writes between two, and the index gets its documents as they come.
+WRITE_BATCH = 1000
+
+
 class Reconciler:
-    def __init__(self, layout: Layout, catalog: Catalog, controller: Controller) -> None:
+    def __init__(
+        self, layout: Layout, catalog: Catalog, controller: Controller, index: AnalysedSink | None = None
+    ) -> None:
         self.layout = layout
         self.catalog = catalog
         self.controller = controller
+        self.index = index
         self.startup = True  # until the first full scan is done
         self._lock = threading.RLock()  # one scan at a time
 
@@ -105,10 +126,12 @@ class Reconciler:
         with self._lock:
             report = ScanReport()
             seen_keys: set[str] = set()
-            scopes = list(self.layout.scope_dirs())
-            for selector, directory in scopes:
+            baselines: list[Group] = []
+            for selector, directory in list(self.layout.scope_dirs()):
                 seen_keys.add(selector.key)
-                self._scan_scope(selector, directory, report, progress)
+                baselines += self._scan_scope(selector, directory, report)
+            # First scans last, all together: their files are read in bulk.
+            self._baseline(baselines, report, progress)
             # Scopes whose directories vanished (an agent removed, a workspace
             # unregistered) leave nothing behind.
             with self.catalog.write() as db:
@@ -122,10 +145,12 @@ class Reconciler:
     def scan_scope(self, selector: Selector, directory: Path) -> ScanReport:
         with self._lock:
             report = ScanReport()
-            self._scan_scope(selector, directory, report, None)
+            self._baseline(self._scan_scope(selector, directory, report), report, None)
             return report
 
-    def _scan_scope(self, selector: Selector, directory: Path, report: ScanReport, progress: Progress | None) -> None:
+    def _scan_scope(self, selector: Selector, directory: Path, report: ScanReport) -> list[Group]:
+        """Observe what changed in a scope scanned before; a scope never
+        scanned is returned, as the files its baseline takes in."""
         report.scopes += 1
         # At start-up no write is under way: every temp file is a crash's.
         # Later, one may belong to a write in progress: only old ones go.
@@ -134,65 +159,76 @@ class Reconciler:
             report.temp_files_removed += remove_stale_temp_files(where, older_than=older_than)
         known = self.catalog.scope_files(selector.key)
         refused = self.catalog.refused_files(selector.key)
-        on_disk: dict[str, os.stat_result] = {}
+        on_disk: dict[str, tuple[int, int]] = {}  # name → (size, mtime_ns): a warm start's whole cost, per file
         if directory.is_dir() and is_inside(directory, self.layout.trust_root(selector)):
             with os.scandir(directory) as items:
                 for item in items:
                     # Every kind of entry: a FIFO or a directory named *.md is
                     # reported, not skipped in silence.
                     if is_memory_filename(item.name):
-                        on_disk[item.name] = item.stat(follow_symlinks=False)
+                        stat = item.stat(follow_symlinks=False)
+                        on_disk[item.name] = (stat.st_size, stat.st_mtime_ns)
         report.files += len(on_disk)
-        changed = [
-            name
-            for name, stat in on_disk.items()
-            if (stat.st_size, stat.st_mtime_ns) not in (known.get(name, (None, None, None))[:2], refused.get(name))
-        ]
+        changed = [name for name, seen in on_disk.items() if seen != known.get(name) and seen != refused.get(name)]
         removed = [name for name in {*known, *refused} if name not in on_disk]
         if changed or removed:
             report.changed_scopes.append(selector)
         if not self.catalog.was_scanned(selector.key):
-            self._baseline(selector, directory, changed, report, progress)
-            return
+            return [Group(selector, directory, changed, self.controller.scanner_for(selector))]
         for name in changed + removed:
             # MEMORY.md: once per changed scope after the scan, not per file.
             decision = self.controller.hand_edits.observe(selector, name, refresh_index=False)
             report.changed += name in changed
             report.removed += name in removed
             report.invalid += decision is None and name in changed and self.catalog.is_invalid(str(directory / name))
+        return []
 
-    def _baseline(
-        self,
-        selector: Selector,
-        directory: Path,
-        names: list[str],
-        report: ScanReport,
-        progress: Progress | None,
-    ) -> None:
-        """Take a scope's files in without recording decisions, in bulk.
+    def _baseline(self, groups: list[Group], report: ScanReport, progress: Progress | None) -> None:
+        """Take first-scanned scopes' files in without recording decisions,
+        in bulk (read and analysed in helper processes when there are many).
         Refused files go through `observe` one by one, so a quarantine is on
         the record even in a first scan (a cloned repository's files)."""
-        batch = 2000
-        for start in range(0, max(len(names), 1), batch):
-            # Read outside the transaction: the database stays free for writes.
-            taken = [
-                (name, self.controller.take_in(selector, name, directory=directory)) for name in names[start : start + batch]
-            ]
-            refused = [name for name, seen in taken if seen is not None and seen.refusal is not None]
-            with self.catalog.write() as db:
-                for name, seen in taken:
-                    if seen is None or seen.refusal is not None:
-                        continue  # gone since the directory was listed, or refused (below)
-                    self.catalog.clear_invalid(db, str(directory / name))
-                    self.catalog.upsert_entry(db, seen.entry(selector, name))
-                    report.changed += 1
-                if start + batch >= len(names):
-                    self.catalog.mark_scanned(db, selector.key, utc_now())
-            for name in refused:
-                self.controller.hand_edits.observe(selector, name)
-                report.invalid += self.catalog.is_invalid(str(directory / name))
-            if progress is not None and names:
-                progress(min(start + batch, len(names)), len(names))
+        if not groups:
+            return
+        analyse = self.index is not None and self.index.wants_analysed()
+        left = collections.Counter[str]()
+        for group in groups:
+            left[group.selector.key] += len(group.names)
+        total = remaining = sum(left.values())
+        if progress is not None and total:
+            progress(0, total)
+        batch: list[Taken] = []
+        finished: list[str] = []  # scopes whose every file is in `batch` or written
+        for task, taken in bulk_intake.taken_in(groups, self.controller.config.file, analyse=analyse):
+            batch += taken
+            for group in task.groups:
+                left[group.selector.key] -= len(group.names)
+                remaining -= len(group.names)
+                finished += [group.selector.key] if left[group.selector.key] == 0 else []
+            if len(batch) >= WRITE_BATCH or remaining == 0:
+                self._write_baseline(batch, finished, report, analyse)
+                batch, finished = [], []
+                if progress is not None and total:
+                    progress(total - remaining, total)
+
+    def _write_baseline(self, batch: list[Taken], finished: list[str], report: ScanReport, analyse: bool) -> None:
+        """One transaction of a baseline: the entries taken in, the scopes
+        now complete; then their documents to the index, and the refused
+        files observed."""
+        entries = [seen for seen in batch if seen.entry is not None]
+        with self.catalog.write() as db:
+            self.catalog.clear_invalid_paths(db, [str(seen.directory / seen.name) for seen in entries])
+            self.catalog.upsert_entries(db, [seen.entry for seen in entries])  # type: ignore[misc]
+            for key in finished:
+                self.catalog.mark_scanned(db, key, utc_now())
+        report.changed += len(entries)
+        if analyse and self.index is not None:
+            self.index.take_analysed([(seen.entry, seen.fields) for seen in entries])  # type: ignore[misc]
+        faults.point("scan.batch_written")
+        for seen in batch:
+            if seen.refused:
+                self.controller.hand_edits.observe(seen.selector, seen.name)
+                report.invalid += self.catalog.is_invalid(str(seen.directory / seen.name))
 
 
 class _Handler(FileSystemEventHandler):
@@ -260,6 +296,7 @@ class Watcher:
         self._rescan_wanted = False
         self.overflows = 0
         self._cond = threading.Condition()
+        self._starting = threading.Lock()
         self._stopping = False
         self._worker = threading.Thread(target=self._run, name="aghmem-watcher", daemon=True)
         self._alarm = _OverflowAlarm(self)
@@ -276,11 +313,16 @@ class Watcher:
         return {"running": self.running, "watched_roots": len(self._watched), "pending": pending, "overflows": self.overflows}
 
     def start(self) -> None:
-        for root in [*self.layout.watch_roots(), *(root for root, _, _ in self.extra)]:
-            self.watch(root)
-        WATCHDOG_LOG.addHandler(self._alarm)
-        self._observer.start()
-        self._worker.start()
+        """Watch every root (a daemon that starts in the background does this
+        in its start-up thread); nothing if stopped already."""
+        with self._starting:
+            if self._stopping:
+                return
+            for root in [*self.layout.watch_roots(), *(root for root, _, _ in self.extra)]:
+                self.watch(root)
+            WATCHDOG_LOG.addHandler(self._alarm)
+            self._observer.start()
+            self._worker.start()
 
     def watch(self, root: Path) -> None:
         """Cover `root` recursively (idempotent; creates it if missing)."""
@@ -291,10 +333,11 @@ class Watcher:
         self._watched.add(root)
 
     def stop(self) -> None:
-        WATCHDOG_LOG.removeHandler(self._alarm)
         with self._cond:
             self._stopping = True
             self._cond.notify()
+        with self._starting:  # a start under way finishes first, then is undone
+            WATCHDOG_LOG.removeHandler(self._alarm)
         if self._observer.is_alive():
             self._observer.stop()
             self._observer.join(timeout=5)

@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 
 if TYPE_CHECKING:
+    from ..features.indexing import JobProgress
     from .runtime import Runtime
 
 
 def health_report(runtime: "Runtime") -> dict[str, Any]:
     per_scope = runtime.catalog.scope_stats()
-    if not runtime.indexing.index.building:
+    if not runtime.indexing.index.building and runtime.ready.is_set():  # not while starting: a poller would set the commits' pace
         runtime.indexing.index.flush()  # report what a search would see
     indexed = runtime.indexing.index.num_docs()
     dirty = len(runtime.catalog.dirty_ids())
@@ -30,8 +31,9 @@ def health_report(runtime: "Runtime") -> dict[str, Any]:
     problems += [f"workspace {ws['id']}: root {ws['path']} is missing (moved? `aghmem workspace move {ws['id']} NEWPATH`)" for ws in missing]
     dream = runtime.config.dream
     ready = runtime.ready.is_set()
+    job = runtime.indexing.progress or runtime.taking_in
     if not ready:
-        problems.append("starting: taking in the memory files (searches answer with what is in; writes wait)")
+        problems.append(_starting(job))
     return {
         "status": "degraded" if problems else "ok",
         "ready": ready,
@@ -61,7 +63,7 @@ def health_report(runtime: "Runtime") -> dict[str, Any]:
         "last_reindex": runtime.indexing.last_reindex or runtime.last_scan_at,
         "index": {**runtime.indexing.status(), "dirty": dirty},
         "watcher": runtime.watcher.status(),
-        "job": runtime.indexing.progress.to_dict() if runtime.indexing.progress else None,
+        "job": job.to_dict() if job is not None else None,
         "last_consolidation": runtime.dreaming.store.last_completed_at(None),
         "dream_enabled": dream.enabled,
         "dream_agent": dream.agent,
@@ -69,6 +71,11 @@ def health_report(runtime: "Runtime") -> dict[str, Any]:
         "dream_min_hours": dream.min_hours,
         "dream_min_sessions": dream.min_sessions,
     }
+
+
+def _starting(job: "JobProgress | None") -> str:
+    done = f" ({job.done} of {job.total})" if job is not None and job.total else ""
+    return f"starting: taking in the memory files{done} (searches answer with what is in; writes wait)"
 
 
 def _compat(runtime: "Runtime", problems: list[str]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from ..model import Decision, Entry, MemoryType, Selector, memory_id
 from .decision_log import DecisionLog, decode_cursor, encode_cursor
-from .files import body_of
+from .index_fields import index_text
 from .reading import Refusal
 from .schema import DERIVED_TABLES, SCHEMA, SCHEMA_VERSION
 
@@ -54,6 +54,30 @@ def entry_of_row(row: Sequence[Any], raw: str = "") -> Entry:
         source_session=row[17],
         cf_type=row[18],
         raw=raw,
+    )
+
+
+def _entry_row(entry: Entry) -> tuple[Any, ...]:
+    """An entry as its `entries` row."""
+    return (
+        entry.selector.key,
+        entry.filename,
+        entry.id,
+        entry.type.value,
+        entry.name,
+        entry.description,
+        entry.content_hash,
+        entry.body_hash,
+        entry.size,
+        entry.mtime_ns,
+        entry.created_at,
+        entry.updated_at,
+        entry.entity,
+        entry.attribute,
+        entry.superseded_by,
+        entry.source_session,
+        entry.cf_type,
+        entry.created_at or entry.mod_time,
     )
 
 
@@ -118,31 +142,14 @@ class Catalog(DecisionLog):
     # --- entries -----------------------------------------------------------
 
     def upsert_entry(self, db: sqlite3.Connection, entry: Entry) -> None:
-        db.execute("INSERT OR REPLACE INTO index_dirty VALUES (?, ?)", (entry.id, self.stamp()))
-        db.execute("INSERT OR REPLACE INTO texts VALUES (?, ?)", (entry.id, entry.raw))
-        db.execute(
-            "INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                entry.selector.key,
-                entry.filename,
-                entry.id,
-                entry.type.value,
-                entry.name,
-                entry.description,
-                entry.content_hash,
-                entry.body_hash,
-                entry.size,
-                entry.mtime_ns,
-                entry.created_at,
-                entry.updated_at,
-                entry.entity,
-                entry.attribute,
-                entry.superseded_by,
-                entry.source_session,
-                entry.cf_type,
-                entry.created_at or entry.mod_time,
-            ),
-        )
+        self.upsert_entries(db, [entry])
+
+    def upsert_entries(self, db: sqlite3.Connection, entries: Sequence[Entry]) -> None:
+        """Entries as their files now are, in bulk (a cold start writes
+        thousands: one statement each per table, not per entry)."""
+        db.executemany("INSERT OR REPLACE INTO index_dirty VALUES (?, ?)", [(e.id, self.stamp()) for e in entries])
+        db.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?)", [(e.id, e.raw) for e in entries])
+        db.executemany("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", map(_entry_row, entries))
 
     def record(self, decision: Decision, status: str) -> None:
         """A decision row, committed on its own (before its file changes)."""
@@ -197,7 +204,7 @@ class Catalog(DecisionLog):
         else:
             rows = self._in_chunks(sql + " WHERE e.id IN ({})", list(ids))
         for memory_id_, scope_key, filename, mtime_ns, name, description, raw in rows:
-            yield memory_id_, scope_key, filename, mtime_ns, f"{name}\n{description}\n{body_of(raw)}"
+            yield memory_id_, scope_key, filename, mtime_ns, index_text(name, description, raw)
 
     def _in_chunks(self, sql: str, values: list[Any], size: int = 500) -> Iterator[Sequence[Any]]:
         for start in range(0, len(values), size):
@@ -210,12 +217,12 @@ class Catalog(DecisionLog):
     def clear_dirty(self, staged: Sequence[tuple[str, int]]) -> None:
         """Forget rows the index has committed: (id, stamp when staged); "*"
         stands for every id (a rebuild)."""
+        everything = [(stamp,) for memory_id_, stamp in staged if memory_id_ == "*"]
         with self.write() as db:
-            for memory_id_, stamp in staged:
-                if memory_id_ == "*":
-                    db.execute("DELETE FROM index_dirty WHERE stamp <= ?", (stamp,))
-                else:
-                    db.execute("DELETE FROM index_dirty WHERE id = ? AND stamp <= ?", (memory_id_, stamp))
+            db.executemany("DELETE FROM index_dirty WHERE stamp <= ?", everything)
+            db.executemany(
+                "DELETE FROM index_dirty WHERE id = ? AND stamp <= ?", [row for row in staged if row[0] != "*"]
+            )
 
     def entry_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
@@ -332,12 +339,10 @@ class Catalog(DecisionLog):
         rows = self.db.execute("SELECT scope_key, COUNT(*) FROM entries GROUP BY scope_key")
         return {key: count for key, count in rows}
 
-    def scope_files(self, scope_key: str) -> dict[str, tuple[int, int, str]]:
-        """filename → (size, mtime_ns, content_hash), for a reconcile scan."""
-        rows = self.db.execute(
-            "SELECT filename, size, mtime_ns, content_hash FROM entries WHERE scope_key = ?", (scope_key,)
-        )
-        return {name: (size, mtime, digest) for name, size, mtime, digest in rows}
+    def scope_files(self, scope_key: str) -> dict[str, tuple[int, int]]:
+        """filename → (size, mtime_ns), for a reconcile scan."""
+        rows = self.db.execute("SELECT filename, size, mtime_ns FROM entries WHERE scope_key = ?", (scope_key,))
+        return {name: (size, mtime) for name, size, mtime in rows}
 
     def scope_file(self, scope_key: str, filename: str) -> tuple[int, int] | None:
         row = self.db.execute(
@@ -385,7 +390,10 @@ class Catalog(DecisionLog):
         return Refusal(*row) if row else None
 
     def clear_invalid(self, db: sqlite3.Connection, path: str) -> None:
-        db.execute("DELETE FROM invalid_files WHERE path = ?", (path,))
+        self.clear_invalid_paths(db, [path])
+
+    def clear_invalid_paths(self, db: sqlite3.Connection, paths: Sequence[str]) -> None:
+        db.executemany("DELETE FROM invalid_files WHERE path = ?", [(path,) for path in paths])
 
     def is_invalid(self, path: str) -> bool:
         return self.db.execute("SELECT 1 FROM invalid_files WHERE path = ?", (path,)).fetchone() is not None

@@ -24,6 +24,7 @@ from frontmatter.default_handlers import YAMLHandler
 
 from ..errors import ParseError, TooLarge, ValidationError
 from ..model import CF_TYPES, Entry, MemoryType, Selector, iso_utc
+from .plain_yaml import plain_mapping
 
 INDEX_FILENAME = "MEMORY.md"
 
@@ -275,7 +276,11 @@ def parse_memory(raw: bytes, filename: str, default_type: MemoryType) -> ParsedM
 
 def _load_yaml(front: str) -> Any:
     """The frontmatter's YAML, aliases refused: 405 bytes of nested aliases
-    (7 levels of 10) expand to 10^7 list items (3.5 s, 270 MB per parse)."""
+    (7 levels of 10) expand to 10^7 list items (3.5 s, 270 MB per parse).
+    The plainest shape (flat `key: value` lines) is read without YAML."""
+    plain = plain_mapping(front)
+    if plain is not None:
+        return plain
     if "*" in front and any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(front, Loader=_LOADER)):
         raise ParseError("frontmatter uses YAML aliases (*name); write the values out")
     return yaml.load(front, Loader=_LOADER)

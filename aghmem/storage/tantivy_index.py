@@ -193,9 +193,13 @@ class SearchIndex:
             words=words, stems=stems, grams=grams, stats=stats,
         )
 
-    def stage(self, upserts: Sequence[IndexDoc] = (), deletes: Sequence[str] = ()) -> None:
-        """Queue changes; the committer (or the next search) commits them."""
-        documents = [self._document(doc) for doc in upserts]  # analysis outside the lock
+    def stage(
+        self, upserts: Sequence[IndexDoc] = (), deletes: Sequence[str] = (), analysed: Sequence[index_fields.Fields] = ()
+    ) -> None:
+        """Queue changes; the committer (or the next search) commits them.
+        `analysed`: the upserts' fields when the caller has them already."""
+        terms = analysed or [None] * len(upserts)
+        documents = [self._document(doc, fields) for doc, fields in zip(upserts, terms)]  # analysis outside the lock
         with self._ops_lock:
             self._ops.extend((doc.id, document, self.stamp()) for doc, document in zip(upserts, documents))
             self._ops.extend((memory_id, None, self.stamp()) for memory_id in deletes)
