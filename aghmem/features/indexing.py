@@ -84,7 +84,7 @@ class Indexing:
             # Fewer, bigger commits while it fills: each commit is a segment
             # the writer merges again later, and over many scopes (each with
             # its own copy of every term) merging costs more than indexing.
-            self.index.commit_delay = max(self.commit_delay, BUILD_COMMIT_DELAY)
+            self.index.set_commit_delay(max(self.commit_delay, BUILD_COMMIT_DELAY))
 
     def wants_analysed(self) -> bool:
         """Whether documents a scan analysed are wanted (not while a rebuild
@@ -106,7 +106,7 @@ class Indexing:
     def catch_up(self) -> None:
         """At start: rebuild a new or damaged index, else replay dirty rows."""
         self.index.building = False  # a cold start's filling is over
-        self.index.commit_delay = self.commit_delay
+        self.index.set_commit_delay(self.commit_delay)
         if self.index.needs_rebuild:
             self.rebuild()
             return

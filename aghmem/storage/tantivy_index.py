@@ -205,6 +205,11 @@ class SearchIndex:
             self._ops.extend((memory_id, None, self.stamp()) for memory_id in deletes)
             self._wake.notify()
 
+    def set_commit_delay(self, seconds: float) -> None:
+        with self._ops_lock:
+            self.commit_delay = seconds
+            self._wake.notify()
+
     @property
     def pending(self) -> int:
         return len(self._ops) + len(self._staged)
@@ -247,9 +252,13 @@ class SearchIndex:
             with self._ops_lock:
                 while not self._ops and not self._closing:
                     self._wake.wait()
+                # Let a burst of changes share one commit; a close, or a
+                # shorter delay set meanwhile, cuts the wait short.
+                started = time.monotonic()
+                while not self._closing and (left := started + self.commit_delay - time.monotonic()) > 0:
+                    self._wake.wait(left)
                 if self._closing:
-                    return
-            time.sleep(self.commit_delay)  # let a burst of changes share one commit
+                    return  # close() commits what is left
             try:
                 self.flush()
             except Exception:  # noqa: BLE001 - keep committing later changes
