@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from conftest import Daemon
@@ -159,3 +160,29 @@ def test_unknown_route_and_method(daemon: Daemon) -> None:
     assert daemon.get("/api/nope").json()["code"] == "memory.not_found"
     response = daemon.http.put("/api/memory", json={}) if daemon.http else None
     assert response is not None and response.status_code == 405
+
+
+def test_a_file_whose_name_breaks_the_rule_is_reported_not_fatal(make_daemon: Any, tmp_path: Path) -> None:
+    """`my notes.md` (a space) cannot be a memory by its name: it is refused
+    and reported like an unparsable file, at start (it once stopped the
+    daemon's start-up), when written by hand later, and until it is gone."""
+    home = tmp_path / "home"
+    (home / "memory").mkdir(parents=True)
+    (home / "memory" / "my notes.md").write_text("---\ntype: user\nname: Notes\n---\nNotes taken by hand.\n")
+    (home / "memory" / "user_fine.md").write_text("---\ntype: user\nname: Fine\n---\nA fine memory.\n")
+    daemon = make_daemon(home=home)
+
+    def invalid() -> dict[str, str]:
+        return {Path(f["path"]).name: f["error"] for f in daemon.get("/api/memory/health").json()["invalid_files"]}
+
+    assert list(invalid()) == ["my notes.md"] and "rename the file" in invalid()["my notes.md"]
+    assert [m["name"] for m in daemon.get("/api/memory").json()["memories"]] == ["Fine"]
+    (home / "memory" / "other notes!.md").write_text("---\ntype: user\nname: Other\n---\nMore notes.\n")
+    (home / "memory" / "my notes.md").unlink()
+    deadline = time.monotonic() + 15
+    while list(invalid()) != ["other notes!.md"]:
+        assert time.monotonic() < deadline, invalid()
+        time.sleep(0.05)
+    assert daemon.get("/healthz").status_code == 200
+    daemon.restart()
+    assert list(invalid()) == ["other notes!.md"]

@@ -8,15 +8,8 @@ import pytest
 
 from aghmem.errors import ParseError, ValidationError
 from aghmem.model import MemoryType
-from aghmem.storage.files import (
-    atomic_write,
-    check_filename,
-    content_hash,
-    make_filename,
-    parse_memory,
-    remove_stale_temp_files,
-    render_memory,
-)
+from aghmem.storage.filenames import check_filename, make_filename
+from aghmem.storage.files import atomic_write, content_hash, parse_memory, remove_stale_temp_files, render_memory
 from aghmem.storage.memory_md import render_index, write_index
 
 DESIGN_EXAMPLE = b"""---

@@ -26,13 +26,8 @@ from ..config import Config
 from ..errors import Conflict, NotFound, RateLimited, Unavailable
 from ..model import Decision, Entry, Op, Selector, default_type
 from ..storage.catalog import Catalog
-from ..storage.files import (
-    ParsedMemory,
-    atomic_write,
-    check_filename,
-    content_hash,
-    parse_memory,
-)
+from ..storage.filenames import listed_name
+from ..storage.files import ParsedMemory, atomic_write, content_hash, parse_memory
 from ..storage.layout import Layout, ScopeFiles
 from ..storage.memory_md import INDEX_MAX_LINES, IndexRefresher
 from ..storage.reading import RefusedFile, read_memory_bytes
@@ -143,7 +138,7 @@ class Controller:
         `directory`: the scope's directory, already checked (a scan passes
         it: checking it again for each of 100k files cost ~100 µs a file)."""
         directory = directory if directory is not None else self.layout.checked_scope_dir(selector)
-        path = directory / check_filename(filename, system=True)
+        path = directory / listed_name(filename)
         return take_in(path, filename, default_type(selector), limits=self.config.file, scanner=self.scanner_for(selector))
 
     # --- submit ------------------------------------------------------------

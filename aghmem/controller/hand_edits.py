@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..model import Decision, Entry, Op, Selector
-from ..storage.files import check_filename, content_hash
+from ..storage.filenames import listed_name
+from ..storage.files import content_hash
 from .decisions import decision_id, observed_decision, quarantine_decision, stamp
 from .intake import Intake
 
@@ -64,7 +65,7 @@ class HandEdits:
                     return True
         catalog = self.controller.catalog
         try:
-            info = os.lstat(self.controller.layout.checked_scope_dir(selector) / check_filename(filename, system=True))
+            info = os.lstat(self.controller.layout.checked_scope_dir(selector) / listed_name(filename))
         except FileNotFoundError:
             return catalog.scope_file(selector.key, filename) is None and catalog.refused_file(selector.key, filename) is None
         seen = (info.st_size, info.st_mtime_ns)
@@ -84,7 +85,7 @@ class HandEdits:
         """
         # Not file_path(): a symlink is reported like any file that is not a
         # regular one, never followed.
-        path = self.controller.layout.checked_scope_dir(selector) / check_filename(filename, system=True)
+        path = self.controller.layout.checked_scope_dir(selector) / listed_name(filename)
         for _ in range(OBSERVE_TRIES):
             # Read, parse and scan outside the write lock: a slow or hostile
             # file (a FIFO, 20 MB of text) must never hold up writes.

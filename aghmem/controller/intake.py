@@ -22,6 +22,7 @@ from pathlib import Path
 from ..config import FileConfig
 from ..errors import ParseError
 from ..model import Entry, MemoryType, Selector
+from ..storage.filenames import misnamed
 from ..storage.files import ParsedMemory, body_of, content_hash, parse_memory
 from ..storage.reading import Refusal, RefusedFile, read_memory_bytes
 from .safety import Scanner
@@ -78,6 +79,13 @@ def take_in(
 ) -> Intake | None:
     """Read, check and parse one file; None when it does not exist. Never
     blocks on what is not a regular file, never reads past the size cap."""
+    problem = misnamed(filename)
+    if problem is not None:
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return None
+        return Intake(raw=None, stat=info, refusal=Refusal("invalid", "filename", f"{problem}: rename the file to take it in"))
     try:
         raw, info = read_memory_bytes(path, max_bytes=limits.max_bytes)
     except FileNotFoundError:

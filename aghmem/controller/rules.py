@@ -16,7 +16,8 @@ from typing import Any
 from ..config import AUTONOMOUS_ORIGINS, Config
 from ..model import MemoryType, Op, RuleResult, Selector
 from ..storage.catalog import Catalog
-from ..storage.files import ParsedMemory, body_hash, canonical_body, make_filename
+from ..storage.filenames import make_filename
+from ..storage.files import ParsedMemory, body_hash, canonical_body
 from .safety import Scanner
 
 

@@ -21,7 +21,7 @@ from ..config import FileConfig
 from ..controller.intake import take_in
 from ..controller.safety import Scanner
 from ..model import Entry, Selector, default_type, memory_id
-from ..storage.files import check_filename
+from ..storage.filenames import listed_name
 from ..storage.index_fields import Fields, fields, index_text
 
 # Below this many files, starting helpers (~0.1-0.2 s) costs more than it saves.
@@ -64,7 +64,7 @@ def take_in_task(task: Task) -> list[Taken]:
     for group in task.groups:
         kind = default_type(group.selector)
         for name in group.names:
-            seen = take_in(group.directory / check_filename(name, system=True), name, kind, limits=task.limits, scanner=group.scanner)
+            seen = take_in(group.directory / listed_name(name), name, kind, limits=task.limits, scanner=group.scanner)
             if seen is None or seen.refusal is not None:
                 out.append(Taken(group.selector, group.directory, name, None, seen is not None, None))
                 continue

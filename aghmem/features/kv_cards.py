@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..storage.files import body_of, slugify
+from ..storage.filenames import slugify
+from ..storage.files import body_of
 
 ENTITY = "kv"
 FILENAME_PREFIX = "reference_kv_"

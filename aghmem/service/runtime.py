@@ -32,8 +32,9 @@ from ..features.providers import Providers
 from ..features.recall import Recall
 from ..features.sessions import Sessions
 from ..features.signals import Signals
-from ..features.sync import Reconciler, ScanReport, Watcher
+from ..features.sync import Reconciler, ScanReport
 from ..features.tiebreak import TieBreaker
+from ..features.watcher import Watcher
 from ..model import Selector, iso_utc
 from ..reloading import LOCKED_PATHS, get_path, set_path
 from ..storage.catalog import Catalog

@@ -22,15 +22,9 @@ from typing import Any
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
-from ..errors import ParseError, TooLarge, ValidationError
+from ..errors import ParseError, TooLarge
 from ..model import CF_TYPES, Entry, MemoryType, Selector, iso_utc
 from .plain_yaml import plain_mapping
-
-INDEX_FILENAME = "MEMORY.md"
-
-FILENAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.md$")
-# System-managed files (dreaming, daily logs…) are named `_system…`.
-SYSTEM_FILENAME_RE = re.compile(r"^_system[A-Za-z0-9._-]{0,120}\.md$")
 
 # Keys in the order they are written; unknown keys (hand-written) follow.
 KNOWN_KEYS = (
@@ -87,49 +81,6 @@ def body_of(raw: str) -> str:
             after = raw.find("\n", end + 4)
             return raw[after + 1 :].strip("\n") if after != -1 else ""
     return raw.strip("\n")
-
-
-def is_memory_filename(name: str) -> bool:
-    """Whether a directory entry is a memory file that scans should read."""
-    return (
-        name.endswith(".md")
-        and name != INDEX_FILENAME
-        and not name.startswith(".")
-        and ".tmp-" not in name
-    )
-
-
-def check_filename(filename: Any, *, system: bool = False) -> str:
-    """A memory filename, or ValidationError. `system` also admits the
-    `_system…` names of system-managed files (never chosen by clients)."""
-    if filename == INDEX_FILENAME:
-        raise ValidationError(f"{INDEX_FILENAME} is reserved: the daemon writes it as the scope's index", field="filename")
-    if not system and isinstance(filename, str) and SYSTEM_FILENAME_RE.fullmatch(filename):
-        raise ValidationError("names starting with _system are reserved for system-managed files", field="filename")
-    if (
-        not isinstance(filename, str)
-        or not (FILENAME_RE.fullmatch(filename) or (system and SYSTEM_FILENAME_RE.fullmatch(filename)))
-        or ".." in filename
-    ):
-        raise ValidationError(
-            "filename must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}.md, without '..'",
-            field="filename",
-        )
-    return filename
-
-
-def slugify(text: str, max_len: int = 80) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:max_len].strip("_")
-    if not slug:
-        # Names in scripts with no ASCII letters (CJK, Cyrillic…) still need a
-        # stable filename: hash the text.
-        slug = "m" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
-    return slug
-
-
-def make_filename(memory_type: MemoryType, *, entity: str | None, name: str | None, body: str) -> str:
-    source = entity or name or " ".join(body.split()[:5])
-    return f"{memory_type.value}_{slugify(source)}.md"
 
 
 # --- parsing ---------------------------------------------------------------

@@ -18,7 +18,8 @@ import tomli_w
 
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
 from ..model import GLOBAL, Scope, Selector, Tier, check_agent_name, check_workspace_id
-from .files import atomic_write, check_filename, utc_now
+from .filenames import check_filename
+from .files import atomic_write, utc_now
 
 _AGENT_DIR_OK = check_agent_name
 

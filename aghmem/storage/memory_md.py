@@ -13,7 +13,8 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .files import INDEX_FILENAME, atomic_write
+from .filenames import INDEX_FILENAME
+from .files import atomic_write
 
 INDEX_MAX_LINES = 200
 INDEX_MAX_BYTES = 25_000

@@ -15,7 +15,7 @@ from ...errors import NotFound, ValidationError
 from ...features.injection import SEARCH_MAX_LIMIT, results_text
 from ...model import MemoryType, Selector, parse_type
 from ...service.service import MemoryService, MemoryView
-from ...storage.files import check_filename
+from ...storage.filenames import check_filename
 from ..api.payloads import delete_candidate, search_request, write_candidate
 from . import render
 from .connection import ScopeName, default_type, lookup_selectors, search_selector, write_selector

@@ -10,8 +10,8 @@ from ...config import Config
 from ...controller.controller import Controller
 from ..extractor.worker import Extractor
 from ..sessions import Sessions
-from ..sync import Watcher
 from ..tiebreak import TieBreaker
+from ..watcher import Watcher
 from .bindings import Bindings
 from .breakers import ConfigBreakers
 from .enforce import SessionPolicy

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from ...model import MemoryType
-from ...storage.files import slugify
+from ...storage.filenames import slugify
 from .patterns import Extracted
 
 LLM_SYSTEM = (

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...storage.analysis import STOPWORDS
-from ...storage.files import slugify
+from ...storage.filenames import slugify
 
 MIN_CHARS, MAX_CHARS = 12, 300
 

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 from ....controller.rules import Candidate
 from ....errors import ValidationError
 from ....model import SELECTOR_FIELDS, MemoryType, Op, Selector, has_selector_fields, parse_type, resolve_selector
-from ....storage.files import FILENAME_RE, INDEX_FILENAME, check_filename
+from ....storage.filenames import FILENAME_RE, INDEX_FILENAME, check_filename
 from .fields import (
     DRY_RUN,
     EXAMPLE_WORKSPACE,

@@ -9,7 +9,7 @@ import datetime as dt
 from ....errors import ValidationError
 from ....features.sessions import UNBOUND
 from ....model import _WORKSPACE_ID_RE, Op
-from ....storage.files import SYSTEM_FILENAME_RE
+from ....storage.filenames import SYSTEM_FILENAME_RE
 from .fields import EXAMPLE_WORKSPACE, SELECTOR, STAMP, core
 from .memory import EXAMPLE_FILENAME, FILENAME_PATTERN
 from .operations import PROVIDERS, SESSION_ID
