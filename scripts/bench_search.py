@@ -6,7 +6,8 @@ in one workspace), then measures over HTTP against a real daemon:
 
 - cold start: process start to ready, with every file scanned and indexed;
 - warm restart with no changes;
-- search latency p50/p99 with 1 and 8 clients;
+- search latency p50/p99 with 1 and 8 clients, and the daemon's own CPU
+  per search (all its threads, from /proc);
 - hand-edit-to-searchable lag: a file written by hand (temp + rename, as
   editors save) until a search finds it, over --edits edits;
 - the daemon's peak RSS.
@@ -161,19 +162,21 @@ def search_load(daemon: BenchDaemon, ws_id: str, clients: int, queries: int) -> 
             latencies.extend(mine)
             answered += found
 
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), daemon.cpu_seconds()
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    elapsed = time.perf_counter() - started
+    elapsed, daemon_cpu = time.perf_counter() - started, daemon.cpu_seconds() - cpu_before
     return {
         "clients": clients,
         "queries": queries,
         "qps": round(queries / elapsed, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+        # The daemon's own CPU (all its threads) per search, from /proc.
+        "daemon_cpu_ms": round(daemon_cpu * 1000 / queries, 2),
         # Queries are random words: with the relevance floor many find nothing.
         "non_empty": round(answered / queries, 3),
     }
@@ -285,7 +288,7 @@ def main() -> None:
     print(f"HTTP floor (/healthz) p50 {floor['p50_ms']} ms  p99 {floor['p99_ms']} ms")
     for r in results:
         print(f"search, {r['clients']} client(s)    p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  ({r['qps']} queries/s, "
-              f"{r['non_empty']:.0%} non-empty)")
+              f"{r['non_empty']:.0%} non-empty, daemon CPU {r['daemon_cpu_ms']} ms a search)")
     print(f"edit to searchable    p50 {lag['p50_ms']} ms  p95 {lag['p95_ms']} ms  max {lag['max_ms']} ms ({lag['edits']} edits)")
     print(f"peak RSS              {document['peak_rss_mb']} MB")
     print(json.dumps(document, indent=2))
