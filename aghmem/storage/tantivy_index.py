@@ -55,6 +55,8 @@ class Hit(NamedTuple):
     address: tuple[int, int] = (0, 0)  # (segment, doc): valid in the snapshot that found it
 
 
+_UNBUILT = object()  # a clause not built yet in this snapshot (None: built, the scope lacks the term)
+
 # A term mask is a sum of distinct powers of two carried in Tantivy's f32
 # score: exact up to 2**23, so at most 24 terms per query.
 MASK_TERMS = 24
@@ -367,8 +369,8 @@ class SearchIndex:
             ordered = sorted((snap.doc_freq("stats", f"{field}:{t}"), t) for t in dict.fromkeys(terms))
             for df_all, term in [(df, t) for df, t in ordered if df > 0][: max_terms or None]:
                 for key in scope_keys:
-                    clause = snap.clauses.get((field, term, key), ())
-                    if clause == ():
+                    clause = snap.clauses.get((field, term, key), _UNBUILT)
+                    if clause is _UNBUILT:
                         clause = snap.clauses[(field, term, key)] = self._clause(snap, field, term, key, idf(total, df_all), total)
                     if clause is not None:
                         clauses.append(clause)
