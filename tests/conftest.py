@@ -7,8 +7,9 @@ here as before.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -56,3 +57,16 @@ def memory_files(directory: Path) -> dict[str, bytes]:
         for p in sorted(directory.iterdir())
         if p.suffix == ".md" and p.name != "MEMORY.md" and not p.name.startswith(".")
     }
+
+
+def wait_for(check: Callable[[], Any], what: str = "the condition", timeout: float = 10.0, every: float = 0.02) -> Any:
+    """Poll every `every` seconds until `check()` is truthy and return it:
+    hand edits, the watcher and the workers are asynchronous. Fails naming
+    `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
 import pytest
 
-from conftest import FAST_CONFIG, Daemon
+from conftest import FAST_CONFIG, Daemon, wait_for
 
 C = {"type": "token_based", "max_tokens": 4000, "persistence": {"type": "redis", "ttl": "24h"}}
 PROBLEM = "application/problem+json"
@@ -252,15 +251,6 @@ def test_cfg10_projects(cfg: Daemon) -> None:
 
 # --- CFG-14: hand edits -------------------------------------------------------------
 
-
-def wait_for(check: Any, what: str, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_cfg14_hand_edit_then_broken(cfg: Daemon) -> None:

@@ -6,13 +6,12 @@ the configuration's."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from cf_support import ok, profile_path
 
-from conftest import FAST_CONFIG, Daemon
+from conftest import FAST_CONFIG, Daemon, wait_for
 from fake_llm import FakeLLM, reply, status
 
 
@@ -56,14 +55,6 @@ def send(d: Daemon, ws: str, sid: str) -> dict[str, Any]:
     return drained["extractor"]
 
 
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
 
 def test_the_bound_breaker_stops_the_extractors_calls_for_its_scope(make_daemon: Any, tmp_path: Path) -> None:
     """max_failures 2: after two failed calls the bound scope (global) takes
@@ -86,7 +77,7 @@ def test_the_bound_breaker_stops_the_extractors_calls_for_its_scope(make_daemon:
         assert d.get("/api/memory/providers/llm").json()["provider"]["status"] == "active"
 
         probes = iter(range(100))
-        wait_for(lambda: bool(send(d, "_unbound", f"later{next(probes)}")) and len(llm.requests) == asked + 2, "the reset timeout")
+        wait_for(lambda: bool(send(d, "_unbound", f"later{next(probes)}")) and len(llm.requests) == asked + 2, "the reset timeout", every=0.1)
 
         put(d, guarded(enabled=True, max_failures=3, reset_timeout="2s"))  # a new config: a new breaker
         send(d, "_unbound", "fresh")

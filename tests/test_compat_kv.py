@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 
-from conftest import FAST_CONFIG, Daemon, memory_files
+from conftest import FAST_CONFIG, Daemon, memory_files, wait_for
 
 CONFIG = FAST_CONFIG + "\n[compat.kv]\nmax_writes_per_min = 0\n"
 
@@ -43,16 +42,6 @@ def read(daemon: Daemon, agent: str) -> dict[str, Any]:
     assert answer.status_code == 200, answer.text
     return answer.json()
 
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
-    """Poll until `check()` is truthy: hand edits reach the catalog through the watcher."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def blobs(daemon: Daemon) -> set[str]:

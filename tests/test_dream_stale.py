@@ -10,7 +10,6 @@ with the watcher off for the cases that need a precise order of events.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -19,7 +18,7 @@ import pytest
 from aghmem import MemoryService, load_config
 from aghmem.features.dreaming.review import DELETED_MARK, UNREADABLE_MARK
 from aghmem.model import GLOBAL
-from conftest import FAST_CONFIG, Daemon
+from conftest import FAST_CONFIG, Daemon, wait_for
 from library import search, trigger, write
 
 DREAM_CONFIG = FAST_CONFIG + """
@@ -66,13 +65,6 @@ def search_text(daemon: Daemon, ws: str, query: str) -> str:
     assert response.status_code == 200, response.text
     return response.text
 
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        time.sleep(0.05)
 
 
 def test_an_update_over_http_restates_the_line_at_once(make_daemon: Any, tmp_path: Path) -> None:
@@ -124,7 +116,7 @@ def test_a_hand_edit_restates_the_line(make_daemon: Any, tmp_path: Path) -> None
     with open(memory, "w", encoding="utf-8") as handle:
         handle.write(original.replace("pytest -x", "tox -e py311"))
 
-    wait_for(lambda: "tox -e py311" in synthesis.read_text(), "the synthesis quotes the edited text")
+    wait_for(lambda: "tox -e py311" in synthesis.read_text(), "the synthesis quotes the edited text", timeout=15)
     assert "pytest -x" not in synthesis.read_text()
     assert "pytest -x" not in search_text(daemon, ws, "pytest tests")
     origins = {d["origin"] for d in synthesis_decisions(daemon, ws, synthesis)}
@@ -145,7 +137,7 @@ def test_a_delete_marks_the_line(make_daemon: Any, tmp_path: Path) -> None:
 
     # Deleted by hand: the watcher tells, the line is marked the same way.
     (tmp_path / "repo" / ".agh" / "memory" / "project_database.md").unlink()
-    wait_for(lambda: "postgres 16" not in synthesis.read_text(), "the deleted memory's line is marked")
+    wait_for(lambda: "postgres 16" not in synthesis.read_text(), "the deleted memory's line is marked", timeout=15)
     assert f"- [Database](project_database.md) — {DELETED_MARK}" in synthesis.read_text()
     assert "postgres 16" not in search_text(daemon, ws, "postgres database version")
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from aghmem.storage.memory_md import INDEX_MAX_LINES
-from conftest import Daemon
-from test_sync import MEMORY, found, wait_for
+from conftest import Daemon, wait_for
+from test_sync import MEMORY, found
 
 FILES = 240
 

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Daemon
-from test_sync import MEMORY, last_decision, wait_for
+from conftest import Daemon, wait_for
+from test_sync import MEMORY, last_decision
 
 EVENTS = "/api/workspaces/_unbound/memory/sessions/{session}/events"
 

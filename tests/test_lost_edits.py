@@ -14,8 +14,7 @@ from typing import Any, Callable
 
 import httpx
 
-from conftest import Daemon
-from test_sync import wait_for
+from conftest import Daemon, wait_for
 
 HOLD = "controller.before_rename"
 PERSON = "---\nname: {name}\ntype: user\n---\n{body}\n"

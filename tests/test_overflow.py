@@ -10,7 +10,8 @@ from typing import Any, Iterator
 import pytest
 
 from aghmem.testing import inotify_guard
-from test_sync import MEMORY, wait_for
+from conftest import wait_for
+from test_sync import MEMORY
 
 QUEUE = Path("/proc/sys/fs/inotify/max_queued_events")
 FILES = 600

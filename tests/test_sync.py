@@ -7,24 +7,14 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
-from conftest import Daemon
+from conftest import Daemon, wait_for
 
 MEMORY = "---\nname: {name}\ntype: user\n---\n{body}\n"
 
-
-def wait_for(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Poll until `check()` is truthy (the watcher works asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def found(daemon: Daemon, query: str, **selector: str) -> list[str]:
