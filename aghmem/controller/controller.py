@@ -362,20 +362,20 @@ class Controller:
         filename: str | None,
         entry: Entry | None,
         decision: Decision | None,
-        files: ScopeFiles | None = None,
         *,
         refresh_index: bool = True,
     ) -> None:
-        """Derived views of an applied change, outside the write lock so that
-        concurrent writers can share the work. `refresh_index=False`: the
-        caller regenerates MEMORY.md once for a batch (a scan, an editor's burst)."""
+        """Derived views of an observed change (a hand edit), outside the
+        write lock; the daemon's own writes get theirs in their group
+        commit's flush (commit.flush). `refresh_index=False`: the caller
+        regenerates MEMORY.md once for a batch (a scan, an editor's burst)."""
         assert filename
         # The listeners (the search index first) before MEMORY.md: a change
         # is searchable without waiting for that file's write and fsync.
         for listener in self.listeners:
             listener(selector, filename, entry)
         if refresh_index:
-            self.refresh_memory_index(selector, files)
+            self.refresh_memory_index(selector)
         if decision is not None and decision.status == "applied":
             for decision_listener in self.decision_listeners:
                 decision_listener([decision])
