@@ -136,6 +136,12 @@ class Recall:
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
+    def waits(self, req: SearchRequest) -> bool:
+        """Whether this search would first wait on another thread: for the
+        index to commit what is staged, or for the signal writer to write a
+        session's earlier turns (what they surfaced is not shown again)."""
+        return req.session_id is not None or not self.indexing.index.fresh
+
     def search(self, req: SearchRequest, now: dt.datetime) -> dict[str, Any]:
         with self._slots:
             return self._search(req, req.reference_now or now, now)

@@ -328,6 +328,11 @@ class MemoryService(Inspection, Workspaces, HookMethods, KeyValue, Configuration
         self.check_selector(request.selector)
         return self.recall.search(request, self.clock())
 
+    def search_waits(self, request: SearchRequest) -> bool:
+        """Whether `search` would wait on another thread (a commit, the
+        signal writer) rather than only compute."""
+        return self.recall.waits(request)
+
     def recall_trace(self, session_id: str, turn_seq: int) -> dict[str, Any]:
         self.signals.flush()
         trace = self.catalog.recall_trace(session_id, turn_seq)

@@ -216,6 +216,12 @@ class SearchIndex:
     def pending(self) -> int:
         return len(self._ops) + len(self._staged)
 
+    @property
+    def fresh(self) -> bool:
+        """A snapshot now needs no commit first (nothing staged, or a
+        rebuild under way, whose snapshot is what was committed before)."""
+        return self.building or not (self._ops or self._staged)
+
     def _take_ops(self) -> None:
         """Hand what is staged to the writer (its lock held). `_staged` grows
         before `_ops` empties: a search that reads the two without a lock
@@ -314,7 +320,7 @@ class SearchIndex:
         """Everything committed, staged changes included (during a rebuild,
         which holds the writer for its whole run: what was committed before).
         The same snapshot serves every search until the next reload."""
-        if (self._ops or self._staged) and not self.building:
+        if not self.fresh:
             self.flush()
         cached = self._snapshot
         if cached is not None and cached[0] == self._reloads:

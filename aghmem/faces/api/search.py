@@ -24,7 +24,12 @@ async def search(request: Request) -> JSONResponse:
     """Recall: memories for a query, ranked, packaged for an agent."""
     service = _service(request)
     search_req = search_request(await read_json(request), service.config.recall)
-    return JSONResponse(await run_in_threadpool(service.search, search_req))
+    if service.search_waits(search_req):
+        return JSONResponse(await run_in_threadpool(service.search, search_req))
+    # Only a few ms of CPU, most of it holding the GIL: computed here, not
+    # handed to a worker thread and back (that hop cost ~0.4 ms of CPU and
+    # 16% of a search's latency; 8 clients got 25% more searches a second).
+    return JSONResponse(service.search(search_req))
 
 
 @contract(answer=answers.TRACE, path={"session_id": q.SESSION_PATH["session_id"], "turn_seq": q.TURN_SEQ}, errors=(404,))
