@@ -231,6 +231,12 @@ def iso_utc(moment: dt.datetime, *, ms: bool = False) -> str:
     return f"{text}.{m.microsecond // 1000:03d}Z" if ms else f"{text}Z"
 
 
+@functools.lru_cache(maxsize=65_536)
+def _mod_time(mtime_ns: int) -> str:
+    # A search dates each result twice (summary and recall entry): ~3 µs each.
+    return iso_utc(dt.datetime.fromtimestamp(mtime_ns / 1e9, dt.timezone.utc))
+
+
 def default_type(selector: Selector) -> MemoryType:
     """The type a hand-written file without one gets in this scope."""
     if selector.scope is Scope.WORKSPACE or selector.agent_tier is Tier.WORKSPACE:
@@ -293,7 +299,7 @@ class Entry:
 
     @property
     def mod_time(self) -> str:
-        return iso_utc(dt.datetime.fromtimestamp(self.mtime_ns / 1e9, dt.timezone.utc))
+        return _mod_time(self.mtime_ns)
 
     def age_days(self, now: dt.datetime) -> float:
         return max(0.0, (now.timestamp() - self.mtime_ns / 1e9) / 86400)

@@ -296,17 +296,19 @@ class Recall:
                 cand.score = sum(1 / (RRF_K + rank + 1) for rank in cand.ranks.values())
             return
         weights = self.config.recall.weights
+        word, trigram, recency, signal = weights.bm25_unicode, weights.bm25_trigram, weights.recency, weights.recall_signal
         now_s = now.timestamp()
         for cand in kept:
             score = 0.0
-            rank = cand.ranks.get("bm25_unicode")
+            ranks, hit = cand.ranks, cand.hit
+            rank = ranks.get("bm25_unicode")
             if rank is not None:
-                score += weights.bm25_unicode / (rank + 1)
-            rank = cand.ranks.get("bm25_trigram")
+                score += word / (rank + 1)
+            rank = ranks.get("bm25_trigram")
             if rank is not None:
-                score += weights.bm25_trigram / (rank + 1)
-            score += weights.recency * 0.5 ** (max(0.0, (now_s - cand.hit.mtime_ns / 1e9) / 86400) / 14)
-            score += weights.recall_signal * min(1.0, max(0.0, scores.get(cand.hit.id, 0.0)))
+                score += trigram / (rank + 1)
+            score += recency * 0.5 ** (max(0.0, (now_s - hit.mtime_ns / 1e9) / 86400) / 14)
+            score += signal * min(1.0, max(0.0, scores.get(hit.id, 0.0)))
             cand.score = round(score, 6)
 
     def _why(self, cand: Candidate, recall_score: float, now: dt.datetime) -> list[str]:

@@ -55,6 +55,7 @@ class Hit(NamedTuple):
     address: tuple[int, int] = (0, 0)  # (segment, doc): valid in the snapshot that found it
 
 
+_new_tuple = tuple.__new__
 _UNBUILT = object()  # a clause not built yet in this snapshot (None: built, the scope lacks the term)
 
 # A term mask is a sum of distinct powers of two carried in Tantivy's f32
@@ -88,19 +89,21 @@ class Snapshot:
             df = self._memo[(field, term)] = self.searcher.doc_freq(field, term)
         return df
 
-    def hit(self, score: float, address: tantivy.DocAddress) -> Hit:
-        key = (address.segment_ord, address.doc)
-        fields = self._docs.get(key)
-        if fields is None:
-            if len(self._docs) >= self.MAX_MEMO:
-                self._docs.clear()
-            doc = self.searcher.doc(address)
-            fields = self._docs[key] = (doc["id"][0], doc["scope"][0], doc["filename"][0], doc["mtime"][0])
-        return Hit(*fields, score, key)
-
     def hits(self, result: tantivy.SearchResult) -> list[Hit]:
-        """A search result's hits, in rank order."""
-        return [self.hit(score, address) for score, address in result.hits]
+        """A search result's hits, in rank order. One loop, and the tuples
+        made as tuples: a NamedTuple's own __new__ is a Python function (a
+        third of this loop's time for ~100 hits)."""
+        docs, out = self._docs, []
+        for score, address in result.hits:
+            key = (address.segment_ord, address.doc)
+            fields = docs.get(key)
+            if fields is None:
+                if len(docs) >= self.MAX_MEMO:
+                    docs.clear()
+                doc = self.searcher.doc(address)
+                fields = docs[key] = (doc["id"][0], doc["scope"][0], doc["filename"][0], doc["mtime"][0])
+            out.append(_new_tuple(Hit, (*fields, score, key)))
+        return out
 
 
 def _schema() -> tantivy.Schema:
