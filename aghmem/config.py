@@ -100,7 +100,7 @@ class RecallConfig:
     # query's terms: recall answers only when its best memory holds
     # `min_evidence`, then keeps each memory that holds `min_evidence_each`.
     # 0 turns the floor off.
-    min_evidence: float = 0.13
+    min_evidence: float = 0.17
     min_evidence_each: float = 0.05
     # Bytes of entry text (title, body, banner, why) in a recall package; past it entries
     # are cut or omitted, and the package says so.

@@ -28,7 +28,7 @@ min_unpromoted = 3
 
 FACTS = {
     "Editor": ("Uses neovim with lazy.nvim plugins.", ["neovim editor", "which editor plugins"]),
-    "Database": ("The project database is postgres 16.", ["postgres database version", "which database engine"]),
+    "Database": ("The project database is postgres 16.", ["postgres database version", "which database is the project on"]),
     "Tests": ("Runs the tests with pytest -x.", ["pytest tests", "how to run pytest"]),
 }
 

@@ -22,7 +22,7 @@ from library import search, trigger, write
 FACTS = [
     ("Editor", "Uses neovim with lazy.nvim plugins.", ["neovim editor", "which editor plugins"]),
     ("Shell", "Prefers zsh with the starship prompt.", ["zsh shell prompt", "starship prompt config"]),
-    ("Database", "The project database is postgres 16.", ["postgres database version", "which database engine"]),
+    ("Database", "The project database is postgres 16.", ["postgres database version", "which database is the project on"]),
     ("Tests", "Runs the tests with pytest -x.", ["pytest tests", "how to run pytest"]),
     ("Deploys", "Deploys go to fly.io on every merge.", ["deploy fly.io", "where deploys go"]),
 ]

@@ -84,7 +84,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     d.write(workspace_id=ws, type="user", name="Prefers tabs", content="In this repo: spaces.")
     d.write(workspace_id=ws, type="project", name="Database", content="The project database is postgres 16.")
     update = d.write(workspace_id=ws, type="project", name="Database", content="The project database is postgres 17.")
-    for query in ("postgres database version", "which database engine"):
+    for query in ("postgres database version", "which database is the project on"):
         for sid in ("s1", "s2"):
             d.post("/api/memory/search", {"query_text": query, "workspace_id": ws, "session_id": f"{sid}{query[:4]}", "turn_seq": 1})
     (root / "home" / "memory" / "broken.md").write_text("---\nname: [unclosed\n---\nbody")

@@ -29,9 +29,14 @@ Two thresholds: recall answers only when its best candidate holds
 weaker companions of a good answer are often relevant; alone they are not
 an answer). Tuned on LoCoMo (scripts/eval_locomo.py --sweep): questions
 asked in another conversation's workspace, where every result is false,
-came back non-empty 99.9% of the time before; with unseen terms weighing 3,
-min_evidence 0.13 and min_evidence_each 0.05, 18%, for 0.005 of R@10 (one
-floor of 0.15 for every result: 13%, for 0.014). Weighing unseen terms
+came back non-empty 99.9% of the time without a floor (96% keeping only
+memories that hold a query term); with unseen terms weighing 3,
+min_evidence 0.17 and min_evidence_each 0.05, 11%, for 0.010 of R@10 (0.13
+gave 23% for 0.005; one floor of 0.15 for every result 13% for 0.014, in
+an earlier run). The first tuning chose 0.13 on an index whose cold start
+had indexed most files twice: deleted documents not yet merged away count
+in Tantivy's document frequencies, which made every idf, so every share,
+different from what a clean index gives. Weighing unseen terms
 like a term one memory holds needed a floor of 0.35 for a similar effect
 and cost 0.06 of R@10: in one's own store, the relevant memory of a
 paraphrased question often holds only a third of its terms.
