@@ -163,9 +163,14 @@ class Recall:
         keys = list(depth)
         index = self.indexing.index
         snap = index.snapshot()  # one for every lookup: hits' addresses must agree
-        # The two views search in parallel: Tantivy lets go of the GIL. Only
-        # the search goes to the other thread; the queries are built here, so
-        # the two threads do not take turns at the GIL building them.
+        # The two views search in parallel: Tantivy lets go of the GIL. The
+        # queries are built here (the threads would only take turns at the
+        # GIL building them); the word view's search, the shorter, goes to
+        # the other thread and the trigram view's runs here, so its answer
+        # is usually waiting by the time this one is done.
+        stems = analysis.stems(terms)
+        word_query = index.view_query({"words": terms, "stems": stems}, keys, snapshot=snap)
+        word_run = self._pool.submit(snap.searcher.search, word_query, req.raw_candidates) if word_query else None
         trigram_query = index.view_query(
             {"grams": analysis.trigrams(terms)},
             keys,
@@ -174,10 +179,9 @@ class Recall:
             max_terms=self.config.recall.trigram_terms or None,
             snapshot=snap,
         )
-        trigram_run = self._pool.submit(snap.searcher.search, trigram_query, req.raw_candidates) if trigram_query else None
-        stems = analysis.stems(terms)
-        word_hits = index.search({"words": terms, "stems": stems}, keys, req.raw_candidates, snapshot=snap)
-        views = {"bm25_unicode": word_hits, "bm25_trigram": snap.hits(trigram_run.result()) if trigram_run else []}
+        trigram_hits = snap.hits(snap.searcher.search(trigram_query, req.raw_candidates)) if trigram_query else []
+        word_hits = snap.hits(word_run.result()) if word_run else []
+        views = {"bm25_unicode": word_hits, "bm25_trigram": trigram_hits}
         candidates: dict[str, Candidate] = {}
         for view, hits in views.items():
             for rank, hit in enumerate(hits):
