@@ -9,7 +9,10 @@ flushes them as one: one fsync of the decision log's WAL, one fsync per
 directory they renamed into, the derived views (search index, MEMORY.md
 once per directory, daily log). Only then is any of them answered: a write
 is acknowledged once its decision and its file are on disk. The others
-wait; the writes that arrive meanwhile make the next batch.
+wait; the writes that arrive meanwhile make the next batch, led by the
+first of them. Each writer sleeps on its own lock, so the leader wakes just
+the writers it answers and the next leader (a wake-up costs CPU: a context
+switch and a turn of the GIL).
 
 Changes are flushed in the order they were applied, so the derived views
 never take an older version after a newer.
@@ -52,13 +55,23 @@ Apply = Callable[[], "tuple[T, Change | None]"]
 Flush = Callable[[Sequence[Change]], None]
 
 
+def _held_lock() -> threading.Lock:
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
 @dataclass
 class _Job(Generic[T]):
     apply: Apply[T]
+    thread: int = 0  # the writer's thread id
     result: Any = None
     change: Change | None = None
     error: BaseException | None = None
-    done: bool = field(default=False)
+    done: bool = False
+    # Released (by the leader) when the write is done or its writer is to
+    # lead the next batch; the writer waits on it.
+    wake: threading.Lock = field(default_factory=_held_lock)
 
 
 class GroupCommit:
@@ -70,32 +83,37 @@ class GroupCommit:
         # whole batch failed (its durability), and sets `error` on a change
         # whose own derived views failed.
         self._flush = flush
-        self._cond = threading.Condition()
+        self._mutex = threading.Lock()  # guards the queue and the leader
         self._queue: list[_Job[Any]] = []
         self._leader: int | None = None  # thread id of the writer leading now
 
     def run(self, apply: Apply[T]) -> T:
         """Apply (under the lock) and flush a write; returns its result once
         it is durable, or raises what applying or flushing it raised."""
-        job: _Job[T] = _Job(apply)
+        me = threading.get_ident()
+        job: _Job[T] = _Job(apply, me)
         if self._lock._is_owned():  # type: ignore[attr-defined]
             # This thread holds the lock already (a reset's scan, observing a
             # change whose listener writes): no leader could take it, so the
             # write is applied and flushed here, alone.
             self._apply_and_flush([job])
             return self._result(job)
-        me = threading.get_ident()
-        with self._cond:
-            self._queue.append(job)
-            while not job.done:
-                if self._leader is None:
-                    self._lead(me, nested=False)
-                elif self._leader == me:
-                    # A listener of the batch this thread is flushing wrote
-                    # (a synthesis refreshed): that write is led here, now.
-                    self._lead(me, nested=True)
-                else:
-                    self._cond.wait()
+        with self._mutex:
+            nested = self._leader == me
+            leads = self._leader is None
+            if leads:
+                self._leader = me
+            if not nested:
+                self._queue.append(job)
+        if nested:
+            # A listener of the batch this thread is flushing wrote (a
+            # synthesis refreshed): that write is led here, now.
+            self._apply_and_flush([job])
+        else:
+            if not leads:
+                job.wake.acquire()  # its batch is done, or it leads the next
+            if not job.done:
+                self._lead(me)
         return self._result(job)
 
     @staticmethod
@@ -104,20 +122,24 @@ class GroupCommit:
             raise job.error
         return job.result
 
-    def _lead(self, me: int, *, nested: bool) -> None:
-        """Apply and flush the queue as it is now (called holding `_cond`)."""
-        batch, self._queue = self._queue, []
-        self._leader = me
-        self._cond.release()
+    def _lead(self, me: int) -> None:
+        """Apply and flush the queue as it is now (its first write is this
+        thread's), then wake its writers and hand the lead to the first
+        writer queued since, if any."""
+        with self._mutex:
+            batch, self._queue = self._queue, []
         try:
             self._apply_and_flush(batch)
         finally:
-            self._cond.acquire()
-            if not nested:
-                self._leader = None
+            with self._mutex:
+                following = self._queue[0] if self._queue else None
+                self._leader = following.thread if following is not None else None
             for job in batch:
                 job.done = True
-            self._cond.notify_all()
+                if job.thread != me:
+                    job.wake.release()
+            if following is not None:
+                following.wake.release()
 
     def _apply_and_flush(self, batch: list[_Job[Any]]) -> None:
         with self._lock:
