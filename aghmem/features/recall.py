@@ -158,58 +158,16 @@ class Recall:
         if skipped:
             return self._package(req, [], now, clock_now, skipped_reason=skipped, terms=terms)
 
-        visible = req.scopes()
-        depth = {s.key: s.depth for s in visible}
+        depth = {s.key: s.depth for s in req.scopes()}
         keys = list(depth)
-        index = self.indexing.index
-        snap = index.snapshot()  # one for every lookup: hits' addresses must agree
-        # The two views search in parallel: Tantivy lets go of the GIL. The
-        # queries are built here (the threads would only take turns at the
-        # GIL building them); the word view's search, the shorter, goes to
-        # the other thread and the trigram view's runs here, so its answer
-        # is usually waiting by the time this one is done.
+        snap = self.indexing.index.snapshot()  # one for every lookup: hits' addresses must agree
         stems = analysis.stems(terms)
-        word_query = index.view_query({"words": terms, "stems": stems}, keys, snapshot=snap)
-        word_run = self._pool.submit(snap.searcher.search, word_query, req.raw_candidates) if word_query else None
-        trigram_query = index.view_query(
-            {"grams": analysis.trigrams(terms)},
-            keys,
-            # The rarest trigrams carry the typo tolerance; the common ones cost
-            # the most (longest posting lists) for the least score.
-            max_terms=self.config.recall.trigram_terms or None,
-            snapshot=snap,
-        )
-        trigram_hits = snap.hits(snap.searcher.search(trigram_query, req.raw_candidates)) if trigram_query else []
-        word_hits = snap.hits(word_run.result()) if word_run else []
-        views = {"bm25_unicode": word_hits, "bm25_trigram": trigram_hits}
-        candidates: dict[str, Candidate] = {}
-        for view, hits in views.items():
-            for rank, hit in enumerate(hits):
-                candidates.setdefault(hit.id, Candidate(hit, depth[hit.scope_key])).ranks[view] = rank
-
-        surfaced = self._surfaced(req)
-        kept = []
-        for cand in candidates.values():
-            if cand.hit.filename.startswith("_system") and not req.include_system:
-                continue
-            if cand.hit.id in surfaced:
-                if not req.include_already_surfaced:
-                    continue
-                cand.already_shown = True
-            kept.append(cand)
-
+        word_hits, trigram_hits = self._views(req, terms, stems, keys, snap)
+        found, kept = self._candidates(req, {"bm25_unicode": word_hits, "bm25_trigram": trigram_hits}, depth)
         scores = self.signals.scores
         self._fuse(kept, scores, now)
         kept.sort(key=lambda c: (-c.score, -c.depth, -c.hit.mtime_ns, c.hit.id))
-        floor = None
-        if self.config.recall.min_evidence > 0:
-            floor = Floor(
-                index, snap, terms, stems, keys,
-                minimum=self.config.recall.min_evidence,
-                each=self.config.recall.min_evidence_each,
-                word_hits=word_hits,
-                complete=len(word_hits) < req.raw_candidates,
-            )
+        floor = self._floor(snap, terms, stems, keys, word_hits, req.raw_candidates)
         ranked = self._top(kept, depth, req.top_k, floor, snap if req.scope_mode == INHERIT else None)
         if floor is not None and not floor.answers(max((c.evidence or 0.0 for c in ranked), default=0.0)):
             ranked = []  # only weak matches: silence, not padding
@@ -223,7 +181,7 @@ class Recall:
             if floor is not None:
                 cand.why.append(floor.evidence(cand.hit.id).describe())
             results.append(cand)
-        if results or floor is None or (candidates and not kept):
+        if results or floor is None or (found and not kept):
             return self._package(req, results, now, clock_now, terms=terms)
         # Nothing passed the floor (and something was looked at, or nothing
         # holds a query term at all): say so rather than pad.
@@ -233,6 +191,64 @@ class Recall:
             if best else "no memory holds any of the query's terms"
         )
         return self._package(req, [], now, clock_now, terms=terms, skipped_reason="no_relevant_memory", note=note)
+
+    def _views(
+        self, req: SearchRequest, terms: list[str], stems: list[str], keys: list[str], snap: Snapshot
+    ) -> tuple[list[Hit], list[Hit]]:
+        """Each lexical view's hits (word, trigram), searched in parallel:
+        Tantivy lets go of the GIL. The queries are built here (two threads
+        would only take turns at the GIL building them); the word view's
+        search, the shorter, goes to the other thread and the trigram
+        view's runs here, so its answer is usually waiting by the end."""
+        index = self.indexing.index
+        word_query = index.view_query({"words": terms, "stems": stems}, keys, snapshot=snap)
+        word_run = self._pool.submit(snap.searcher.search, word_query, req.raw_candidates) if word_query else None
+        trigram_query = index.view_query(
+            {"grams": analysis.trigrams(terms)},
+            keys,
+            # The rarest trigrams carry the typo tolerance; the common ones cost
+            # the most (longest posting lists) for the least score.
+            max_terms=self.config.recall.trigram_terms or None,
+            snapshot=snap,
+        )
+        trigram_hits = snap.hits(snap.searcher.search(trigram_query, req.raw_candidates)) if trigram_query else []
+        return (snap.hits(word_run.result()) if word_run else []), trigram_hits
+
+    def _candidates(
+        self, req: SearchRequest, views: dict[str, list[Hit]], depth: dict[str, int]
+    ) -> tuple[bool, list[Candidate]]:
+        """(whether any view found anything, the candidates the request
+        may see: no _system files unless asked, nothing already surfaced
+        unless asked, then marked)."""
+        candidates: dict[str, Candidate] = {}
+        for view, hits in views.items():
+            for rank, hit in enumerate(hits):
+                candidates.setdefault(hit.id, Candidate(hit, depth[hit.scope_key])).ranks[view] = rank
+        surfaced = self._surfaced(req)
+        kept = []
+        for cand in candidates.values():
+            if cand.hit.filename.startswith("_system") and not req.include_system:
+                continue
+            if cand.hit.id in surfaced:
+                if not req.include_already_surfaced:
+                    continue
+                cand.already_shown = True
+            kept.append(cand)
+        return bool(candidates), kept
+
+    def _floor(
+        self, snap: Snapshot, terms: list[str], stems: list[str], keys: list[str], word_hits: list[Hit], asked: int
+    ) -> Floor | None:
+        """The relevance floor for this query; None when it is off."""
+        if self.config.recall.min_evidence <= 0:
+            return None
+        return Floor(
+            self.indexing.index, snap, terms, stems, keys,
+            minimum=self.config.recall.min_evidence,
+            each=self.config.recall.min_evidence_each,
+            word_hits=word_hits,
+            complete=len(word_hits) < asked,  # fewer than asked: every memory holding a term
+        )
 
     def _top(
         self, ordered: list[Candidate], depth: dict[str, int], top_k: int, floor: Floor | None, shadow: Snapshot | None
