@@ -8,7 +8,6 @@ several writers. Reading MEMORY.md after a write returns shows that write.
 
 from __future__ import annotations
 
-import functools
 import threading
 from pathlib import Path
 from typing import Callable, Iterable
@@ -22,15 +21,26 @@ INDEX_MAX_BYTES = 25_000
 Row = tuple[str, str, str]  # filename, name, description
 
 
-@functools.lru_cache(maxsize=16_384)
+# Rendered lines by row: a regeneration re-renders up to 200 lines, nearly
+# all unchanged. A plain dict of strings and tuples of them, which the cyclic
+# collector stops tracking (an lru_cache's entries are lists it walks at
+# every full collection); started afresh when full.
+_LINES: dict[Row, tuple[str, int]] = {}
+
+
 def _index_line(filename: str, name: str, description: str) -> tuple[str, int]:
-    """The line (with its newline) and its size in bytes. Cached: a
-    regeneration re-renders up to 200 lines, nearly all unchanged."""
+    """The line (with its newline) and its size in bytes."""
+    row = (filename, name, description)
+    if (known := _LINES.get(row)) is not None:
+        return known
     name = " ".join(name.split()).replace("[", "(").replace("]", ")")
     line = f"- [{name}]({filename})"
     description = " ".join(description.split())
     line = f"{line} - {description}\n" if description else f"{line}\n"
-    return line, len(line.encode("utf-8"))
+    if len(_LINES) >= 16_384:
+        _LINES.clear()
+    known = _LINES[row] = (line, len(line.encode("utf-8")))
+    return known
 
 
 def render_index(rows: Iterable[Row]) -> str:
