@@ -74,6 +74,37 @@ def test_searches_share_a_snapshot_until_a_change_is_committed(tmp_path: Path) -
         index.close()
 
 
+def test_hits_carry_the_fields_of_the_version_found_across_commits_and_restarts(tmp_path: Path) -> None:
+    # Hits' fields are kept by document version number for the life of the
+    # index object (snapshot.HitFields), not per snapshot: an updated memory
+    # must come back with its new fields, and after a restart numbers must
+    # go on from the highest in the index, never meaning two versions.
+    stamps = itertools.count()
+
+    def found(index: SearchIndex, word: str) -> list[tuple[str, str, int]]:
+        return [(h.id, h.filename, h.mtime_ns) for h in index.search({"words": [word]}, ["global"], 10)]
+
+    index = SearchIndex(tmp_path / "index", stamp=lambda: next(stamps), commit_delay=60)
+    try:
+        index.rebuild([IndexDoc("global:a.md", "global", "a.md", 1, "alpha text")], 1)
+        assert found(index, "alpha") == [("global:a.md", "a.md", 1)]
+        index.stage(upserts=[IndexDoc("global:a.md", "global", "a.md", 2, "alpha text again")])
+        assert found(index, "alpha") == [("global:a.md", "a.md", 2)]
+    finally:
+        index.close()
+    reopened = SearchIndex(tmp_path / "index", stamp=lambda: next(stamps), commit_delay=60)
+    try:
+        assert reopened.hit_fields.get(1) is None  # nothing known yet: read from the store
+        assert found(reopened, "alpha") == [("global:a.md", "a.md", 2)]
+        # Versions 0 and 1 were indexed (1 is alive): numbering goes on at 2.
+        assert reopened.hit_fields.number(("y", "global", "y.md", 0)) == 2
+        reopened.stage(upserts=[IndexDoc("global:b.md", "global", "b.md", 3, "beta alpha")])
+        assert found(reopened, "beta") == [("global:b.md", "b.md", 3)]
+        assert sorted(found(reopened, "alpha")) == [("global:a.md", "a.md", 2), ("global:b.md", "b.md", 3)]
+    finally:
+        reopened.close()
+
+
 # Texts that exercise every branch of the analysis: identifiers, paths,
 # accents, CJK runs, long tokens, stop words, a ligature NFKD spells with
 # spaces (U+FDFA), emoji.
