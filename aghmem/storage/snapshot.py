@@ -43,7 +43,7 @@ class HitFields:
     number always means one document version; a deleted version's entry
     only waits for the table to start afresh."""
 
-    MAX_ENTRIES = 400_000
+    MAX_ENTRIES = 200_000  # ~70 MB at most; past it the table starts afresh (misses read the store)
 
     def __init__(self, first: int) -> None:
         self._numbers: Iterator[int] = itertools.count(first)  # next() is atomic under the GIL
