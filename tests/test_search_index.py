@@ -105,6 +105,26 @@ def test_hits_carry_the_fields_of_the_version_found_across_commits_and_restarts(
         reopened.close()
 
 
+def test_an_index_of_an_older_schema_is_rebuilt_not_read(tmp_path: Path) -> None:
+    # An upgrade that changes the schema (5 added the `ord` fast field hits
+    # are read by) must not read the old index: it starts empty and says it
+    # needs the rebuild the daemon then runs from the catalog.
+    stamps = itertools.count()
+    index = SearchIndex(tmp_path / "index", stamp=lambda: next(stamps), commit_delay=60)
+    try:
+        index.rebuild([IndexDoc("global:a.md", "global", "a.md", 1, "alpha text")], 1)
+    finally:
+        index.close()
+    (tmp_path / "index" / "aghmem.json").write_text('{"schema_version": 4}')
+    reopened = SearchIndex(tmp_path / "index", stamp=lambda: next(stamps), commit_delay=60)
+    try:
+        assert reopened.needs_rebuild and reopened.num_docs() == 0
+        reopened.rebuild([IndexDoc("global:a.md", "global", "a.md", 1, "alpha text")], 1)
+        assert [h.id for h in reopened.search({"words": ["alpha"]}, ["global"], 10)] == ["global:a.md"]
+    finally:
+        reopened.close()
+
+
 # Texts that exercise every branch of the analysis: identifiers, paths,
 # accents, CJK runs, long tokens, stop words, a ligature NFKD spells with
 # spaces (U+FDFA), emoji.
