@@ -3,10 +3,12 @@ was staged before it (issue 12 §4: a reindex left duplicate documents)."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import threading
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -14,11 +16,22 @@ from aghmem import processes
 from aghmem.storage import analysis, index_fields
 from aghmem.storage.tantivy_index import IndexDoc, SearchIndex
 
+_STAMPS = itertools.count()
+
+
+@contextlib.contextmanager
+def opened(path: Path) -> Iterator[SearchIndex]:
+    """An index at `path` whose committer waits a minute (nothing commits
+    by itself: a search or a flush does), closed after."""
+    index = SearchIndex(path, stamp=lambda: next(_STAMPS), commit_delay=60)
+    try:
+        yield index
+    finally:
+        index.close()
+
 
 def test_a_rebuild_over_a_staged_change_leaves_no_duplicate(tmp_path: Path) -> None:
-    stamps = itertools.count()
-    index = SearchIndex(tmp_path / "index", stamp=lambda: next(stamps), commit_delay=60)  # nothing commits by itself
-    try:
+    with opened(tmp_path / "index") as index:
         docs = [IndexDoc(f"global:{n}.md", "global", f"{n}.md", 1, f"{n} text") for n in ("alpha", "beta")]
         index.rebuild(docs, len(docs))
         index.stage(upserts=[docs[0]])  # a hand edit, staged, not yet committed
@@ -27,16 +40,12 @@ def test_a_rebuild_over_a_staged_change_leaves_no_duplicate(tmp_path: Path) -> N
         assert index.num_docs() == 2
         hits = index.search({"words": ["alpha"]}, ["global"], 10)
         assert [hit.id for hit in hits] == ["global:alpha.md"]
-    finally:
-        index.close()
 
 
 def test_staging_does_not_wait_for_a_commit_under_way(tmp_path: Path) -> None:
     # Issue 16: a commit holds the writer ~20-40 ms; a write's staging used
     # to wait for it, and with it every write of a group commit.
-    stamps = itertools.count()
-    index = SearchIndex(tmp_path / "index", stamp=lambda: next(stamps), commit_delay=60)
-    try:
+    with opened(tmp_path / "index") as index:
         docs = [IndexDoc(f"global:{n}.md", "global", f"{n}.md", 1, f"{n} text") for n in ("alpha", "beta")]
         index.rebuild(docs[:1], 1)
         with index._lock:  # as a commit does, for its whole run
@@ -47,17 +56,13 @@ def test_staging_does_not_wait_for_a_commit_under_way(tmp_path: Path) -> None:
         # A search after the staging sees it, as after any change.
         assert [hit.id for hit in index.search({"words": ["beta"]}, ["global"], 10)] == ["global:beta.md"]
         assert index.search({"words": ["alpha"]}, ["global"], 10) == [] and index.pending == 0
-    finally:
-        index.close()
 
 
 def test_searches_share_a_snapshot_until_a_change_is_committed(tmp_path: Path) -> None:
     # Issue 16: the snapshot (and what it has read: document frequencies,
     # hits' stored fields) is kept between searches, so it must never
     # outlive a commit: a search after a change sees the change.
-    stamps = itertools.count()
-    index = SearchIndex(tmp_path / "index", stamp=lambda: next(stamps), commit_delay=60)
-    try:
+    with opened(tmp_path / "index") as index:
         index.rebuild([IndexDoc("global:a.md", "global", "a.md", 1, "alpha text")], 1)
         first = index.snapshot()
         assert index.snapshot() is first
@@ -70,8 +75,6 @@ def test_searches_share_a_snapshot_until_a_change_is_committed(tmp_path: Path) -
         assert {h.id for h in index.search({"words": ["alpha"]}, ["global"], 10)} == {"global:a.md", "global:b.md"}
         index.stage(deletes=["global:a.md"])
         assert [h.id for h in index.search({"words": ["alpha"]}, ["global"], 10)] == ["global:b.md"]
-    finally:
-        index.close()
 
 
 def test_hits_carry_the_fields_of_the_version_found_across_commits_and_restarts(tmp_path: Path) -> None:
@@ -79,21 +82,16 @@ def test_hits_carry_the_fields_of_the_version_found_across_commits_and_restarts(
     # index object (snapshot.HitFields), not per snapshot: an updated memory
     # must come back with its new fields, and after a restart numbers must
     # go on from the highest in the index, never meaning two versions.
-    stamps = itertools.count()
 
     def found(index: SearchIndex, word: str) -> list[tuple[str, str, int]]:
         return [(h.id, h.filename, h.mtime_ns) for h in index.search({"words": [word]}, ["global"], 10)]
 
-    index = SearchIndex(tmp_path / "index", stamp=lambda: next(stamps), commit_delay=60)
-    try:
+    with opened(tmp_path / "index") as index:
         index.rebuild([IndexDoc("global:a.md", "global", "a.md", 1, "alpha text")], 1)
         assert found(index, "alpha") == [("global:a.md", "a.md", 1)]
         index.stage(upserts=[IndexDoc("global:a.md", "global", "a.md", 2, "alpha text again")])
         assert found(index, "alpha") == [("global:a.md", "a.md", 2)]
-    finally:
-        index.close()
-    reopened = SearchIndex(tmp_path / "index", stamp=lambda: next(stamps), commit_delay=60)
-    try:
+    with opened(tmp_path / "index") as reopened:
         assert reopened.hit_fields.get(1) is None  # nothing known yet: read from the store
         assert found(reopened, "alpha") == [("global:a.md", "a.md", 2)]
         # Versions 0 and 1 were indexed (1 is alive): numbering goes on at 2.
@@ -101,28 +99,19 @@ def test_hits_carry_the_fields_of_the_version_found_across_commits_and_restarts(
         reopened.stage(upserts=[IndexDoc("global:b.md", "global", "b.md", 3, "beta alpha")])
         assert found(reopened, "beta") == [("global:b.md", "b.md", 3)]
         assert sorted(found(reopened, "alpha")) == [("global:a.md", "a.md", 2), ("global:b.md", "b.md", 3)]
-    finally:
-        reopened.close()
 
 
 def test_an_index_of_an_older_schema_is_rebuilt_not_read(tmp_path: Path) -> None:
     # An upgrade that changes the schema (5 added the `ord` fast field hits
     # are read by) must not read the old index: it starts empty and says it
     # needs the rebuild the daemon then runs from the catalog.
-    stamps = itertools.count()
-    index = SearchIndex(tmp_path / "index", stamp=lambda: next(stamps), commit_delay=60)
-    try:
+    with opened(tmp_path / "index") as index:
         index.rebuild([IndexDoc("global:a.md", "global", "a.md", 1, "alpha text")], 1)
-    finally:
-        index.close()
     (tmp_path / "index" / "aghmem.json").write_text('{"schema_version": 4}')
-    reopened = SearchIndex(tmp_path / "index", stamp=lambda: next(stamps), commit_delay=60)
-    try:
+    with opened(tmp_path / "index") as reopened:
         assert reopened.needs_rebuild and reopened.num_docs() == 0
         reopened.rebuild([IndexDoc("global:a.md", "global", "a.md", 1, "alpha text")], 1)
         assert [h.id for h in reopened.search({"words": ["alpha"]}, ["global"], 10)] == ["global:a.md"]
-    finally:
-        reopened.close()
 
 
 # Texts that exercise every branch of the analysis: identifiers, paths,
@@ -154,10 +143,7 @@ def test_a_rebuild_in_worker_processes_holds_what_one_here_does(
     # Issue 16: a big rebuild analyses in worker processes; the index must
     # hold the same terms in the same order (BM25 ties break by address).
     docs = corpus(700)
-    stamps = itertools.count()
-    here = SearchIndex(tmp_path / "here", stamp=lambda: next(stamps), commit_delay=60)
-    pooled = SearchIndex(tmp_path / "pooled", stamp=lambda: next(stamps), commit_delay=60)
-    try:
+    with opened(tmp_path / "here") as here, opened(tmp_path / "pooled") as pooled:
         here.rebuild(docs, len(docs))
         # Small chunks over two workers, whatever this machine's cores: many
         # answers to put back in order.
@@ -184,9 +170,6 @@ def test_a_rebuild_in_worker_processes_holds_what_one_here_does(
                     here.snapshot(), field, values, None
                 )
             assert found, text  # every query finds something in some view
-    finally:
-        here.close()
-        pooled.close()
 
 
 def test_a_worker_that_died_leaves_its_chunks_to_this_process() -> None:
