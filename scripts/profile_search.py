@@ -9,6 +9,8 @@ same queries three ways and reports median/p99 of each:
   (the floor every other number is compared with);
 - service: MemoryService.search, the whole pipeline (both lexical views,
   fusion, floor, package) without HTTP;
+- the first search after a commit against the three after it (what a
+  write costs the searches that follow it);
 - then the pipeline again under cProfile, printing the functions that take
   the most time (own time and cumulative), so a change can aim at them.
 
@@ -40,6 +42,7 @@ from aghmem.features.recall import SearchRequest  # noqa: E402
 from aghmem.model import Scope, Selector  # noqa: E402
 from aghmem.service.service import MemoryService  # noqa: E402
 from aghmem.storage import analysis  # noqa: E402
+from aghmem.storage.tantivy_index import IndexDoc  # noqa: E402
 
 WS_ID = "ws_benchsearch1"
 
@@ -55,6 +58,21 @@ def timed(fn, items) -> list[float]:  # noqa: ANN001
 
 def stats(latencies: list[float]) -> dict[str, float]:
     return {"p50_ms": round(statistics.median(latencies) * 1000, 3), "p99_ms": round(percentile(latencies, 0.99) * 1000, 3)}
+
+
+def after_commits(service: MemoryService, requests: list[SearchRequest], rounds: int) -> tuple[list[float], list[float]]:
+    """(the first search after each commit, the three after it): what a
+    write costs the searches that follow it (a new searcher, its caches)."""
+    index = service.runtime.indexing.index
+    first: list[float] = []
+    later: list[float] = []
+    queue = iter(requests * 2)
+    for n in range(rounds):
+        index.stage([IndexDoc(f"mem_aftercommit{n}", "global", f"user_after_commit_{n}.md", 1, f"filler text {n}")])
+        index.flush()  # as the committer does a moment after a write
+        first += timed(service.search, [next(queue)])
+        later += timed(service.search, [next(queue) for _ in range(3)])
+    return first, later
 
 
 def main() -> None:
@@ -101,6 +119,8 @@ def main() -> None:
         raw_lat = timed(raw, texts)
         log(f"service.search, {len(requests)} queries…")
         service_lat = timed(service.search, requests)
+        log("after a commit: a staged document committed, then four searches, 60 times…")
+        first_lat, later_lat = after_commits(service, requests, rounds=60)
         log("service.search under cProfile…")
         profiler = cProfile.Profile()
         profiler.enable()
@@ -116,11 +136,15 @@ def main() -> None:
         "raw_tantivy": stats(raw_lat),
         "service_search": stats(service_lat),
         "ratio_p50": round(statistics.median(service_lat) / statistics.median(raw_lat), 1),
+        "first_after_commit": stats(first_lat),
+        "later_after_commit": stats(later_lat),
     }
     print(f"memories {args.memories}, {args.queries} queries")
     print(f"raw Tantivy (word view)   p50 {document['raw_tantivy']['p50_ms']} ms  p99 {document['raw_tantivy']['p99_ms']} ms")
     print(f"service.search (pipeline) p50 {document['service_search']['p50_ms']} ms  p99 {document['service_search']['p99_ms']} ms"
           f"  ({document['ratio_p50']}× raw)")
+    first, later = document["first_after_commit"], document["later_after_commit"]
+    print(f"after a commit: first search p50 {first['p50_ms']} ms, the next three p50 {later['p50_ms']} ms")
     for key in ("tottime", "cumulative"):
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats(key).print_stats(args.top)
