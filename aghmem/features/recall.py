@@ -202,7 +202,7 @@ class Recall:
         view's runs here, so its answer is usually waiting by the end."""
         index = self.indexing.index
         word_query = index.view_query({"words": terms, "stems": stems}, keys, snapshot=snap)
-        word_run = self._pool.submit(snap.searcher.search, word_query, req.raw_candidates) if word_query else None
+        word_run = self._pool.submit(snap.top, word_query, req.raw_candidates) if word_query else None
         trigram_query = index.view_query(
             {"grams": analysis.trigrams(terms)},
             keys,
@@ -211,8 +211,8 @@ class Recall:
             max_terms=self.config.recall.trigram_terms or None,
             snapshot=snap,
         )
-        trigram_hits = snap.hits(snap.searcher.search(trigram_query, req.raw_candidates)) if trigram_query else []
-        return (snap.hits(word_run.result()) if word_run else []), trigram_hits
+        trigram_hits = snap.top(trigram_query, req.raw_candidates) if trigram_query else []
+        return (word_run.result() if word_run else []), trigram_hits
 
     def _candidates(
         self, req: SearchRequest, views: dict[str, list[Hit]], depth: dict[str, int]

@@ -90,6 +90,12 @@ class Snapshot:
             df = self._memo[(field, term)] = self.searcher.doc_freq(field, term)
         return df
 
+    def top(self, query: tantivy.Query, limit: int) -> list[Hit]:
+        """The `limit` best hits of a query, in rank order. No total count:
+        counting visits every matching document, the top `limit` alone need
+        not (a trigram view's search at 20k: 0.53 → 0.42 ms p50)."""
+        return self.hits(self.searcher.search(query, limit, count=False))
+
     def hits(self, result: tantivy.SearchResult) -> list[Hit]:
         """A search result's hits, in rank order. One loop, and the tuples
         made as tuples: a NamedTuple's own __new__ is a Python function (a

@@ -312,7 +312,7 @@ class SearchIndex:
         """
         snap = snapshot or self.snapshot()
         query = self.view_query(fields, scope_keys, max_terms=max_terms, snapshot=snap)
-        return snap.hits(snap.searcher.search(query, limit)) if query is not None else []
+        return snap.top(query, limit) if query is not None else []
 
     def view_query(
         self,
@@ -392,7 +392,7 @@ class SearchIndex:
             if not clauses:
                 continue
             query = tantivy.Query.boolean_query([(tantivy.Occur.Must, only), (tantivy.Occur.Must, tantivy.Query.boolean_query(clauses))])
-            for score, address in snap.searcher.search(query, len(hits)).hits:
+            for score, address in snap.searcher.search(query, len(hits), count=False).hits:
                 key = (address.segment_ord, address.doc)
                 masks[key] = masks.get(key, 0) | (int(score) << start)
         return masks
