@@ -14,7 +14,7 @@ import pytest
 
 from aghmem import processes
 from aghmem.storage import analysis, index_fields
-from aghmem.storage.tantivy_index import IndexDoc, SearchIndex
+from aghmem.storage.tantivy_index import FEED_DOCS, IndexDoc, SearchIndex
 
 _STAMPS = itertools.count()
 
@@ -56,6 +56,28 @@ def test_staging_does_not_wait_for_a_commit_under_way(tmp_path: Path) -> None:
         # A search after the staging sees it, as after any change.
         assert [hit.id for hit in index.search({"words": ["beta"]}, ["global"], 10)] == ["global:beta.md"]
         assert index.search({"words": ["alpha"]}, ["global"], 10) == [] and index.pending == 0
+
+
+def test_a_big_staging_goes_to_the_writer_before_its_commit_and_commits_once(tmp_path: Path) -> None:
+    # Issue 16: a cold start stages thousands of documents between commits
+    # seconds apart; they go to the writer as they come (it indexes them on
+    # its own thread), not all at the commit. Uncommitted there, they are
+    # still pending: a search commits them first, and a later version of a
+    # document replaces the one already handed over.
+    with opened(tmp_path / "index") as index:
+        many = FEED_DOCS + 10
+        docs = [IndexDoc(f"global:{n}.md", "global", f"{n}.md", 1, f"note {n} common") for n in range(many)]
+        index.stage(upserts=docs)
+        assert index._ops == [] and index.pending == many and not index.fresh
+        index.stage(upserts=[IndexDoc("global:7.md", "global", "7.md", 2, "note 7 rewritten")])
+        assert len(index.search({"words": ["common"]}, ["global"], many + 10)) == many - 1
+        assert [(h.id, h.mtime_ns) for h in index.search({"words": ["rewritten"]}, ["global"], 10)] == [("global:7.md", 2)]
+        assert index.num_docs() == many and index.pending == 0
+        with index._lock:  # a commit under way: staging neither waits nor hands over
+            index.stage(upserts=docs)
+            assert len(index._ops) == many
+        index.flush()
+        assert index.num_docs() == many and index.search({"words": ["rewritten"]}, ["global"], 10) == []
 
 
 def test_searches_share_a_snapshot_until_a_change_is_committed(tmp_path: Path) -> None:

@@ -34,6 +34,10 @@ log = logging.getLogger("aghmem.index")
 # 5: `ord`, a fast field numbering document versions (snapshot.HitFields).
 SCHEMA_VERSION = 5
 WRITER_HEAP = 64_000_000
+# Staged documents handed to the writer between commits once this many wait:
+# it indexes them on its own thread while more are read, instead of all at
+# the commit (a cold start's commits are seconds apart).
+FEED_DOCS = 500
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,12 @@ class SearchIndex:
             self._ops.extend((doc.id, document, self.stamp()) for doc, document in zip(upserts, documents))
             self._ops.extend((memory_id, None, self.stamp()) for memory_id in deletes)
             self._wake.notify()
+            feed = len(self._ops) >= FEED_DOCS
+        if feed and self._lock.acquire(blocking=False):  # never wait for a commit under way
+            try:
+                self._take_ops()
+            finally:
+                self._lock.release()
 
     def set_commit_delay(self, seconds: float) -> None:
         with self._ops_lock:
