@@ -222,3 +222,22 @@ def test_the_cached_analysis_gives_the_terms_the_loop_gave(text: str) -> None:
     words = analysis.word_terms(text)
     # Stems per term, cached: what the analyzer gives for the joined terms.
     assert analysis.stems(words) == (analysis._STEMMER.analyze(" ".join(words)) if words else [])
+
+
+def test_trigrams_are_weighed_by_the_scopes_searched_words_by_all(tmp_path: Path) -> None:
+    # Schema 6: trigrams are not in `stats` (a quarter of a cold start's
+    # indexing); their document frequencies are those of the scopes a
+    # search can see, words' and stems' those of the whole index.
+    with opened(tmp_path / "index") as index:
+        docs = [IndexDoc(f"global:{n}.md", "global", f"{n}.md", 1, "kelp forest") for n in range(3)]
+        docs += [IndexDoc("ws:w1:a.md", "ws:w1", "a.md", 1, "kelp"), IndexDoc("ws:w1:b.md", "ws:w1", "b.md", 1, "reef")]
+        index.rebuild(docs, len(docs))
+        snap = index.snapshot()
+        assert index._weighed(snap, "words", ["kelp", "reef"], ["ws:w1"]) == (5, [(1, "reef"), (4, "kelp")])
+        assert index._weighed(snap, "grams", ["^ke", "ree"], ["ws:w1"]) == (2, [(1, "^ke"), (1, "ree")])
+        assert index._weighed(snap, "grams", ["^ke", "ree"], ["global", "ws:w1"]) == (5, [(1, "ree"), (4, "^ke")])
+        assert snap.doc_freq("stats", "grams:^ke") == 0 and snap.doc_freq("stats", "words:kelp") == 4
+        # The same trigram weighs differently for the two searches, each clause built once for its own.
+        assert [h.id for h in index.search({"grams": ["^ke", "kel"]}, ["ws:w1"], 10)] == ["ws:w1:a.md"]
+        assert len(index.search({"grams": ["^ke", "kel"]}, ["global", "ws:w1"], 10)) == 4
+        assert {k[3] for k in snap.clauses if k[0] == "grams"} == {("ws:w1",), ("global", "ws:w1")}

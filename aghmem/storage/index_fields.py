@@ -1,7 +1,7 @@
 """A document's index fields as strings, for one document or many at once.
 
 `fields` is what the index stores for a text: each view's terms prefixed
-with the document's scope, and the unscoped `stats` terms. A cold rebuild
+with the document's scope, and the unscoped `stats` terms of words and stems. A cold rebuild
 spends much of its time here (pure Python, one core), so `analysed` hands
 big batches to helper processes (`aghmem.processes`) when there are cores
 to spare, in order, while the caller feeds the writer. A helper imports
@@ -18,6 +18,10 @@ from . import analysis
 from .files import body_of
 
 VIEWS = ("words", "stems", "grams")
+# Views whose terms also go to `stats`, for document frequencies across all
+# scopes. Not the trigrams: three in four distinct terms of a memory, for a
+# view that weighs them by what the search can see (`SearchIndex.view_query`).
+STATS_VIEWS = ("words", "stems")
 # Below this many documents starting the workers (~0.1-0.2 s on a busy
 # 2-core machine) costs more than they save.
 POOL_MIN_DOCS = 2000
@@ -58,13 +62,13 @@ def _prefixed(prefix: str, terms: Iterable[str]) -> str:
 
 
 def fields(scope_key: str, text: str) -> Fields:
-    """The three views scoped, and every distinct term once, unscoped, as
-    `view:term` (for document frequencies across scopes). One C-level join
+    """The three views scoped, and every distinct word and stem once,
+    unscoped, as `view:term` (for document frequencies across scopes). One C-level join
     per field, not a Python string per term: this is half of what taking a
     file in costs."""
     terms = analysis.view_terms(text)
     prefix = scope_key + "|"
-    stats = " ".join(_prefixed(f"{view}:", dict.fromkeys(terms[view])) for view in VIEWS if terms[view])
+    stats = " ".join(_prefixed(f"{view}:", dict.fromkeys(terms[view])) for view in STATS_VIEWS if terms[view])
     return (*(_prefixed(prefix, terms[view]) for view in VIEWS), stats)  # type: ignore[return-value]
 
 

@@ -78,9 +78,10 @@ class Snapshot:
         self.searcher = searcher
         self.fields = fields
         self._memo: dict[tuple[str, str], int] = {}
-        # A view's clause per (field, term, scope), built once per snapshot
-        # (None: the scope does not hold the term).
-        self.clauses: dict[tuple[str, str, str], tuple[tantivy.Occur, tantivy.Query] | None] = {}
+        # A view's clause per (field, term, scope, the scopes searched when
+        # they weigh it, else None), built once per snapshot (None: the
+        # scope does not hold the term).
+        self.clauses: dict[tuple[str, str, str, tuple[str, ...] | None], tuple[tantivy.Occur, tantivy.Query] | None] = {}
 
     def doc_freq(self, field: str, term: str) -> int:
         df = self._memo.get((field, term))
