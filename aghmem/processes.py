@@ -75,14 +75,19 @@ def _answer(pool: list[_Helper], func: Callable[[Task], Answer], number: int, ta
 class _Helper:
     """One helper process: pickled (func, task) pairs in on stdin, pickled
     answers out on stdout. A thread writes the tasks, so this process never
-    blocks writing to a helper that is blocked writing back."""
+    blocks writing to a helper that is blocked writing back; another reads
+    the answers as they come, so a helper never waits on a full pipe while
+    this process is busy (a cold start at 20k: 4.1-4.2 -> 4.9-5.3k files/s)."""
 
     def __init__(self, process: subprocess.Popen[bytes] | None) -> None:
         self.process = process
         self.inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self.outbox: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
         self.feeder = threading.Thread(target=self._feed, name="aghmem-helper-feed", daemon=True)
+        self.reader = threading.Thread(target=self._read, name="aghmem-helper-read", daemon=True)
         if process is not None:
             self.feeder.start()
+            self.reader.start()
 
     @classmethod
     def start(cls) -> _Helper:
@@ -103,12 +108,22 @@ class _Helper:
         the helper is gone."""
         if self.process is None:
             return False, None
-        try:
-            return True, pickle.load(self.process.stdout)  # type: ignore[arg-type]
-        except (EOFError, OSError, pickle.UnpicklingError):
+        found, answer = self.outbox.get()
+        if not found:
             log.warning("a helper process stopped (exit %s): working here", self.process.poll())
             self.stop()
-            return False, None
+        return found, answer
+
+    def _read(self) -> None:
+        """Take each answer (~1 MB for a cold start's task) as it is written."""
+        assert self.process is not None and self.process.stdout is not None
+        stdout = self.process.stdout  # its own: stop() may let go of the process meanwhile
+        while True:
+            try:
+                self.outbox.put((True, pickle.load(stdout)))
+            except (EOFError, OSError, ValueError, pickle.UnpicklingError):
+                self.outbox.put((False, None))
+                return
 
     def _feed(self) -> None:
         assert self.process is not None and self.process.stdin is not None
@@ -134,6 +149,7 @@ class _Helper:
         self.inbox.put(None)
         process.kill()
         process.wait()
+        self.reader.join(timeout=10)  # it reads to the end of the pipe, closed with the process
         assert process.stdout is not None
         process.stdout.close()
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import os
 import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -203,6 +205,25 @@ def test_a_worker_that_died_leaves_its_chunks_to_this_process() -> None:
     helper.send((index_fields.fields_of, chunk))
     assert helper.receive() == (False, None)  # the caller analyses the chunk itself
     assert processes._answer([helper], index_fields.fields_of, 0, chunk) == [index_fields.fields("global", "deploy tabs")]
+
+
+def test_a_helper_goes_on_with_its_tasks_while_its_answers_wait_to_be_taken(tmp_path: Path) -> None:
+    # Issue 16: a cold start's answers are ~1 MB; a helper used to block
+    # writing one into a full pipe (64 KB) until this process, busy writing
+    # the catalog, took it. Now they are read as they come: the third task
+    # starts though the two before it, 2 MB each, were not taken yet.
+    helper = processes._Helper.start()
+    try:
+        marker = tmp_path / "third task ran"
+        for message in ((bytes, 2_000_000), (bytes, 2_000_000), (os.mkdir, str(marker))):
+            helper.send(message)  # type: ignore[arg-type]
+        deadline = time.monotonic() + 10
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert marker.exists()
+        assert [helper.receive() for _ in range(3)] == [(True, bytes(2_000_000))] * 2 + [(True, None)]
+    finally:
+        helper.stop()
 
 
 def _old_word_terms(text: str, keep_stopwords: bool) -> list[str]:
