@@ -1,11 +1,11 @@
 """A document's index fields as strings, for one document or many at once.
 
 `fields` is what the index stores for a text: each view's terms prefixed
-with the document's scope, and the unscoped `stats` terms of words and stems. A cold rebuild
-spends much of its time here (pure Python, one core), so `analysed` hands
-big batches to helper processes (`aghmem.processes`) when there are cores
-to spare, in order, while the caller feeds the writer. A helper imports
-only this module and `analysis`: ~0.1 s to start.
+with the document's scope, and the unscoped `stats` terms of words and
+stems. A cold rebuild spends much of its time here (pure Python, one core),
+so `analysed` hands big batches to helper processes (`aghmem.processes`)
+when there are cores to spare, in order, while the caller feeds the writer.
+A helper imports only this module and `analysis`: ~0.1 s to start.
 """
 
 from __future__ import annotations
@@ -63,9 +63,9 @@ def _prefixed(prefix: str, terms: Iterable[str]) -> str:
 
 def fields(scope_key: str, text: str) -> Fields:
     """The three views scoped, and every distinct word and stem once,
-    unscoped, as `view:term` (for document frequencies across scopes). One C-level join
-    per field, not a Python string per term: this is half of what taking a
-    file in costs."""
+    unscoped, as `view:term` (for document frequencies across scopes). One
+    C-level join per field, not a Python string per term: this is half of
+    what taking a file in costs."""
     terms = analysis.view_terms(text)
     prefix = scope_key + "|"
     stats = " ".join(_prefixed(f"{view}:", dict.fromkeys(terms[view])) for view in STATS_VIEWS if terms[view])

@@ -318,7 +318,9 @@ class SearchIndex:
         Tantivy weighs a scoped term by idf(all documents, the scope's
         frequency); a boost turns that into idf(all documents, the frequency
         across all scopes), so scores are those of one index over everything
-        (on LoCoMo: R@10 0.668 against 0.657 with per-scope statistics).
+        (on LoCoMo: R@10 0.668 against 0.657 with per-scope statistics);
+        trigrams get idf(the documents, the frequency in the scopes
+        searched) instead (`_weighed`).
         `max_terms` keeps a field's rarest terms: the others add little to
         BM25 and cost the most, their posting lists being the longest.
         """
