@@ -190,8 +190,9 @@ def test_a_rebuild_in_worker_processes_holds_what_one_here_does(
                 got = [(h.id, h.score, h.address) for h in pooled.search({field: values}, ["global", "ws:ws_a", "agent:bob"], 50)]
                 assert got == want, (text, field)
                 found += len(want)
-                assert SearchIndex.doc_freqs(pooled.snapshot(), field, values, None) == SearchIndex.doc_freqs(
-                    here.snapshot(), field, values, None
+                scopes = None if field in index_fields.STATS_VIEWS else ["global", "ws:ws_a", "agent:bob"]
+                assert SearchIndex.doc_freqs(pooled.snapshot(), field, values, scopes) == SearchIndex.doc_freqs(
+                    here.snapshot(), field, values, scopes
                 )
             assert found, text  # every query finds something in some view
 
@@ -258,6 +259,8 @@ def test_trigrams_are_weighed_by_the_scopes_searched_words_by_all(tmp_path: Path
         assert index._weighed(snap, "grams", ["^ke", "ree"], ["ws:w1"]) == (2, [(1, "^ke"), (1, "ree")])
         assert index._weighed(snap, "grams", ["^ke", "ree"], ["global", "ws:w1"]) == (5, [(1, "ree"), (4, "^ke")])
         assert snap.doc_freq("stats", "grams:^ke") == 0 and snap.doc_freq("stats", "words:kelp") == 4
+        with pytest.raises(ValueError, match="no frequencies across scopes"):
+            index.doc_freqs(snap, "grams", ["^ke"], None)
         # The same trigram weighs differently for the two searches, each clause built once for its own.
         assert [h.id for h in index.search({"grams": ["^ke", "kel"]}, ["ws:w1"], 10)] == ["ws:w1:a.md"]
         assert len(index.search({"grams": ["^ke", "kel"]}, ["global", "ws:w1"], 10)) == 4

@@ -382,9 +382,12 @@ class SearchIndex:
 
     @staticmethod
     def doc_freqs(snap: Snapshot, field: str, terms: Sequence[str], scope_keys: Sequence[str] | None) -> list[int]:
-        """How many documents of the given scopes (None: of all) hold each
-        term: dictionary lookups, no postings are read."""
+        """How many documents of the given scopes (None: of all, for the
+        `STATS_VIEWS` only) hold each term: dictionary lookups, no postings
+        are read."""
         if scope_keys is None:
+            if field not in STATS_VIEWS:
+                raise ValueError(f"the index keeps no frequencies across scopes for {field!r}")
             return [snap.doc_freq("stats", f"{field}:{term}") for term in terms]
         return [sum(snap.doc_freq(field, scoped(key, term)) for key in scope_keys) for term in terms]
 
