@@ -120,10 +120,13 @@ class _Helper:
         stdout = self.process.stdout  # its own: stop() may let go of the process meanwhile
         while True:
             try:
-                self.outbox.put((True, pickle.load(stdout)))
-            except (EOFError, OSError, ValueError, pickle.UnpicklingError):
-                self.outbox.put((False, None))
+                answer = pickle.load(stdout)
+            except Exception as exc:  # noqa: BLE001 - gone or garbled: its tasks are done here
+                if not isinstance(exc, (EOFError, OSError, ValueError, pickle.UnpicklingError)):
+                    log.exception("reading a helper's answer failed")
+                self.outbox.put((False, None))  # receive() must never wait for an answer that cannot come
                 return
+            self.outbox.put((True, answer))
 
     def _feed(self) -> None:
         assert self.process is not None and self.process.stdin is not None

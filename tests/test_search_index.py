@@ -4,6 +4,7 @@ was staged before it (issue 12 §4: a reindex left duplicate documents)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -223,6 +224,18 @@ def test_a_helper_goes_on_with_its_tasks_while_its_answers_wait_to_be_taken(tmp_
             time.sleep(0.01)
         assert marker.exists()
         assert [helper.receive() for _ in range(3)] == [(True, bytes(2_000_000))] * 2 + [(True, None)]
+    finally:
+        helper.stop()
+
+
+def test_a_helper_that_answers_garbage_is_taken_for_gone() -> None:
+    # Its reader puts a "gone" mark, so the caller never waits for an answer
+    # that cannot come, and does the task itself.
+    helper = processes._Helper.start()
+    try:
+        helper.send((functools.partial(os.write, 1), b"not a pickle"))  # type: ignore[arg-type]  # straight into the answers' pipe
+        assert helper.receive() == (False, None)
+        assert helper.process is None and helper.receive() == (False, None)
     finally:
         helper.stop()
 
