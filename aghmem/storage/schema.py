@@ -9,6 +9,15 @@ history tables (decisions, signals, traces: only ever added to).
 SCHEMA_VERSION = 6
 DERIVED_TABLES = ("entries", "texts", "invalid_files", "index_dirty", "scanned_scopes")
 
+# Indexes of `entries` whose keys come in no particular order as files are
+# taken in (a body's hash, dates): a first load into an empty catalog drops
+# them and builds each once at the end (`Catalog.deferred_indexes`).
+DEFERRED_INDEXES = {
+    "entries_body": "CREATE INDEX IF NOT EXISTS entries_body ON entries (scope_key, body_hash);",
+    "entries_newest": "CREATE INDEX IF NOT EXISTS entries_newest ON entries (scope_key, mtime_ns DESC, filename);",
+    "entries_created": "CREATE INDEX IF NOT EXISTS entries_created ON entries (scope_key, created_sort DESC, id);",
+}
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     scope_key     TEXT NOT NULL,
@@ -39,10 +48,10 @@ CREATE TABLE IF NOT EXISTS texts (
     raw TEXT NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS entries_id ON entries (id);
-CREATE INDEX IF NOT EXISTS entries_body ON entries (scope_key, body_hash);
+{entries_body}
 CREATE INDEX IF NOT EXISTS entries_slot ON entries (scope_key, entity, attribute) WHERE entity IS NOT NULL;
-CREATE INDEX IF NOT EXISTS entries_newest ON entries (scope_key, mtime_ns DESC, filename);
-CREATE INDEX IF NOT EXISTS entries_created ON entries (scope_key, created_sort DESC, id);
+{entries_newest}
+{entries_created}
 CREATE INDEX IF NOT EXISTS entries_session ON entries (scope_key, source_session, created_sort DESC, id)
     WHERE source_session IS NOT NULL;
 
@@ -188,4 +197,4 @@ CREATE INDEX IF NOT EXISTS decisions_scope ON decisions (scope_key, seq);
 CREATE INDEX IF NOT EXISTS decisions_target ON decisions (scope_key, target_filename, seq);
 CREATE INDEX IF NOT EXISTS decisions_pending ON decisions (status) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS decisions_applied ON decisions (applied_at) WHERE applied_at IS NOT NULL;
-"""
+""".format(**DEFERRED_INDEXES)
