@@ -11,7 +11,7 @@ DERIVED_TABLES = ("entries", "texts", "invalid_files", "index_dirty", "scanned_s
 
 # Indexes of `entries` whose keys come in no particular order as files are
 # taken in (a body's hash, dates): a first load into an empty catalog drops
-# them and builds each once at the end (`Catalog.deferred_indexes`).
+# them and builds each once at the end (`features.sync.deferred_indexes`).
 DEFERRED_INDEXES = {
     "entries_body": "CREATE INDEX IF NOT EXISTS entries_body ON entries (scope_key, body_hash);",
     "entries_newest": "CREATE INDEX IF NOT EXISTS entries_newest ON entries (scope_key, mtime_ns DESC, filename);",
