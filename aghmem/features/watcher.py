@@ -1,6 +1,6 @@
 """The watcher: hand edits seen as they happen.
 
-`Watcher` (watchdog) debounces file events and hands each touched file to
+`Watcher` debounces file events (file_events.py) and hands each touched file to
 `Controller.observe`; events it cannot map to one file (a directory moved,
 the event queue overflowing) trigger a scan (`Reconciler`, features/sync.py).
 """
@@ -8,93 +8,21 @@ the event queue overflowing) trigger a scan (`Reconciler`, features/sync.py).
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Callable
-
-from watchdog.events import (
-    DirCreatedEvent,
-    DirDeletedEvent,
-    DirMovedEvent,
-    FileAttribEvent,
-    FileClosedEvent,
-    FileCreatedEvent,
-    FileDeletedEvent,
-    FileModifiedEvent,
-    FileMovedEvent,
-    FileSystemEvent,
-    FileSystemEventHandler,
-)
-from watchdog.observers import Observer
 
 from ..controller.controller import Controller
 from ..errors import AghmemError
 from ..model import Selector
 from ..storage.filenames import is_memory_filename
 from ..storage.layout import Layout
+from .file_events import file_events
 
 log = logging.getLogger("aghmem.sync")
-# Where watchdog reports a kernel event-queue overflow (see _OverflowAlarm).
-WATCHDOG_LOG = logging.getLogger("watchdog.observers.inotify_c")
 # Files in one debounced batch past which MEMORY.md is regenerated once per
 # scope after the batch rather than after each file.
 BURST_FILES = 16
-
-# Only what can change a memory. Without the filter inotify also reports
-# every open and close-without-write, and a scan that reads 100k files makes
-# watchdog parse 200k events it then drops (61 s → 37 s cold start). An
-# in-place save ends with a close-after-write, so the modify event of each
-# write() call is dropped by the handler. FileModifiedEvent is still listed:
-# it is the only filter entry that makes watchdog (6.0) ask inotify for
-# IN_ATTRIB, without which `touch` and `chmod` go unseen.
-WATCHED_EVENTS = [
-    FileModifiedEvent,
-    FileCreatedEvent,
-    FileDeletedEvent,
-    FileMovedEvent,
-    FileClosedEvent,
-    FileAttribEvent,
-    DirCreatedEvent,
-    DirDeletedEvent,
-    DirMovedEvent,
-]
-
-
-class _Handler(FileSystemEventHandler):
-    def __init__(self, watcher: "Watcher") -> None:
-        self.watcher = watcher
-
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        kind = event.event_type
-        if event.is_directory:
-            # Every file change also "modifies" its directory: not news.
-            if kind in ("created", "deleted", "moved"):
-                path = Path(os.fsdecode(event.src_path))
-                self.watcher.directory_changed(path, created=kind == "created")
-                self.watcher.touched(path)  # a directory named *.md is reported like any non-file
-            return
-        # "attrib" stays: `touch` changes only the mtime, which recency uses.
-        if kind in ("opened", "closed_no_write", "modified"):
-            return
-        for raw in (event.src_path, getattr(event, "dest_path", "")):
-            if raw:
-                self.watcher.touched(Path(os.fsdecode(raw)))
-
-
-class _OverflowAlarm(logging.Handler):
-    """After the kernel's event queue overflows, watchdog rebuilds its
-    watches but tells no handler: its warning is the only sign. Events were
-    lost, so the watcher rescans at once instead of at the next periodic
-    reconcile (minutes later, with files missing from recall until then)."""
-
-    def __init__(self, watcher: "Watcher") -> None:
-        super().__init__(logging.WARNING)
-        self.watcher = watcher
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "overflow" in record.getMessage().lower():
-            self.watcher.overflowed()
 
 
 class Watcher:
@@ -114,8 +42,7 @@ class Watcher:
         self.debounce = debounce
         self.rescan = rescan
         self.scan_scope = scan_scope
-        self._observer = Observer()
-        self._handler = _Handler(self)
+        self._events = file_events(self)
         self._watched: set[Path] = set()
         self._pending: set[tuple[Selector, str]] = set()
         # Other files the daemon keeps under roots of their own (memory
@@ -129,7 +56,6 @@ class Watcher:
         self._starting = threading.Lock()
         self._stopping = False
         self._worker = threading.Thread(target=self._run, name="aghmem-watcher", daemon=True)
-        self._alarm = _OverflowAlarm(self)
 
     @property
     def running(self) -> bool:
@@ -150,8 +76,7 @@ class Watcher:
                 return
             for root in [*self.layout.watch_roots(), *(root for root, _, _ in self.extra)]:
                 self.watch(root)
-            WATCHDOG_LOG.addHandler(self._alarm)
-            self._observer.start()
+            self._events.start()
             self._worker.start()
 
     def watch(self, root: Path) -> None:
@@ -159,7 +84,7 @@ class Watcher:
         if root in self._watched:
             return
         root.mkdir(parents=True, exist_ok=True)
-        self._observer.schedule(self._handler, str(root), recursive=True, event_filter=WATCHED_EVENTS)
+        self._events.watch(root)
         self._watched.add(root)
 
     def stop(self) -> None:
@@ -167,10 +92,7 @@ class Watcher:
             self._stopping = True
             self._cond.notify()
         with self._starting:  # a start under way finishes first, then is undone
-            WATCHDOG_LOG.removeHandler(self._alarm)
-        if self._observer.is_alive():
-            self._observer.stop()
-            self._observer.join(timeout=5)
+            self._events.stop()
         if self._worker.is_alive():
             self._worker.join(timeout=5)
 
