@@ -4,6 +4,7 @@ directly, and watchdog, each told the same things for the same changes."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import threading
 import time
@@ -156,6 +157,28 @@ def test_a_deleted_folder_is_gone(watched: tuple[Sink, Path, Callable[[], None]]
     sentinel()
     folder.rmdir()
     sink.wait(("gone", str(folder)))
+
+
+def test_a_root_deleted_and_made_again_is_watched_again(tmp_path: Path) -> None:
+    """(watchdog forgets it: what is written there goes unseen until a
+    periodic scan.)"""
+    sink, root = Sink(), tmp_path / "memory"
+    root.mkdir()
+    source = InotifyEvents(sink)
+    source.watch(root)
+    source.start()
+    try:
+        for round_ in range(2):
+            shutil.rmtree(root)
+            sink.wait(("gone", str(root)))
+            root.mkdir()
+            sink.wait(("created", str(root)))
+            note = root / f"user_back_{round_}.md"
+            note.write_text("written in the folder made again")
+            sink.wait(("touched", str(note)))
+            sink.clear()
+    finally:
+        source.stop()
 
 
 def test_linux_reads_inotify_itself(tmp_path: Path) -> None:

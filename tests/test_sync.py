@@ -197,3 +197,18 @@ def test_scans_spare_temp_files_of_writes_in_progress(daemon: Daemon) -> None:
     daemon.stop()
     daemon.start()  # at start-up no write is under way: every temp file goes
     assert not fresh.exists()
+
+
+def test_a_memory_folder_deleted_and_made_again_is_watched_again(daemon: Daemon) -> None:
+    """A folder replaced wholesale (deleted and made again, a clone put in
+    its place): what is written there afterwards is seen as it happens."""
+    memory = daemon.home / "memory"
+    (memory / "user_before.md").write_text(MEMORY.format(name="Before", body="Written before the folder went away."))
+    wait_for(lambda: found(daemon, "folder went away") == ["user_before.md"])
+    shutil.rmtree(memory)
+    wait_for(lambda: found(daemon, "folder went away") == [])
+    memory.mkdir()
+    (memory / "user_after.md").write_text(MEMORY.format(name="After", body="Gardening notes: tomatoes need stakes."))
+    wait_for(lambda: found(daemon, "tomatoes stakes") == ["user_after.md"])
+    (memory / "user_later.md").write_text(MEMORY.format(name="Later", body="Cycling notes: the chain needs oil."))
+    wait_for(lambda: found(daemon, "chain oil") == ["user_later.md"])

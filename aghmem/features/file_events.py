@@ -79,6 +79,9 @@ class InotifyEvents:
         self._inotify = INotify()
         self._paths: dict[int, str] = {}  # watch descriptor → its directory
         self._roots: list[str] = []
+        # Watches on the parent of a root that went away, for its return
+        # (a folder deleted and made again, a clone put in its place).
+        self._parents: dict[int, str] = {}
         self._lock = threading.Lock()  # the maps: watch() runs on other threads
         self._wake_r, self._wake_w = os.pipe()
         self._stopping = False
@@ -168,6 +171,12 @@ class InotifyEvents:
         if mask & flags.IGNORED:
             with self._lock:
                 self._paths.pop(wd, None)
+                self._parents.pop(wd, None)
+            return
+        if wd in self._parents:
+            path = os.path.join(self._parents[wd], name)
+            if mask & flags.ISDIR and path in self._roots:
+                self._returned(path)
             return
         directory = self._paths.get(wd)
         if directory is None:
@@ -175,6 +184,7 @@ class InotifyEvents:
         if mask & (flags.DELETE_SELF | flags.MOVE_SELF):
             if directory in self._roots:  # below a root, the parent reports it
                 self.sink.directory_changed(Path(directory), created=False)
+                self._await_return(directory)
             return
         path = os.path.join(directory, name)
         if mask & flags.ISDIR:
@@ -188,6 +198,26 @@ class InotifyEvents:
                 self.sink.touched(Path(path))  # a directory named *.md is reported like any non-file
             return
         self.sink.touched(Path(path))
+
+    def _await_return(self, root: str) -> None:
+        """Watch the parent of a root that went away, to watch the root
+        again when it is back (watchdog, and inotify by itself, forget it)."""
+        parent = os.path.dirname(root)
+        with self._lock:
+            if parent in self._paths.values():
+                return  # watched already: its own events bring the root back
+        try:
+            wd = self._inotify.add_watch(parent, self._flags.CREATE | self._flags.MOVED_TO | self._flags.ONLYDIR)
+        except OSError:
+            return  # gone too: the next start watches it
+        with self._lock:
+            self._parents[wd] = parent
+        if os.path.isdir(root):
+            self._returned(root)  # back before the parent was watched
+
+    def _returned(self, root: str) -> None:
+        self._add_tree(root, report=True)
+        self.sink.directory_changed(Path(root), created=True)
 
     def _overflowed(self) -> None:
         """Events were lost, directories created meanwhile among them: watch
