@@ -85,6 +85,7 @@ class InotifyEvents:
         self._lock = threading.Lock()  # the maps: watch() runs on other threads
         self._wake_r, self._wake_w = os.pipe()
         self._stopping = False
+        self._out_of_watches = False
         self._thread = threading.Thread(target=self._run, name="aghmem-inotify", daemon=True)
 
     def watch(self, root: Path) -> None:
@@ -114,8 +115,13 @@ class InotifyEvents:
         try:
             wd = self._inotify.add_watch(directory, self._mask)
         except OSError as exc:
-            if exc.errno == errno.ENOSPC:  # out of watches (fs.inotify.max_user_watches)
-                log.warning("cannot watch %s: the system's inotify watch limit is reached", directory)
+            if exc.errno == errno.ENOSPC and not self._out_of_watches:
+                self._out_of_watches = True  # said once, not for each of thousands of folders
+                log.warning(
+                    "cannot watch %s (and maybe more folders): the system's inotify watch limit "
+                    "(fs.inotify.max_user_watches) is reached; changes there are taken in by the periodic scan",
+                    directory,
+                )
             return False
         with self._lock:
             self._paths[wd] = directory
