@@ -181,6 +181,31 @@ def test_a_root_deleted_and_made_again_is_watched_again(tmp_path: Path) -> None:
         source.stop()
 
 
+def test_a_root_moved_away_is_not_reported_under_its_name_until_it_is_back(tmp_path: Path) -> None:
+    sink, root, away, other = Sink(), tmp_path / "memory", tmp_path / "elsewhere", tmp_path / "other"
+    root.mkdir()
+    other.mkdir()
+    source = InotifyEvents(sink)
+    source.watch(root)
+    source.watch(other)
+    source.start()
+    try:
+        root.rename(away)
+        sink.wait(("gone", str(root)))
+        (away / "user_away.md").write_text("written while the folder was elsewhere")
+        (other / "sentinel").write_text("x")  # events come in order: once it is told, so would the write be
+        events = sink.wait(("touched", str(other / "sentinel")))
+        assert not [event for event in events if "user_away" in event[1]]
+        away.rename(root)
+        sink.wait(("created", str(root)))
+        sink.wait(("touched", str(root / "user_away.md")))  # taken in with the folder when it came back
+        note = root / "user_home.md"
+        note.write_text("written once it was back")
+        sink.wait(("touched", str(note)))
+    finally:
+        source.stop()
+
+
 def test_linux_reads_inotify_itself(tmp_path: Path) -> None:
     source = file_events(Sink())
     try:
