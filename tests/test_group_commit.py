@@ -8,7 +8,7 @@ import hashlib
 import sqlite3
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +81,7 @@ def test_acknowledged_concurrent_writes_survive_a_kill_and_can_each_be_undone(da
 # --- the queue itself ---------------------------------------------------------
 
 
-def test_a_write_from_a_flush_listener_is_led_by_the_flushing_thread() -> None:
+def test_a_write_from_a_flush_listener_is_applied_by_the_flushing_thread() -> None:
     """A flush's listener may write (a synthesis is refreshed when a memory
     it quotes changes): that nested write must not wait for itself."""
     lock = threading.RLock()
@@ -121,8 +121,8 @@ def test_a_failed_apply_fails_its_own_write_and_a_failed_flush_every_write_of_it
 
 def test_a_write_from_a_thread_holding_the_lock_is_applied_there() -> None:
     """A reset holds the write lock while it scans; a listener of a change
-    it observes may write: waiting for a leader (who needs the lock) would
-    never end."""
+    it observes may write: waiting for the committer (who needs the lock)
+    would never end."""
     lock = threading.RLock()
     commits = GroupCommit(lock, lambda batch: None)
     with lock:
@@ -130,9 +130,59 @@ def test_a_write_from_a_thread_holding_the_lock_is_applied_there() -> None:
         worker = threading.Thread(target=lambda: outcome.append(commits.run(lambda: ("queued", Change()))))
         worker.start()
         deadline = time.monotonic() + 10
-        while commits._leader is None and time.monotonic() < deadline:
-            time.sleep(0.001)  # until the worker leads, and waits for the lock this thread holds
-        assert commits._leader is not None
+        while (commits._committer is None or commits._queue) and time.monotonic() < deadline:
+            time.sleep(0.001)  # until the committer took the write, and waits for the lock this thread holds
+        assert commits._committer is not None and not commits._queue
         assert commits.run(lambda: ("inline", Change())) == "inline"
     worker.join(timeout=10)
     assert outcome == ["queued"]
+
+
+def _submitted_elsewhere(commits: GroupCommit, apply: Any) -> "Future[Any]":
+    """A write queued by another thread (one holding the lock applies its own)."""
+    got: list[Future[Any]] = []
+    thread = threading.Thread(target=lambda: got.append(commits.submit(apply)))
+    thread.start()
+    thread.join(timeout=10)
+    return got[0]
+
+
+def _until(condition: Any) -> None:
+    deadline = time.monotonic() + 10
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert condition()
+
+
+def test_writes_queued_while_a_batch_is_applied_make_the_next_batch_and_each_gets_its_answer() -> None:
+    lock = threading.RLock()
+    flushed: list[list[str | None]] = []
+    commits = GroupCommit(lock, lambda batch: flushed.append([change.filename for change in batch]))
+    with lock:  # the committer takes the first write and waits for the lock
+        first = _submitted_elsewhere(commits, lambda: ("first", Change(filename="first.md")))
+        _until(lambda: not commits._queue)
+        later = [_submitted_elsewhere(commits, lambda n=n: (f"later {n}", Change(filename=f"later_{n}.md"))) for n in range(7)]
+        assert len(commits._queue) == 7
+    assert first.result(timeout=10) == "first"
+    assert [future.result(timeout=10) for future in later] == [f"later {n}" for n in range(7)]
+    assert flushed == [["first.md"], [f"later_{n}.md" for n in range(7)]]
+
+
+def test_closing_applies_what_is_queued_and_later_writes_are_applied_by_their_own_thread() -> None:
+    lock = threading.RLock()
+    appliers: list[str] = []
+
+    def apply(name: str) -> tuple[str, Change]:
+        appliers.append(threading.current_thread().name)
+        return name, Change(filename=f"{name}.md")
+
+    commits = GroupCommit(lock, lambda batch: None)
+    with lock:
+        queued = [_submitted_elsewhere(commits, lambda n=n: apply(f"queued {n}")) for n in range(3)]
+        closing = threading.Thread(target=commits.close)
+        closing.start()
+    closing.join(timeout=10)
+    assert not closing.is_alive()
+    assert [future.result(timeout=0) for future in queued] == [f"queued {n}" for n in range(3)]
+    assert commits.run(lambda: apply("after")) == "after"
+    assert appliers == ["aghmem-committer"] * 3 + [threading.current_thread().name]

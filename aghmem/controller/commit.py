@@ -2,17 +2,20 @@
 
 A write is queued with the work to do under the controller's lock (decide,
 record, apply: the decision row committed, the file's bytes fsynced and
-renamed into place). The first writer to find no batch under way leads: it
-takes every write queued so far, applies them one after the other under
-the lock (each decided against the state the previous ones left), then
-flushes them as one: one fsync of the decision log's WAL, one fsync per
-directory they renamed into, the derived views (search index, MEMORY.md
-once per directory, daily log). Only then is any of them answered: a write
-is acknowledged once its decision and its file are on disk. The others
-wait; the writes that arrive meanwhile make the next batch, led by the
-first of them. Each writer sleeps on its own lock, so the leader wakes just
-the writers it answers and the next leader (a wake-up costs CPU: a context
-switch and a turn of the GIL).
+renamed into place). One thread, the committer, takes every write queued
+so far, applies them one after the other under the lock (each decided
+against the state the previous ones left), then flushes them as one: one
+fsync of the decision log's WAL, one fsync per directory they renamed
+into, the derived views (search index, MEMORY.md once per directory, daily
+log). Only then is any of them answered: a write is acknowledged once its
+decision and its file are on disk. The writes that arrive meanwhile make
+the next batch.
+
+A write is answered through a future: a thread waits on it (`run`), or the
+event loop awaits it (`submit`), so an HTTP write needs no worker thread of
+its own. One committer, not a leader elected among the writers, means no
+hand-over between batches (a wake-up costs a context switch and a turn of
+the GIL) and one place where writes are applied.
 
 Changes are flushed in the order they were applied, so the derived views
 never take an older version after a newer.
@@ -21,6 +24,7 @@ never take an older version after a newer.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Generic, Sequence, TypeVar
 
@@ -55,27 +59,17 @@ Apply = Callable[[], "tuple[T, Change | None]"]
 Flush = Callable[[Sequence[Change]], None]
 
 
-def _held_lock() -> threading.Lock:
-    lock = threading.Lock()
-    lock.acquire()
-    return lock
-
-
 @dataclass
 class _Job(Generic[T]):
     apply: Apply[T]
-    thread: int = 0  # the writer's thread id
+    future: "Future[T]" = field(default_factory=Future)
     result: Any = None
     change: Change | None = None
     error: BaseException | None = None
-    done: bool = False
-    # Released (by the leader) when the write is done or its writer is to
-    # lead the next batch; the writer waits on it.
-    wake: threading.Lock = field(default_factory=_held_lock)
 
 
 class GroupCommit:
-    """The queue of writes, applied and flushed in batches by a leader."""
+    """The queue of writes, applied and flushed in batches by the committer."""
 
     def __init__(self, lock: threading.RLock, flush: Flush) -> None:
         self._lock = lock  # the controller's write lock
@@ -83,81 +77,85 @@ class GroupCommit:
         # whole batch failed (its durability), and sets `error` on a change
         # whose own derived views failed.
         self._flush = flush
-        self._mutex = threading.Lock()  # guards the queue and the leader
+        self._mutex = threading.Lock()  # guards the queue
+        self._queued = threading.Condition(self._mutex)
         self._queue: list[_Job[Any]] = []
-        self._leader: int | None = None  # thread id of the writer leading now
+        self._committer: threading.Thread | None = None  # started with the first write
+        self._closed = False
+
+    def submit(self, apply: Apply[T]) -> "Future[T]":
+        """Queue a write; its future holds the result once the write is
+        durable, or what applying or flushing it raised."""
+        job: _Job[T] = _Job(apply)
+        if self._lock._is_owned() or threading.current_thread() is self._committer:  # type: ignore[attr-defined]
+            # This thread holds the lock already (a reset's scan, observing a
+            # change whose listener writes), or is the committer flushing a
+            # batch whose listener writes (a synthesis refreshed): no batch
+            # could be applied meanwhile, so the write is applied here, alone.
+            self._apply_and_flush([job])
+            return job.future
+        with self._mutex:
+            if not self._closed:
+                if self._committer is None:
+                    self._committer = threading.Thread(target=self._commit, name="aghmem-committer", daemon=True)
+                    self._committer.start()
+                self._queue.append(job)
+                self._queued.notify()
+                return job.future
+        self._apply_and_flush([job])  # closed: the write is applied here, alone
+        return job.future
 
     def run(self, apply: Apply[T]) -> T:
         """Apply (under the lock) and flush a write; returns its result once
         it is durable, or raises what applying or flushing it raised."""
-        me = threading.get_ident()
-        job: _Job[T] = _Job(apply, me)
-        if self._lock._is_owned():  # type: ignore[attr-defined]
-            # This thread holds the lock already (a reset's scan, observing a
-            # change whose listener writes): no leader could take it, so the
-            # write is applied and flushed here, alone.
-            self._apply_and_flush([job])
-            return self._result(job)
-        with self._mutex:
-            nested = self._leader == me
-            leads = self._leader is None
-            if leads:
-                self._leader = me
-            if not nested:
-                self._queue.append(job)
-        if nested:
-            # A listener of the batch this thread is flushing wrote (a
-            # synthesis refreshed): that write is led here, now.
-            self._apply_and_flush([job])
-        else:
-            if not leads:
-                job.wake.acquire()  # its batch is done, or it leads the next
-            if not job.done:
-                self._lead(me)
-        return self._result(job)
+        return self.submit(apply).result()
 
-    @staticmethod
-    def _result(job: _Job[T]) -> T:
-        if job.error is not None:
-            raise job.error
-        return job.result
-
-    def _lead(self, me: int) -> None:
-        """Apply and flush the queue as it is now (its first write is this
-        thread's), then wake its writers and hand the lead to the first
-        writer queued since, if any."""
+    def close(self) -> None:
+        """Apply what is queued, then stop the committer (later writes are
+        applied by their own thread)."""
         with self._mutex:
-            batch, self._queue = self._queue, []
-        try:
-            self._apply_and_flush(batch)
-        finally:
+            self._closed = True
+            self._queued.notify()
+            committer = self._committer
+        if committer is not None and committer is not threading.current_thread():
+            committer.join(timeout=30)
+
+    def _commit(self) -> None:
+        while True:
             with self._mutex:
-                following = self._queue[0] if self._queue else None
-                self._leader = following.thread if following is not None else None
-            for job in batch:
-                job.done = True
-                if job.thread != me:
-                    job.wake.release()
-            if following is not None:
-                following.wake.release()
+                while not self._queue and not self._closed:
+                    self._queued.wait()
+                if not self._queue:
+                    return
+                batch, self._queue = self._queue, []
+            self._apply_and_flush(batch)
 
     def _apply_and_flush(self, batch: list[_Job[Any]]) -> None:
-        with self._lock:
-            for job in batch:
-                try:
-                    job.result, job.change = job.apply()
-                except BaseException as exc:  # noqa: BLE001 - its writer raises it
-                    job.error = exc
-        changes = [job.change for job in batch if job.change is not None]
+        """Apply the batch under the lock, flush it, then answer each write."""
         try:
-            if changes:
-                self._flush(changes)
-        except BaseException as exc:  # noqa: BLE001 - every writer of the batch raises it
-            for change in changes:
-                change.error = change.error or exc
-        for job in batch:
-            if job.change is not None and job.change.error is not None:
-                job.error = job.change.error
+            with self._lock:
+                for job in batch:
+                    try:
+                        job.result, job.change = job.apply()
+                    except BaseException as exc:  # noqa: BLE001 - its writer raises it
+                        job.error = exc
+            changes = [job.change for job in batch if job.change is not None]
+            try:
+                if changes:
+                    self._flush(changes)
+            except BaseException as exc:  # noqa: BLE001 - every writer of the batch raises it
+                for change in changes:
+                    change.error = change.error or exc
+        except BaseException as exc:  # noqa: BLE001 - never leave a writer waiting
+            for job in batch:
+                job.error = job.error or exc
+        finally:
+            for job in batch:
+                error = job.error or (job.change.error if job.change is not None else None)
+                if error is not None:
+                    job.future.set_exception(error)
+                else:
+                    job.future.set_result(job.result)
 
 
 def flush(controller: "Controller", batch: Sequence[Change]) -> None:

@@ -17,6 +17,7 @@ import functools
 import hashlib
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -169,10 +170,16 @@ class Controller:
         )
 
     def _submit_once(self, candidate: Candidate) -> Outcome:
+        return self.submit_once(candidate).result()
+
+    def submit_once(self, candidate: Candidate) -> "Future[Outcome]":
+        """`submit` without the retry, answered through a future (the HTTP
+        face awaits it: no thread waits); it raises ChangedOnDisk when the
+        file changed between the decision and the rename (`submit` retries)."""
         # The policy and the safety scan read no file: outside the lock, so a
         # large candidate's scan never holds up other writes.
         first = draft(candidate, config=self.config, scanner=self.scanner_for(candidate.selector))
-        return self.commits.run(lambda: self._decide_and_apply(candidate, first))
+        return self.commits.submit(lambda: self._decide_and_apply(candidate, first))
 
     def _decide_and_apply(self, candidate: Candidate, first: Draft) -> tuple[Outcome, Change | None]:
         """Under the lock: the outcome, and the change to flush (a replay's

@@ -258,6 +258,7 @@ class Runtime:
         self.scheduler.stop()
         self.extractor.close()
         self.watcher.stop()
+        self.controller.commits.close()  # the writes queued are applied first
         self.recall.close()
         self.signals.close()
         self.indexing.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -149,7 +150,22 @@ class MemoryService(Inspection, Workspaces, HookMethods, KeyValue, Configuration
         Rejected error (a replayed rejection too: same answer, same status)."""
         self.check_selector(candidate.selector)
         self.controller.wait_ready()
-        outcome = self.controller.submit(candidate)
+        return self.accepted(self.controller.submit(candidate))
+
+    def submit_soon(self, candidate: Candidate) -> "Future[Outcome] | None":
+        """`submit` for a caller that awaits instead of waiting (the HTTP
+        face): the write queued, its future to await and pass to `accepted`.
+        None while the daemon still takes its files in (call `submit`, which
+        waits). The future raises ChangedOnDisk when a save landed on the
+        file while the write was decided: `submit` takes the save in and
+        decides again."""
+        self.check_selector(candidate.selector)
+        if not self.controller.ready.is_set():
+            return None
+        return self.controller.submit_once(candidate)
+
+    def accepted(self, outcome: Outcome) -> Outcome:
+        """A write's outcome; a rejection is a Rejected error."""
         if outcome.decision.op is Op.REJECT:
             raise Rejected(outcome.decision.reason, decision=outcome.decision.to_dict())
         return outcome

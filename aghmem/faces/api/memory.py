@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ...controller.controller import Outcome
+from ...controller.controller import ChangedOnDisk, Outcome
+from ...controller.rules import Candidate
 from ...service.service import MemoryService
 from ..json_answer import JSONResponse
 from . import answers
@@ -37,6 +39,27 @@ WRITE_ERRORS = (404, 409, 422, 429, 503)
 
 def _service(request: Request) -> MemoryService:
     return request.app.state.service
+
+
+# Past this much text, a write's safety scan (run before it queues) is done
+# in a worker thread: 20,000 characters can take ~3 ms, too long to hold up
+# the event loop; a typical memory's takes ~50 µs.
+LOOP_SCAN_CHARS = 4096
+
+
+async def submitted(service: MemoryService, candidate: Candidate) -> Outcome:
+    """A write queued from the event loop and awaited: no worker thread
+    waits for its batch (with 8 clients, 5-12% less CPU a write). A long
+    one, one sent while the daemon takes its files in, or one on a file a
+    save landed on as it was decided goes the waiting way (`submit`)."""
+    short = sum(len(text or "") for text in (candidate.name, candidate.description, candidate.body)) <= LOOP_SCAN_CHARS
+    future = service.submit_soon(candidate) if short and not candidate.extra_scan_texts else None
+    if future is not None:
+        try:
+            return service.accepted(await asyncio.wrap_future(future))
+        except ChangedOnDisk:
+            pass
+    return await run_in_threadpool(service.submit, candidate)
 
 
 def render_outcome(outcome: Outcome) -> JSONResponse:
@@ -71,7 +94,7 @@ async def list_memories(request: Request) -> JSONResponse:
 async def write_memory(request: Request) -> JSONResponse:
     """Create a memory (or update the one it names) through the controller."""
     candidate = write_candidate(await read_json(request))
-    return render_outcome(await run_in_threadpool(_service(request).submit, candidate))
+    return render_outcome(await submitted(_service(request), candidate))
 
 
 @contract(answer=answers.AD_HOC, body=AD_HOC_BODY, errors=WRITE_ERRORS)
@@ -109,7 +132,7 @@ async def patch_memory(request: Request) -> JSONResponse:
     candidate = patch_candidate(
         request.path_params["filename"], await read_json(request), dict(request.query_params), if_match=if_match(request)
     )
-    return render_outcome(await run_in_threadpool(_service(request).submit, candidate))
+    return render_outcome(await submitted(_service(request), candidate))
 
 
 @contract(
@@ -121,7 +144,7 @@ async def delete_memory(request: Request) -> JSONResponse:
     candidate = delete_candidate(
         request.path_params["filename"], await read_json(request), dict(request.query_params), if_match=if_match(request)
     )
-    return render_outcome(await run_in_threadpool(_service(request).submit, candidate))
+    return render_outcome(await submitted(_service(request), candidate))
 
 
 # GET and POST /api/memory are served by the dispatchers of the key-value
