@@ -4,6 +4,7 @@ instead of missing files until the periodic reconcile (issue 12 §4)."""
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -39,8 +40,15 @@ def test_an_overflow_is_noticed_and_every_file_taken_in(small_event_queue: str, 
     daemon.start()
     QUEUE.write_text(small_event_queue)  # only the daemon's watcher gets the small queue
     memory = daemon.home / "memory"
-    for i in range(FILES):
-        (memory / f"user_burst_{i:05d}.md").write_text(MEMORY.format(name=f"Burst {i}", body=f"Burst file number {i}."))
+    # Stopped while the files are written, so the queue overflows for sure
+    # (a watcher that reads fast enough could otherwise keep up).
+    assert daemon.proc is not None
+    os.kill(daemon.proc.pid, signal.SIGSTOP)
+    try:
+        for i in range(FILES):
+            (memory / f"user_burst_{i:05d}.md").write_text(MEMORY.format(name=f"Burst {i}", body=f"Burst file number {i}."))
+    finally:
+        os.kill(daemon.proc.pid, signal.SIGCONT)
     health = wait_for(lambda: (h := daemon.get("/api/memory/health").json())["catalog_files"] == FILES and h, timeout=60)
     assert health["watcher"]["overflows"] >= 1
     assert "rescanning every scope now" in daemon.log()
