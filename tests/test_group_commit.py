@@ -186,3 +186,24 @@ def test_closing_applies_what_is_queued_and_later_writes_are_applied_by_their_ow
     assert [future.result(timeout=0) for future in queued] == [f"queued {n}" for n in range(3)]
     assert commits.run(lambda: apply("after")) == "after"
     assert appliers == ["aghmem-committer"] * 3 + [threading.current_thread().name]
+
+
+def test_a_write_cancelled_while_it_waits_is_not_applied_and_the_committer_goes_on() -> None:
+    """An HTTP client that goes away cancels the future its write waits on."""
+    lock = threading.RLock()
+    applied: list[str] = []
+
+    def apply(name: str) -> tuple[str, Change]:
+        applied.append(name)
+        return name, Change(filename=f"{name}.md")
+
+    commits = GroupCommit(lock, lambda batch: None)
+    with lock:
+        first = _submitted_elsewhere(commits, lambda: apply("first"))
+        _until(first.running)  # taken by the committer, which waits for the lock
+        gone = _submitted_elsewhere(commits, lambda: apply("gone"))
+        assert gone.cancel()
+        assert not first.cancel()  # taken already: it runs
+    assert first.result(timeout=10) == "first"
+    assert commits.run(lambda: apply("after")) == "after"
+    assert applied == ["first", "after"]

@@ -23,6 +23,7 @@ never take an older version after a newer.
 
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from .controller import Controller
 
 T = TypeVar("T")
+log = logging.getLogger("aghmem.controller")
 
 
 @dataclass
@@ -128,10 +130,16 @@ class GroupCommit:
                 if not self._queue:
                     return
                 batch, self._queue = self._queue, []
-            self._apply_and_flush(batch)
+            try:
+                self._apply_and_flush(batch)
+            except Exception:  # noqa: BLE001 - the committer must outlive any batch
+                log.exception("a group commit batch failed")
 
     def _apply_and_flush(self, batch: list[_Job[Any]]) -> None:
-        """Apply the batch under the lock, flush it, then answer each write."""
+        """Apply the batch under the lock, flush it, then answer each write.
+        A write whose future was cancelled while it waited (its HTTP client
+        went away) is not applied: nobody is told of it."""
+        batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
         try:
             with self._lock:
                 for job in batch:
