@@ -160,7 +160,7 @@ class Controller:
         hand edit and the candidate decided again against it."""
         for _ in range(REDECIDE_TRIES):
             try:
-                return self._submit_once(candidate)
+                return self.submit_once(candidate).result()
             except ChangedOnDisk as changed:
                 self.hand_edits.observe(changed.selector, changed.filename)
         raise Conflict(
@@ -168,9 +168,6 @@ class Controller:
             "its versions were recorded as hand edits; retry",
             filename=candidate.filename,
         )
-
-    def _submit_once(self, candidate: Candidate) -> Outcome:
-        return self.submit_once(candidate).result()
 
     def submit_once(self, candidate: Candidate) -> "Future[Outcome]":
         """`submit` without the retry, answered through a future (the HTTP
