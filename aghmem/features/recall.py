@@ -29,6 +29,7 @@ from .relevance import Floor
 from .signals import RecallEvent, Signals
 
 RRF_K = 60
+WORD_VIEW, TRIGRAM_VIEW = "bm25_unicode", "bm25_trigram"
 # Recall for a runtime's turn (the trivial gate applies) or a search someone
 # asked for (the CLI, an HTTP caller, an MCP memory_search): no gate.
 IMPLICIT, EXPLICIT = "implicit", "explicit"
@@ -109,7 +110,8 @@ class SearchRequest:
 class Candidate:
     hit: Hit
     depth: int
-    ranks: dict[str, int] = field(default_factory=dict)  # view → 0-based rank
+    word_rank: int | None = None  # 0-based rank in each lexical view, None: not found there
+    trigram_rank: int | None = None
     score: float = 0.0
     why: list[str] = field(default_factory=list)
     shadowed_by: str | None = None
@@ -119,6 +121,12 @@ class Candidate:
 
     def age_days(self, now: dt.datetime) -> float:
         return max(0.0, (now.timestamp() - self.hit.mtime_ns / 1e9) / 86400)
+
+    @property
+    def ranks(self) -> dict[str, int]:
+        """view → 0-based rank, for the views that found it."""
+        pairs = ((WORD_VIEW, self.word_rank), (TRIGRAM_VIEW, self.trigram_rank))
+        return {view: rank for view, rank in pairs if rank is not None}
 
 
 class Recall:
@@ -163,7 +171,7 @@ class Recall:
         snap = self.indexing.index.snapshot()  # one for every lookup: hits' addresses must agree
         stems = analysis.stems(terms)
         word_hits, trigram_hits = self._views(req, terms, stems, keys, snap)
-        found, kept = self._candidates(req, {"bm25_unicode": word_hits, "bm25_trigram": trigram_hits}, depth)
+        found, kept = self._candidates(req, word_hits, trigram_hits, depth)
         scores = self.signals.scores
         self._fuse(kept, scores, now)
         kept.sort(key=lambda c: (-c.score, -c.depth, -c.hit.mtime_ns, c.hit.id))
@@ -215,15 +223,18 @@ class Recall:
         return (word_run.result() if word_run else []), trigram_hits
 
     def _candidates(
-        self, req: SearchRequest, views: dict[str, list[Hit]], depth: dict[str, int]
+        self, req: SearchRequest, word_hits: list[Hit], trigram_hits: list[Hit], depth: dict[str, int]
     ) -> tuple[bool, list[Candidate]]:
         """(whether any view found anything, the candidates the request
         may see: no _system files unless asked, nothing already surfaced
         unless asked, then marked)."""
-        candidates: dict[str, Candidate] = {}
-        for view, hits in views.items():
-            for rank, hit in enumerate(hits):
-                candidates.setdefault(hit.id, Candidate(hit, depth[hit.scope_key])).ranks[view] = rank
+        candidates: dict[str, Candidate] = {hit.id: Candidate(hit, depth[hit.scope_key], rank) for rank, hit in enumerate(word_hits)}
+        for rank, hit in enumerate(trigram_hits):
+            cand = candidates.get(hit.id)
+            if cand is None:
+                candidates[hit.id] = Candidate(hit, depth[hit.scope_key], None, rank)
+            else:
+                cand.trigram_rank = rank
         surfaced = self._surfaced(req)
         kept = []
         for cand in candidates.values():
@@ -298,9 +309,12 @@ class Recall:
         if self.config.recall.fusion == "rrf":
             return {view: (rank + 1, 1 / (RRF_K + rank + 1)) for view, rank in cand.ranks.items()}
         terms = {}
-        for view, weight in (("bm25_unicode", weights.bm25_unicode), ("bm25_trigram", weights.bm25_trigram)):
-            if view in cand.ranks:
-                terms[view] = (cand.ranks[view] + 1, weight / (cand.ranks[view] + 1))
+        for view, weight, rank in (
+            (WORD_VIEW, weights.bm25_unicode, cand.word_rank),
+            (TRIGRAM_VIEW, weights.bm25_trigram, cand.trigram_rank),
+        ):
+            if rank is not None:
+                terms[view] = (rank + 1, weight / (rank + 1))
         recency = 0.5 ** (cand.age_days(now) / 14)
         signal = min(1.0, max(0.0, recall_score))
         terms["recency"] = (recency, weights.recency * recency)
@@ -320,15 +334,12 @@ class Recall:
         now_s = now.timestamp()
         for cand in kept:
             score = 0.0
-            ranks, hit = cand.ranks, cand.hit
-            rank = ranks.get("bm25_unicode")
-            if rank is not None:
-                score += word / (rank + 1)
-            rank = ranks.get("bm25_trigram")
-            if rank is not None:
-                score += trigram / (rank + 1)
-            score += recency * 0.5 ** (max(0.0, (now_s - hit.mtime_ns / 1e9) / 86400) / 14)
-            score += signal * min(1.0, max(0.0, scores.get(hit.id, 0.0)))
+            if cand.word_rank is not None:
+                score += word / (cand.word_rank + 1)
+            if cand.trigram_rank is not None:
+                score += trigram / (cand.trigram_rank + 1)
+            score += recency * 0.5 ** (max(0.0, (now_s - cand.hit.mtime_ns / 1e9) / 86400) / 14)
+            score += signal * min(1.0, max(0.0, scores.get(cand.hit.id, 0.0)))
             cand.score = round(score, 6)
 
     def _why(self, cand: Candidate, recall_score: float, now: dt.datetime) -> list[str]:
