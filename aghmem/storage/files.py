@@ -24,7 +24,7 @@ from frontmatter.default_handlers import YAMLHandler
 
 from ..errors import ParseError, TooLarge
 from ..model import CF_TYPES, Entry, MemoryType, Selector, iso_utc
-from .plain_yaml import plain_mapping
+from .plain_yaml import plain_dump, plain_mapping
 
 # Keys in the order they are written; unknown keys (hand-written) follow.
 KNOWN_KEYS = (
@@ -228,7 +228,7 @@ def parse_memory(raw: bytes, filename: str, default_type: MemoryType) -> ParsedM
 def _load_yaml(front: str) -> Any:
     """The frontmatter's YAML, aliases refused: 405 bytes of nested aliases
     (7 levels of 10) expand to 10^7 list items (3.5 s, 270 MB per parse).
-    The plainest shape (flat `key: value` lines) is read without YAML."""
+    The plain shapes (plain_yaml.py) are read without YAML."""
     plain = plain_mapping(front)
     if plain is not None:
         return plain
@@ -287,8 +287,9 @@ def order_meta(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def render_memory(meta: dict[str, Any], body: str) -> bytes:
-    front = yaml.dump(
-        order_meta(meta),
+    ordered = order_meta(meta)
+    front = plain_dump(ordered) or yaml.dump(
+        ordered,
         Dumper=_Dumper,
         sort_keys=False,
         allow_unicode=True,
