@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""CPU instructions per search and per write, counted by valgrind.
+
+Wall-clock numbers on these shared machines swing by ±10-25% within
+minutes, so a change worth 3% cannot be seen in them. The instructions a
+search or a write executes in user space (Python, SQLite, Tantivy) are the
+same from run to run to within ~0.1%: this script counts them with
+callgrind, as the difference between a run of K operations and a run of
+none (start-up, warm-up and shutdown cancel out), divided by K.
+
+- search: `MemoryService.search` in process over bench_search.py's corpus
+  (N memories, half global, half in one workspace), `top_k` 10, the
+  default pipeline;
+- write: `MemoryService.submit` of K adds then K updates from one thread
+  in a fresh home (the committer's whole path, watcher running). The
+  kernel's share (fsync, rename) is not counted: this measures the code.
+
+Compare two commits by running this from each checkout; the counts do not
+depend on the machine's mood (they do on the Python, SQLite and Tantivy
+builds, so compare on one machine).
+
+    python scripts/bench_instructions.py [--memories 5000] [--searches 200] [--writes 200] [--json out.json]
+
+Needs valgrind (Debian: apt-get install valgrind). Each count runs the
+operations under callgrind (~50× slower): a few minutes in all. Progress on
+stderr; a table and a JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+WS_ID = "ws_benchinstr1"
+WARM_UP = 50
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- the operations (run in a child process, under callgrind) --------------
+
+
+def run_searches(home: Path, count: int) -> None:
+    from bench_search import Corpus
+
+    from aghmem.config import load_config
+    from aghmem.features.recall import SearchRequest
+    from aghmem.model import Scope, Selector
+    from aghmem.service.service import MemoryService
+
+    service = MemoryService(load_config(home / "config.toml", home=home, env={}))
+    service.start(watch=False)
+    corpus = Corpus(seed=11)
+    selector = Selector(Scope.WORKSPACE, workspace_id=WS_ID)
+    requests = [
+        SearchRequest(query_text=corpus.query(), selector=selector, top_k=10, raw_candidates=50, allow_trivial_query=True)
+        for _ in range(WARM_UP + count)
+    ]
+    for request in requests:
+        service.search(request)
+    service.close()
+
+
+def run_writes(home: Path, count: int) -> None:
+    from aghmem.config import load_config
+    from aghmem.controller.rules import Candidate
+    from aghmem.model import MemoryType, Scope, Selector
+    from aghmem.service.service import MemoryService
+
+    service = MemoryService(load_config(home=home, env={}))
+    service.start(watch=True)
+    selector = Selector(Scope.GLOBAL)
+    total = WARM_UP + count
+    for phase in ("add", "update"):
+        for i in range(total):
+            body = (
+                f"Memory {i} ({phase}): the team deploys service {i % 97} with blue-green releases "
+                f"and keeps rollback scripts under ops/rollback/{i % 13}."
+            )
+            candidate = Candidate(selector, "http", type=MemoryType.USER, name=f"Bench {i}", description="benchmark memory", body=body)
+            service.submit(candidate)
+    service.close()
+
+
+def child(kind: str, home: Path, count: int) -> None:
+    if kind == "search":
+        run_searches(home, count)
+    else:
+        run_writes(home, count)
+
+
+# --- the counting (this process) -------------------------------------------
+
+
+def instructions(kind: str, home: Path, count: int) -> int:
+    """User-space instructions of a child that runs `count` operations."""
+    command = [
+        "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+        sys.executable, str(Path(__file__).resolve()), "--child", kind, "--home", str(home), "--count", str(count),
+    ]
+    done = threading.Event()
+    started = time.monotonic()
+
+    def tick() -> None:
+        while not done.wait(15):
+            log(f"    … {time.monotonic() - started:.0f}s")
+
+    threading.Thread(target=tick, daemon=True).start()
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+    finally:
+        done.set()
+    found = re.search(r"Collected : (\d+)", result.stderr)
+    if result.returncode != 0 or found is None:
+        raise SystemExit(f"callgrind run failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return int(found.group(1))
+
+
+def per_operation(kind: str, prepare, count: int, operations: int) -> dict[str, int]:  # noqa: ANN001
+    """(instructions of a run of `count` - instructions of a run of none) /
+    the `operations` that `count` makes."""
+    runs = {}
+    for k in (0, count):
+        home = prepare()
+        log(f"  {kind}: counting a run of {k} under callgrind…")
+        runs[k] = instructions(kind, home, k)
+    each = (runs[count] - runs[0]) / operations
+    return {"count": operations, "instructions_each": round(each), "baseline_instructions": runs[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--memories", type=int, default=5000)
+    parser.add_argument("--searches", type=int, default=200, help="0: skip")
+    parser.add_argument("--writes", type=int, default=200, help="adds, then as many updates; 0: skip")
+    parser.add_argument("--json", help="also write the JSON result here")
+    parser.add_argument("--child", choices=["search", "write"], help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.home, args.count)
+        return
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
+
+    from bench_search import CONFIG, write_corpus
+
+    from aghmem.config import load_config
+    from aghmem.service.service import MemoryService
+
+    document: dict[str, object] = {"benchmark": "instructions", "python": sys.version.split()[0]}
+    with tempfile.TemporaryDirectory(prefix="aghmem-bench-instr-") as tmp:
+        base = Path(tmp)
+        if args.searches:
+            home, ws_root = base / "search" / "home", base / "search" / "workspace"
+            log(f"writing {args.memories} memory files…")
+            write_corpus(args.memories, home / "memory", ws_root / ".agh" / "memory")
+            (ws_root / ".agh" / "workspace.toml").write_text(f'id = "{WS_ID}"\n')
+            (home / "workspaces.toml").write_text(
+                f'[[workspace]]\nid = "{WS_ID}"\npath = "{ws_root.resolve()}"\nadded_at = "2026-01-01T00:00:00Z"\n'
+            )
+            (home / "config.toml").write_text(CONFIG)
+            log("building the index once, outside callgrind…")
+            service = MemoryService(load_config(home / "config.toml", home=home, env={}))
+            service.start(watch=False)
+            service.close()
+            document["memories"] = args.memories
+            document["search"] = per_operation("search", lambda: home, args.searches, args.searches)
+        if args.writes:
+            homes = iter(range(2))
+
+            def fresh_home() -> Path:
+                home = base / f"write{next(homes)}" / "home"
+                home.mkdir(parents=True)
+                (home / "config.toml").write_text("[controller.policy]\nmax_writes_per_min = 0\n")
+                return home
+
+            document["write"] = per_operation("write", fresh_home, args.writes, 2 * args.writes)  # K adds, K updates
+
+    print(f"{'operation':10} {'count':>6} {'instructions each':>18}")
+    for kind in ("search", "write"):
+        if kind in document:
+            row = document[kind]
+            print(f"{kind:10} {row['count']:>6} {row['instructions_each']:>18,}")
+    print(json.dumps(document, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(document, indent=2))
+
+
+if __name__ == "__main__":
+    main()
