@@ -90,10 +90,10 @@ def one_round(source: Path, work: Path) -> dict[str, float]:
 
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(source, work)
-    home, ws_root = work / "home", work / "workspace"
-    (home / "workspaces.toml").write_text(
-        f'[[workspace]]\nid = "{WS_ID}"\npath = "{ws_root.resolve()}"\nadded_at = "2026-01-01T00:00:00Z"\n'
-    )
+    from bench_search import register_workspace
+
+    home = work / "home"
+    register_workspace(home, work / "workspace", WS_ID)  # where this round's copy is
     service = MemoryService(load_config(home / "config.toml", home=home, env={}))
     spent: dict[str, float] = {}
     timed_method(service.runtime, "rescan", spent)

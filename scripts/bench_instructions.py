@@ -158,7 +158,7 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
 
-    from bench_search import CONFIG, write_corpus
+    from bench_search import CONFIG, write_home
 
     from aghmem.config import load_config
     from aghmem.service.service import MemoryService
@@ -167,13 +167,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="aghmem-bench-instr-") as tmp:
         base = Path(tmp)
         if args.searches:
-            home, ws_root = base / "search" / "home", base / "search" / "workspace"
-            log(f"writing {args.memories} memory files…")
-            write_corpus(args.memories, home / "memory", ws_root / ".agh" / "memory")
-            (ws_root / ".agh" / "workspace.toml").write_text(f'id = "{WS_ID}"\n')
-            (home / "workspaces.toml").write_text(
-                f'[[workspace]]\nid = "{WS_ID}"\npath = "{ws_root.resolve()}"\nadded_at = "2026-01-01T00:00:00Z"\n'
-            )
+            home = write_home(base / "search", args.memories, WS_ID)
             (home / "config.toml").write_text(CONFIG)
             log("building the index once, outside callgrind…")
             service = MemoryService(load_config(home / "config.toml", home=home, env={}))

@@ -121,6 +121,24 @@ def write_corpus(n: int, global_dir: Path, ws_dir: Path) -> None:
             log(f"  wrote {i + 1}/{n} memory files")
 
 
+def register_workspace(home: Path, ws_root: Path, ws_id: str) -> None:
+    """Register the workspace before the first start, as a user would have."""
+    (home / "workspaces.toml").write_text(
+        f'[[workspace]]\nid = "{ws_id}"\npath = "{ws_root.resolve()}"\nadded_at = "2026-01-01T00:00:00Z"\n'
+    )
+
+
+def write_home(base: Path, n: int, ws_id: str) -> Path:
+    """base/home with N memories, half global and half in the workspace at
+    base/workspace (registered); returns the home."""
+    home, ws_root = base / "home", base / "workspace"
+    log(f"writing {n} memory files…")
+    write_corpus(n, home / "memory", ws_root / ".agh" / "memory")
+    (ws_root / ".agh" / "workspace.toml").write_text(f'id = "{ws_id}"\n')
+    register_workspace(home, ws_root, ws_id)
+    return home
+
+
 class BenchDaemon(Daemon):
     def call(self, conn: http.client.HTTPConnection, method: str, path: str, body: dict | None = None) -> dict:
         conn.request(method, path, json.dumps(body) if body is not None else None, {"Content-Type": "application/json"})
@@ -237,15 +255,7 @@ def main() -> None:
     Corpus.kind = args.vocabulary
 
     with tempfile.TemporaryDirectory(prefix="aghmem-bench-search-") as tmp:
-        home = Path(tmp) / "home"
-        ws_root = Path(tmp) / "workspace"
-        log(f"writing {args.memories} memory files…")
-        write_corpus(args.memories, home / "memory", ws_root / ".agh" / "memory")
-        (ws_root / ".agh" / "workspace.toml").write_text('id = "ws_benchsearch1"\n')
-        # Register the workspace before the first start, as a user would have.
-        (home / "workspaces.toml").write_text(
-            f'[[workspace]]\nid = "ws_benchsearch1"\npath = "{ws_root.resolve()}"\nadded_at = "2026-01-01T00:00:00Z"\n'
-        )
+        home = write_home(Path(tmp), args.memories, "ws_benchsearch1")
 
         daemon = BenchDaemon(home, CONFIG, start_timeout=300)
         log("cold start (scan and index everything)…")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import itertools
 import json
 import pstats
 import statistics
@@ -35,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
-from bench_search import CONFIG, Corpus, log, percentile, write_corpus  # noqa: E402
+from bench_search import CONFIG, Corpus, log, percentile, write_home  # noqa: E402
 
 from aghmem.config import load_config  # noqa: E402
 from aghmem.features.recall import SearchRequest  # noqa: E402
@@ -66,7 +67,7 @@ def after_commits(service: MemoryService, requests: list[SearchRequest], rounds:
     index = service.runtime.indexing.index
     first: list[float] = []
     later: list[float] = []
-    queue = iter(requests * 2)
+    queue = itertools.cycle(requests)  # however few were asked for
     for n in range(rounds):
         index.stage([IndexDoc(f"mem_aftercommit{n}", "global", f"user_after_commit_{n}.md", 1, f"filler text {n}")])
         index.flush()  # as the committer does a moment after a write
@@ -84,14 +85,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="aghmem-profile-search-") as tmp:
-        home = Path(tmp) / "home"
-        ws_root = Path(tmp) / "workspace"
-        log(f"writing {args.memories} memory files…")
-        write_corpus(args.memories, home / "memory", ws_root / ".agh" / "memory")
-        (ws_root / ".agh" / "workspace.toml").write_text(f'id = "{WS_ID}"\n')
-        (home / "workspaces.toml").write_text(
-            f'[[workspace]]\nid = "{WS_ID}"\npath = "{ws_root.resolve()}"\nadded_at = "2026-01-01T00:00:00Z"\n'
-        )
+        home = write_home(Path(tmp), args.memories, WS_ID)
         (home / "config.toml").write_text(CONFIG)
         service = MemoryService(load_config(home / "config.toml", home=home, env={}))
         log("taking the files in…")
