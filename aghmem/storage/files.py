@@ -12,7 +12,6 @@ import errno
 import hashlib
 import math
 import os
-import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from frontmatter.default_handlers import YAMLHandler
 
 from ..errors import ParseError, TooLarge
 from ..model import CF_TYPES, Entry, MemoryType, Selector, iso_utc
-from .plain_yaml import plain_dump, plain_mapping
+from .plain_yaml import TIMESTAMP, plain_dump, plain_mapping
 
 # Keys in the order they are written; unknown keys (hand-written) follow.
 KNOWN_KEYS = (
@@ -253,11 +252,8 @@ class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[mi
     """Writes ISO timestamps plain (`created_at: 2026-04-21T00:00:00Z`)."""
 
 
-_TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-
-
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    if _TIMESTAMP_RE.match(value):
+    if TIMESTAMP.match(value):
         return dumper.represent_scalar("tag:yaml.org,2002:timestamp", value)
     if "\n" in value:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")

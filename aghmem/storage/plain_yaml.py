@@ -103,9 +103,10 @@ def plain_mapping(front: str) -> dict[str, Any] | None:
 # What PyYAML writes as it is, in a block mapping (width 1,000) and in a
 # flow list: ASCII, starting with a letter, none of YAML's indicators.
 _PLAIN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9 _./()'+-]*")
-_PLAIN_ITEM = re.compile(r"[A-Za-z][A-Za-z0-9_./()+-]*")
+_PLAIN_ITEM = re.compile(_WORD)
 _PLAIN_KEY = re.compile(_KEY)
-_STAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")  # written plain (files.py's representer)
+# A timestamp the daemon writes plain, untagged (files.py's representer too).
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 _LONGEST_LINE = 900  # past PyYAML's width (1,000), a long text is folded over lines
 _NESTING = 2  # mappings in mappings, as far as the frontmatter goes
 
@@ -120,7 +121,7 @@ def _scalar(value: Any, pattern: re.Pattern[str], *, stamp: bool = True) -> str 
     if type(value) is int:
         return str(value)
     if type(value) is str:
-        if (stamp and _STAMP.fullmatch(value)) or (pattern.fullmatch(value) and value not in _NOT_TEXT and not value.endswith(" ")):
+        if (stamp and TIMESTAMP.fullmatch(value)) or (pattern.fullmatch(value) and value not in _NOT_TEXT and not value.endswith(" ")):
             return value
     return None
 
