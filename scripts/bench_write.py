@@ -59,6 +59,23 @@ class Progress:
                     print(file=sys.stderr)
 
 
+def create_cost(directory: Path, files: int = 200) -> float:
+    """Median CPU µs to create an empty file in `directory` (kept, so the
+    probe frees no inode). On an ext4 without a journal (these machines),
+    creating a file walks the inodes freed in the last few minutes
+    (ext4's `recently_deleted`): ~25 µs on a quiet disk, up to ~1 ms for
+    about five minutes after a bulk delete, such as the previous run's
+    home. The write path creates a file per write: a run started right
+    after another is slower for it, so the probe is reported with the run."""
+    directory.mkdir(parents=True)
+    costs = []
+    for i in range(files):
+        before = time.thread_time()
+        os.close(os.open(directory / f"probe-{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        costs.append(time.thread_time() - before)
+    return round(statistics.median(costs) * 1e6, 1)
+
+
 def run_phase(daemon: Daemon, clients: int, writes: int, run_id: str, phase: str) -> dict[str, float]:
     """`writes` requests split over `clients` threads; returns the stats."""
     progress = Progress(f"{clients} client(s) {phase}", writes)
@@ -125,6 +142,8 @@ def main() -> None:
 
     results = []
     with tempfile.TemporaryDirectory(prefix="aghmem-bench-") as tmp:
+        create_us = create_cost(Path(tmp) / "probe")
+        print(f"creating a file: {create_us} µs of CPU (a quiet disk: ~25-50)", file=sys.stderr)
         daemon = Daemon(Path(tmp), "[controller.policy]\nmax_writes_per_min = 0\n", start_timeout=300)
         daemon.start()
         try:
@@ -137,7 +156,7 @@ def main() -> None:
 
     document = {
         "benchmark": "write",
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "file_create_us": create_us},
         "writes_per_phase": args.writes,
         "results": results,
     }
