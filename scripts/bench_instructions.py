@@ -19,7 +19,12 @@ Compare two commits by running this from each checkout; the counts do not
 depend on the machine's mood (they do on the Python, SQLite and Tantivy
 builds, so compare on one machine).
 
-    python scripts/bench_instructions.py [--memories 5000] [--searches 200] [--writes 200] [--json out.json]
+    python scripts/bench_instructions.py [--memories 5000] [--searches 200] [--writes 200] [--syscalls] [--json out.json]
+
+`--syscalls` also counts the system calls of a write the same way, by
+name (`strace -f -c`: every thread, the watcher's and the index's too): the
+kernel's share of a write is mostly calls, and their count does not
+depend on the machine's mood either.
 
 Needs valgrind (Debian: apt-get install valgrind). Each count runs the
 operations under callgrind (~50× slower): a few minutes in all. Progress on
@@ -37,7 +42,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -106,12 +113,10 @@ def child(kind: str, home: Path, count: int) -> None:
 # --- the counting (this process) -------------------------------------------
 
 
-def instructions(kind: str, home: Path, count: int) -> int:
-    """User-space instructions of a child that runs `count` operations."""
-    command = [
-        "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-        sys.executable, str(Path(__file__).resolve()), "--child", kind, "--home", str(home), "--count", str(count),
-    ]
+def run_child(wrapper: list[str], kind: str, home: Path, count: int) -> subprocess.CompletedProcess[str]:
+    """This script's child (`count` operations) under `wrapper`, with a
+    progress line every 15 s."""
+    command = [*wrapper, sys.executable, str(Path(__file__).resolve()), "--child", kind, "--home", str(home), "--count", str(count)]
     done = threading.Event()
     started = time.monotonic()
 
@@ -124,22 +129,47 @@ def instructions(kind: str, home: Path, count: int) -> int:
         result = subprocess.run(command, capture_output=True, text=True, check=False)
     finally:
         done.set()
+    if result.returncode != 0:
+        raise SystemExit(f"{wrapper[0]} run failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result
+
+
+def instructions(kind: str, home: Path, count: int) -> Counter[str]:
+    """User-space instructions of a child that runs `count` operations."""
+    result = run_child(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"], kind, home, count)
     found = re.search(r"Collected : (\d+)", result.stderr)
-    if result.returncode != 0 or found is None:
-        raise SystemExit(f"callgrind run failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return int(found.group(1))
+    if found is None:
+        raise SystemExit(f"callgrind printed no count:\n{result.stderr[-3000:]}")
+    return Counter(instructions=int(found.group(1)))
 
 
-def per_operation(kind: str, prepare, count: int, operations: int) -> dict[str, int]:  # noqa: ANN001
-    """(instructions of a run of `count` - instructions of a run of none) /
+def syscalls(kind: str, home: Path, count: int) -> Counter[str]:
+    """System calls of a child that runs `count` operations, by name (all
+    its threads; `strace -c`)."""
+    with tempfile.NamedTemporaryFile(mode="r", suffix=".strace") as out:
+        run_child(["strace", "-f", "-c", "-o", out.name], kind, home, count)
+        calls: Counter[str] = Counter()
+        for line in out:
+            fields = line.split()
+            # "% time  seconds  usecs/call  calls  [errors]  syscall"
+            if len(fields) >= 5 and fields[0][0].isdigit() and fields[-1] != "total":
+                calls[fields[-1]] = int(fields[3])
+        return calls
+
+
+def per_operation(kind: str, prepare, count: int, operations: int, measure=instructions) -> dict[str, Any]:  # noqa: ANN001
+    """(what `measure` counts in a run of `count` - in a run of none) /
     the `operations` that `count` makes."""
     runs = {}
     for k in (0, count):
         home = prepare()
-        log(f"  {kind}: counting a run of {k} under callgrind…")
-        runs[k] = instructions(kind, home, k)
-    each = (runs[count] - runs[0]) / operations
-    return {"count": operations, "instructions_each": round(each), "baseline_instructions": runs[0]}
+        log(f"  {kind}: counting a run of {k} under {measure.__name__}…")
+        runs[k] = measure(kind, home, k)
+    each = {name: (runs[count][name] - runs[0][name]) / operations for name in runs[count]}
+    if measure is instructions:
+        return {"count": operations, "instructions_each": round(each["instructions"]), "baseline_instructions": runs[0]["instructions"]}
+    top = sorted(each.items(), key=lambda item: -item[1])
+    return {"count": operations, "syscalls_each": round(sum(each.values()), 1), "by_name": {n: round(v, 2) for n, v in top if v >= 0.5}}
 
 
 def main() -> None:
@@ -147,6 +177,7 @@ def main() -> None:
     parser.add_argument("--memories", type=int, default=5000)
     parser.add_argument("--searches", type=int, default=200, help="0: skip")
     parser.add_argument("--writes", type=int, default=200, help="adds, then as many updates; 0: skip")
+    parser.add_argument("--syscalls", action="store_true", help="also count system calls per write (strace)")
     parser.add_argument("--json", help="also write the JSON result here")
     parser.add_argument("--child", choices=["search", "write"], help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
@@ -155,8 +186,9 @@ def main() -> None:
     if args.child:
         child(args.child, args.home, args.count)
         return
-    if shutil.which("valgrind") is None:
-        raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
+    for tool, wanted in (("valgrind", True), ("strace", args.syscalls)):
+        if wanted and shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is not installed (Debian: apt-get install {tool})")
 
     from bench_search import CONFIG, write_home
 
@@ -176,7 +208,7 @@ def main() -> None:
             document["memories"] = args.memories
             document["search"] = per_operation("search", lambda: home, args.searches, args.searches)
         if args.writes:
-            homes = iter(range(2))
+            homes = iter(range(4))
 
             def fresh_home() -> Path:
                 home = base / f"write{next(homes)}" / "home"
@@ -185,12 +217,18 @@ def main() -> None:
                 return home
 
             document["write"] = per_operation("write", fresh_home, args.writes, 2 * args.writes)  # K adds, K updates
+            if args.syscalls:
+                document["write_syscalls"] = per_operation("write", fresh_home, args.writes, 2 * args.writes, syscalls)
 
     print(f"{'operation':10} {'count':>6} {'instructions each':>18}")
     for kind in ("search", "write"):
         if kind in document:
             row = document[kind]
             print(f"{kind:10} {row['count']:>6} {row['instructions_each']:>18,}")
+    if "write_syscalls" in document:
+        row = document["write_syscalls"]
+        names = ", ".join(f"{name} {calls}" for name, calls in list(row["by_name"].items())[:8])
+        print(f"system calls per write: {row['syscalls_each']} ({names})")
     print(json.dumps(document, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(document, indent=2))
