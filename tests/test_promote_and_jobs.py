@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +77,20 @@ def test_scheduler_jobs_are_registered_and_stop_with_the_daemon(tmp_path: Path) 
     assert all(job["next_run_at"] for job in jobs)
     service.close()
     assert service.scheduler.running is False
+
+
+def test_apscheduler_is_imported_only_when_the_jobs_start(tmp_path: Path) -> None:
+    """Off the path to the first answer: the scheduler starts after the files are taken in."""
+    check = "import sys, aghmem.faces.server; print('apscheduler' in sys.modules)"
+    shown = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "False"
+    service = MemoryService(load_config(home=tmp_path, env={}))
+    assert service.scheduler.running is False
+    assert [job["next_run_at"] for job in service.scheduler.jobs()] == [None] * 5
+    service.start()
+    try:
+        assert service.scheduler.running is True
+        service.scheduler.start()  # a second start changes nothing
+        assert len(service.scheduler.jobs()) == 5
+    finally:
+        service.close()
