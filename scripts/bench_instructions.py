@@ -157,17 +157,24 @@ def syscalls(kind: str, home: Path, count: int) -> Counter[str]:
         return calls
 
 
-def per_operation(kind: str, prepare, count: int, operations: int, measure=instructions) -> dict[str, Any]:  # noqa: ANN001
-    """(what `measure` counts in a run of `count` - in a run of none) /
-    the `operations` that `count` makes."""
+def per_operation(kind: str, prepare, count: int, operations: int, measure) -> tuple[dict[str, float], Counter[str]]:  # noqa: ANN001
+    """((what `measure` counts in a run of `count` - in a run of none) /
+    the `operations` that `count` makes, by name; the run of none's counts)."""
     runs = {}
     for k in (0, count):
         home = prepare()
         log(f"  {kind}: counting a run of {k} under {measure.__name__}…")
         runs[k] = measure(kind, home, k)
-    each = {name: (runs[count][name] - runs[0][name]) / operations for name in runs[count]}
-    if measure is instructions:
-        return {"count": operations, "instructions_each": round(each["instructions"]), "baseline_instructions": runs[0]["instructions"]}
+    return {name: (runs[count][name] - runs[0][name]) / operations for name in runs[count]}, runs[0]
+
+
+def instructions_each(kind: str, prepare, count: int, operations: int) -> dict[str, int]:  # noqa: ANN001
+    each, baseline = per_operation(kind, prepare, count, operations, instructions)
+    return {"count": operations, "instructions_each": round(each["instructions"]), "baseline_instructions": baseline["instructions"]}
+
+
+def syscalls_each(kind: str, prepare, count: int, operations: int) -> dict[str, Any]:  # noqa: ANN001
+    each, _ = per_operation(kind, prepare, count, operations, syscalls)
     top = sorted(each.items(), key=lambda item: -item[1])
     return {"count": operations, "syscalls_each": round(sum(each.values()), 1), "by_name": {n: round(v, 2) for n, v in top if v >= 0.5}}
 
@@ -206,7 +213,7 @@ def main() -> None:
             service.start(watch=False)
             service.close()
             document["memories"] = args.memories
-            document["search"] = per_operation("search", lambda: home, args.searches, args.searches)
+            document["search"] = instructions_each("search", lambda: home, args.searches, args.searches)
         if args.writes:
             homes = iter(range(4))
 
@@ -216,9 +223,9 @@ def main() -> None:
                 (home / "config.toml").write_text("[controller.policy]\nmax_writes_per_min = 0\n")
                 return home
 
-            document["write"] = per_operation("write", fresh_home, args.writes, 2 * args.writes)  # K adds, K updates
+            document["write"] = instructions_each("write", fresh_home, args.writes, 2 * args.writes)  # K adds, K updates
             if args.syscalls:
-                document["write_syscalls"] = per_operation("write", fresh_home, args.writes, 2 * args.writes, syscalls)
+                document["write_syscalls"] = syscalls_each("write", fresh_home, args.writes, 2 * args.writes)
 
     print(f"{'operation':10} {'count':>6} {'instructions each':>18}")
     for kind in ("search", "write"):
