@@ -129,6 +129,11 @@ class Candidate:
         return {view: rank for view, rank in pairs if rank is not None}
 
 
+# A candidate before `_top` looks at it: (-score, -depth, -mtime_ns, id,
+# hit, word rank, trigram rank, already shown); sorted, best first.
+Row = tuple[float, int, int, str, Hit, int | None, int | None, bool]
+
+
 class Recall:
     def __init__(self, config: Config, catalog: Catalog, indexing: Indexing, signals: Signals) -> None:
         self.config = config
@@ -171,12 +176,11 @@ class Recall:
         snap = self.indexing.index.snapshot()  # one for every lookup: hits' addresses must agree
         stems = analysis.stems(terms)
         word_hits, trigram_hits = self._views(req, terms, stems, keys, snap)
-        found, kept = self._candidates(req, word_hits, trigram_hits, depth)
         scores = self.signals.scores
-        self._fuse(kept, scores, now)
-        kept.sort(key=lambda c: (-c.score, -c.depth, -c.hit.mtime_ns, c.hit.id))
-        floor = self._floor(snap, terms, stems, keys, word_hits, req.raw_candidates)
-        ranked = self._top(kept, depth, req.top_k, floor, snap if req.scope_mode == INHERIT else None)
+        word_ranks = {hit.id: rank for rank, hit in enumerate(word_hits)}
+        found, ordered = self._fused(req, word_ranks, word_hits, trigram_hits, depth, scores, now)
+        floor = self._floor(snap, terms, stems, keys, word_ranks, len(word_hits) < req.raw_candidates)
+        ranked = self._top(ordered, req.top_k, floor, depth if req.scope_mode == INHERIT else None, snap)
         if floor is not None and not floor.answers(max((c.evidence or 0.0 for c in ranked), default=0.0)):
             ranked = []  # only weak matches: silence, not padding
         entries = self.catalog.entries_with_text([c.hit.id for c in ranked])
@@ -189,11 +193,11 @@ class Recall:
             if floor is not None:
                 cand.why.append(floor.evidence(cand.hit.id).describe())
             results.append(cand)
-        if results or floor is None or (found and not kept):
+        if results or floor is None or (found and not ordered):
             return self._package(req, results, now, clock_now, terms=terms)
         # Nothing passed the floor (and something was looked at, or nothing
         # holds a query term at all): say so rather than pad.
-        best = max((c.evidence for c in kept if c.evidence is not None), default=0.0)
+        best = floor.best_judged()
         note = (
             f"no memory holds enough of the query: best evidence {best:.2f} < min_evidence {floor.minimum:g}"
             if best else "no memory holds any of the query's terms"
@@ -222,51 +226,75 @@ class Recall:
         trigram_hits = snap.top(trigram_query, req.raw_candidates) if trigram_query else []
         return (word_run.result() if word_run else []), trigram_hits
 
-    def _candidates(
-        self, req: SearchRequest, word_hits: list[Hit], trigram_hits: list[Hit], depth: dict[str, int]
-    ) -> tuple[bool, list[Candidate]]:
-        """(whether any view found anything, the candidates the request
-        may see: no _system files unless asked, nothing already surfaced
-        unless asked, then marked)."""
-        candidates: dict[str, Candidate] = {hit.id: Candidate(hit, depth[hit.scope_key], rank) for rank, hit in enumerate(word_hits)}
-        for rank, hit in enumerate(trigram_hits):
-            cand = candidates.get(hit.id)
-            if cand is None:
-                candidates[hit.id] = Candidate(hit, depth[hit.scope_key], None, rank)
-            else:
-                cand.trigram_rank = rank
+    def _fused(
+        self,
+        req: SearchRequest,
+        word_ranks: dict[str, int],
+        word_hits: list[Hit],
+        trigram_hits: list[Hit],
+        depth: dict[str, int],
+        scores: dict[str, float],
+        now: dt.datetime,
+    ) -> tuple[bool, list[Row]]:
+        """(whether any view found anything, the candidates the request may
+        see, best first: score, depth, newer, id). No _system files unless
+        asked, nothing already surfaced unless asked (then marked). Each
+        score adds the terms of `_why` in its order (so the same float).
+        Rows, not Candidates: ~80 a search, and `_top` looks at the first
+        dozen or two."""
+        trigram_ranks = {hit.id: rank for rank, hit in enumerate(trigram_hits)}
+        hits = {hit.id: hit for hit in trigram_hits}
+        hits.update((hit.id, hit) for hit in word_hits)  # a memory both views found keeps its word hit
         surfaced = self._surfaced(req)
-        kept = []
-        for cand in candidates.values():
-            if cand.hit.filename.startswith("_system") and not req.include_system:
+        rrf = self.config.recall.fusion == "rrf"
+        weights = self.config.recall.weights
+        word, trigram, offset = (1.0, 1.0, RRF_K + 1) if rrf else (weights.bm25_unicode, weights.bm25_trigram, 1)
+        recency, signal, now_s = weights.recency, weights.recall_signal, now.timestamp()
+        rows: list[Row] = []
+        for memory_id, hit in hits.items():
+            if hit.filename.startswith("_system") and not req.include_system:
                 continue
-            if cand.hit.id in surfaced:
-                if not req.include_already_surfaced:
-                    continue
-                cand.already_shown = True
-            kept.append(cand)
-        return bool(candidates), kept
+            shown = memory_id in surfaced
+            if shown and not req.include_already_surfaced:
+                continue
+            word_rank, trigram_rank = word_ranks.get(memory_id), trigram_ranks.get(memory_id)
+            score = 0.0
+            if word_rank is not None:
+                score += word / (word_rank + offset)
+            if trigram_rank is not None:
+                score += trigram / (trigram_rank + offset)
+            if not rrf:
+                age = (now_s - hit.mtime_ns / 1e9) / 86400
+                score += recency * 0.5 ** ((age if age > 0.0 else 0.0) / 14)
+                past = scores.get(memory_id, 0.0)
+                score += signal * (1.0 if past > 1.0 else past if past > 0.0 else 0.0)
+                score = round(score, 6)
+            rows.append((-score, -depth[hit.scope_key], -hit.mtime_ns, memory_id, hit, word_rank, trigram_rank, shown))
+        rows.sort()  # ids are unique: the sort never compares further
+        return bool(hits), rows
 
     def _floor(
-        self, snap: Snapshot, terms: list[str], stems: list[str], keys: list[str], word_hits: list[Hit], asked: int
+        self, snap: Snapshot, terms: list[str], stems: list[str], keys: list[str], word_ids: dict[str, int], complete: bool
     ) -> Floor | None:
-        """The relevance floor for this query; None when it is off."""
+        """The relevance floor for this query; None when it is off.
+        `complete`: the word view found fewer than asked, so every memory
+        holding a term."""
         if self.config.recall.min_evidence <= 0:
             return None
         return Floor(
             self.indexing.index, snap, terms, stems, keys,
             minimum=self.config.recall.min_evidence,
             each=self.config.recall.min_evidence_each,
-            word_hits=word_hits,
-            complete=len(word_hits) < asked,  # fewer than asked: every memory holding a term
+            word_ids=word_ids,
+            complete=complete,
         )
 
     def _top(
-        self, ordered: list[Candidate], depth: dict[str, int], top_k: int, floor: Floor | None, shadow: Snapshot | None
+        self, ordered: list[Row], top_k: int, floor: Floor | None, depth: dict[str, int] | None, snap: Snapshot
     ) -> list[Candidate]:
         """The first `top_k` unshadowed candidates that pass the floor, with
         the shadowed ones ranked among them; evidence and shadowing (unless
-        `shadow` is None) are looked up a window at a time."""
+        `depth` is None) are looked up a window at a time."""
         ranked: list[Candidate] = []
         shown = 0
         start = 0
@@ -275,7 +303,10 @@ class Recall:
         # later ones double, so a query where nothing passes takes ~4 rounds.
         window = max(top_k * 2, 10) if floor is None else top_k + 2
         while start < len(ordered) and shown < top_k:
-            chunk = ordered[start : start + window]
+            chunk = [
+                Candidate(hit, -neg_depth, word_rank, trigram_rank, -neg_score, already_shown=already)
+                for neg_score, neg_depth, _, _, hit, word_rank, trigram_rank, already in ordered[start : start + window]
+            ]
             start += window
             if floor is not None:
                 window *= 2
@@ -285,8 +316,8 @@ class Recall:
                 chunk = [c for c in chunk if floor.passes(shares[c.hit.id])]
                 if not chunk:
                     continue
-            if shadow is not None:
-                self._shadow(chunk, depth, shadow)
+            if depth is not None:
+                self._shadow(chunk, depth, snap)
             for cand in chunk:
                 if shown == top_k:
                     return ranked
@@ -303,55 +334,21 @@ class Recall:
             surfaced |= self.catalog.surfaced_ids(req.session_id)
         return surfaced
 
-    def _terms(self, cand: Candidate, recall_score: float, now: dt.datetime) -> dict[str, tuple[float, float]]:
-        """Each fusion term: (its value, what it adds to the score)."""
-        weights = self.config.recall.weights
+    def _why(self, cand: Candidate, recall_score: float, now: dt.datetime) -> list[str]:
+        """The score's terms in words (for the returned results only), in
+        the order `_fused` adds them."""
         if self.config.recall.fusion == "rrf":
-            return {view: (rank + 1, 1 / (RRF_K + rank + 1)) for view, rank in cand.ranks.items()}
-        terms = {}
-        for view, weight, rank in (
-            (WORD_VIEW, weights.bm25_unicode, cand.word_rank),
-            (TRIGRAM_VIEW, weights.bm25_trigram, cand.trigram_rank),
-        ):
-            if rank is not None:
-                terms[view] = (rank + 1, weight / (rank + 1))
+            return [f"{view}: rank {rank + 1} (rrf +{1 / (RRF_K + rank + 1):.4f})" for view, rank in cand.ranks.items()]
+        weights = self.config.recall.weights
+        why = []
+        if cand.word_rank is not None:
+            why.append(f"{WORD_VIEW}: rank {cand.word_rank + 1} (+{weights.bm25_unicode / (cand.word_rank + 1):.3f})")
+        if cand.trigram_rank is not None:
+            why.append(f"{TRIGRAM_VIEW}: rank {cand.trigram_rank + 1} (+{weights.bm25_trigram / (cand.trigram_rank + 1):.3f})")
         recency = 0.5 ** (cand.age_days(now) / 14)
         signal = min(1.0, max(0.0, recall_score))
-        terms["recency"] = (recency, weights.recency * recency)
-        terms["recall_signal"] = (signal, weights.recall_signal * signal)
-        return terms
-
-    def _fuse(self, kept: list[Candidate], scores: dict[str, float], now: dt.datetime) -> None:
-        """Each candidate's score: `_terms`' parts added in the same order (so
-        the same float), without building them for every candidate (dicts
-        for ~80 candidates cost 0.2 ms a search; only results need them)."""
-        if self.config.recall.fusion == "rrf":
-            for cand in kept:
-                cand.score = sum(1 / (RRF_K + rank + 1) for rank in cand.ranks.values())
-            return
-        weights = self.config.recall.weights
-        word, trigram, recency, signal = weights.bm25_unicode, weights.bm25_trigram, weights.recency, weights.recall_signal
-        now_s = now.timestamp()
-        for cand in kept:
-            score = 0.0
-            if cand.word_rank is not None:
-                score += word / (cand.word_rank + 1)
-            if cand.trigram_rank is not None:
-                score += trigram / (cand.trigram_rank + 1)
-            score += recency * 0.5 ** (max(0.0, (now_s - cand.hit.mtime_ns / 1e9) / 86400) / 14)
-            score += signal * min(1.0, max(0.0, scores.get(cand.hit.id, 0.0)))
-            cand.score = round(score, 6)
-
-    def _why(self, cand: Candidate, recall_score: float, now: dt.datetime) -> list[str]:
-        """The score's terms in words (for the returned results only)."""
-        why = []
-        for name, (value, part) in self._terms(cand, recall_score, now).items():
-            if self.config.recall.fusion == "rrf":
-                why.append(f"{name}: rank {value} (rrf +{part:.4f})")
-            elif name.startswith("bm25"):
-                why.append(f"{name}: rank {value} (+{part:.3f})")
-            else:
-                why.append(f"{name}: {value:.2f} (+{part:.3f})")
+        why.append(f"recency: {recency:.2f} (+{weights.recency * recency:.3f})")
+        why.append(f"recall_signal: {signal:.2f} (+{weights.recall_signal * signal:.3f})")
         return why
 
     def _shadow(self, ranked: list[Candidate], depth: dict[str, int], snap: Snapshot) -> None:
@@ -417,12 +414,18 @@ class Recall:
             "query_truncated": req.query_truncated,
         }
         if req.record:
-            self._signal(req, [cand for cand, _ in packaged], recall, clock_now, skipped_reason)
+            self._signal(req, terms, [cand for cand, _ in packaged], recall, clock_now, skipped_reason)
         response["index"] = self.indexing.status()
         return response
 
     def _signal(
-        self, req: SearchRequest, packaged: list[Candidate], recall: dict[str, Any], now: dt.datetime, skipped: str | None
+        self,
+        req: SearchRequest,
+        terms: list[str],
+        packaged: list[Candidate],
+        recall: dict[str, Any],
+        now: dt.datetime,
+        skipped: str | None,
     ) -> None:
         """Signals for what recall handed over: packaged, past the floor
         (which drops the rest before it gets here), never padding."""
@@ -441,6 +444,6 @@ class Recall:
         recalled = [(c.hit.id, c.score) for c in packaged]
         if not recalled and trace is None:
             return
-        query_hash = hashlib.sha256(" ".join(sorted(analysis.query_terms(req.query_text))).encode()).hexdigest()[:16]
+        query_hash = hashlib.sha256(" ".join(sorted(terms)).encode()).hexdigest()[:16]
         self.signals.record(RecallEvent(at, query_hash, req.session_id, req.turn_seq, recalled, trace))
 

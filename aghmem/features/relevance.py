@@ -50,7 +50,7 @@ with a bit mask of its terms (`SearchIndex.term_masks`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Container, Sequence
 
 from ..storage.tantivy_index import Hit, SearchIndex, Snapshot, idf
 
@@ -98,7 +98,7 @@ class Floor:
         *,
         minimum: float,
         each: float,
-        word_hits: Sequence[Hit],
+        word_ids: Container[str],
         complete: bool,
     ) -> None:
         self.index = index
@@ -120,7 +120,7 @@ class Floor:
         unseen = UNSEEN_WEIGHT * idf(docs, 1)
         self.weights = [idf(docs, df) if seen else unseen for seen, df in zip(visible, overall)]
         self.total = sum(sorted(self.weights, reverse=True)[:JUDGED_TERMS]) or 1.0
-        self.word_ids = {hit.id for hit in word_hits}
+        self.word_ids = word_ids
         self.complete = complete
         self._masks: dict[str, int] = {}
         self._shares: dict[str, float] = {}
@@ -142,6 +142,10 @@ class Floor:
             self._masks[hit.id] = mask = masks.get(hit.address, 0)
             self._shares[hit.id] = self._share(mask)
         return {h.id: self._shares[h.id] for h in hits}
+
+    def best_judged(self) -> float:
+        """The highest share among the memories judged so far."""
+        return max(self._shares.values(), default=0.0)
 
     def _share(self, mask: int) -> float:
         if not mask:

@@ -34,7 +34,7 @@ class Hit(NamedTuple):
 
 
 _new_tuple = tuple.__new__
-UNBUILT = object()  # a clause not built yet in this snapshot (None: built, the scope lacks the term)
+Clause = tuple[tantivy.Occur, tantivy.Query]  # one scope's clause for a term
 
 
 class HitFields:
@@ -78,10 +78,10 @@ class Snapshot:
         self.searcher = searcher
         self.fields = fields
         self._memo: dict[tuple[str, str], int] = {}
-        # A view's clause per (field, term, scope, the scopes searched when
-        # they weigh it, else None), built once per snapshot (None: the
-        # scope does not hold the term).
-        self.clauses: dict[tuple[str, str, str, tuple[str, ...] | None], tuple[tantivy.Occur, tantivy.Query] | None] = {}
+        # A view's term per (field, term, the scopes searched): its document
+        # frequency (what weighs it), the term, and its clause for each of
+        # those scopes that holds it; built once per snapshot.
+        self.clauses: dict[tuple[str, str, tuple[str, ...]], tuple[int, str, tuple[Clause, ...]]] = {}
 
     def doc_freq(self, field: str, term: str) -> int:
         df = self._memo.get((field, term))

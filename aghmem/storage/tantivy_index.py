@@ -24,7 +24,7 @@ import tantivy
 from . import index_fields
 from .files import utc_now
 from .index_fields import STATS_VIEWS, VIEWS, scoped
-from .snapshot import UNBUILT, Hit, HitFields, Snapshot
+from .snapshot import Clause, Hit, HitFields, Snapshot
 
 log = logging.getLogger("aghmem.index")
 
@@ -340,39 +340,45 @@ class SearchIndex:
         a caller can run it on another thread: the search lets go of the GIL,
         building it does not."""
         snap = snapshot
-        total = max(snap.searcher.num_docs, 1)
         if len(snap.clauses) >= snap.MAX_MEMO:
             snap.clauses.clear()
-        clauses = []
+        clauses: list[Clause] = []
         for field, terms in fields.items():
-            docs, ordered = self._weighed(snap, field, terms, scope_keys)
-            visible = None if field in STATS_VIEWS else tuple(scope_keys)  # what the weight depends on
-            for df, term in [(df, t) for df, t in ordered if df > 0][: max_terms or None]:
-                for key in scope_keys:
-                    clause = snap.clauses.get((field, term, key, visible), UNBUILT)
-                    if clause is UNBUILT:
-                        clause = snap.clauses[(field, term, key, visible)] = self._clause(snap, field, term, key, idf(docs, df), total)
-                    if clause is not None:
-                        clauses.append(clause)
+            _, ordered = self._weighed(snap, field, terms, tuple(scope_keys))
+            for _, _, term_clauses in [w for w in ordered if w[0] > 0][: max_terms or None]:
+                clauses.extend(term_clauses)
         return tantivy.Query.boolean_query(clauses) if clauses else None
 
-    @classmethod
-    def _weighed(cls, snap: Snapshot, field: str, terms: Sequence[str], scope_keys: Sequence[str]) -> tuple[int, list[tuple[int, str]]]:
-        """(documents, [(document frequency, term)] rarest first) that weigh
-        a view's terms: across all scopes for words and stems (`stats`);
-        for trigrams, across the scopes searched, from the lookups their
-        clauses make anyway (no `stats` terms: a quarter of a cold start's
-        indexing; LoCoMo R@10 0.656 -> 0.654)."""
-        distinct = list(dict.fromkeys(terms))
+    def _weighed(
+        self, snap: Snapshot, field: str, terms: Sequence[str], scope_keys: tuple[str, ...]
+    ) -> tuple[int, list[tuple[int, str, tuple[Clause, ...]]]]:
+        """(documents, [(document frequency, term, its clauses)] rarest
+        first) that weigh a view's terms: across all scopes for words and
+        stems (`stats`); for trigrams, across the scopes searched, from the
+        lookups their clauses make anyway (no `stats` terms: a quarter of a
+        cold start's indexing; LoCoMo R@10 0.656 -> 0.654). A term's entry
+        is built once per snapshot and scopes searched."""
         if field in STATS_VIEWS:
             docs, across = snap.searcher.num_docs, None
         else:
             docs, across = sum(snap.doc_freq("scope", key) for key in scope_keys), scope_keys
-        return docs, sorted(zip(cls.doc_freqs(snap, field, distinct, across), distinct))
+        weighed = []
+        for term in dict.fromkeys(terms):
+            entry = snap.clauses.get((field, term, scope_keys))
+            if entry is None:
+                df = self.doc_freqs(snap, field, [term], across)[0]
+                clauses = self._clauses(snap, field, term, scope_keys, idf(docs, df)) if df else ()
+                entry = snap.clauses[(field, term, scope_keys)] = (df, term, clauses)
+            weighed.append(entry)
+        weighed.sort()  # terms are distinct: the sort never compares clauses
+        return docs, weighed
 
-    def _clause(
-        self, snap: Snapshot, field: str, term: str, key: str, wanted: float, total: int
-    ) -> tuple[tantivy.Occur, tantivy.Query] | None:
+    def _clauses(self, snap: Snapshot, field: str, term: str, scope_keys: tuple[str, ...], wanted: float) -> tuple[Clause, ...]:
+        """A term's clause for each scope that holds it."""
+        total = max(snap.searcher.num_docs, 1)
+        return tuple(clause for key in scope_keys if (clause := self._clause(snap, field, term, key, wanted, total)) is not None)
+
+    def _clause(self, snap: Snapshot, field: str, term: str, key: str, wanted: float, total: int) -> Clause | None:
         """One scope's clause for a term, boosted to the idf it has across
         all scopes; None when the scope does not hold it."""
         df_scope = snap.doc_freq(field, scoped(key, term))
