@@ -11,6 +11,10 @@ same queries three ways and reports median/p99 of each:
   fusion, floor, package) without HTTP;
 - the first search after a commit against the three after it (what a
   write costs the searches that follow it);
+- the pipeline by stage: wall time per search in each step of the
+  pipeline (the two views, fusion, the floor's judging and its term-mask
+  query, the catalog read, the package...), timed around each call, so
+  what is left over is the search's own lines;
 - then the pipeline again under cProfile, printing the functions that take
   the most time (own time and cumulative), so a change can aim at them.
 
@@ -22,6 +26,8 @@ Progress on stderr; tables and a JSON document on stdout.
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
 import cProfile
 import io
 import itertools
@@ -43,7 +49,8 @@ from aghmem.features.recall import SearchRequest  # noqa: E402
 from aghmem.model import Scope, Selector  # noqa: E402
 from aghmem.service.service import MemoryService  # noqa: E402
 from aghmem.storage import analysis  # noqa: E402
-from aghmem.storage.tantivy_index import IndexDoc  # noqa: E402
+from aghmem.storage.snapshot import Snapshot  # noqa: E402
+from aghmem.storage.tantivy_index import IndexDoc, SearchIndex  # noqa: E402
 
 WS_ID = "ws_benchsearch1"
 
@@ -74,6 +81,69 @@ def after_commits(service: MemoryService, requests: list[SearchRequest], rounds:
         first += timed(service.search, [next(queue)])
         later += timed(service.search, [next(queue) for _ in range(3)])
     return first, later
+
+
+# (owner, attribute, label): the pipeline's steps, timed around each call.
+# Nested ones (a view's search inside `_views`, the mask query inside
+# `_top`) are shown indented and not added to the total again.
+def stage_points(service: MemoryService) -> list[tuple[object, str, str, bool]]:
+    recall = service.runtime.recall
+    return [
+        (recall, "_views", "both views (word view on the other thread)", True),
+        (SearchIndex, "view_query", "  building a view's query", False),
+        (Snapshot, "top", "  Tantivy searches + hits (both views, overlapping)", False),
+        (recall, "_fused", "fusion: candidates scored and sorted", True),
+        (recall, "_floor", "the floor's set-up (term weights)", True),
+        (recall, "_top", "top_k: floor judging, shadowing", True),
+        (SearchIndex, "term_masks", "  the floor's term-mask query", False),
+        (recall.catalog, "entries_with_text", "catalog: the results' rows and text", True),
+        (recall, "_why", "why_recalled of each result", True),
+        (recall, "_package", "package: results, blocks, budget, signal", True),
+    ]
+
+
+@contextlib.contextmanager
+def timing_stages(points: list[tuple[object, str, str, bool]], spent: dict[str, list[int]]):  # noqa: ANN201
+    """Wrap each point's callable so its wall time (ns) is added to `spent`."""
+    saved = []
+    for owner, name, label, _ in points:
+        original = getattr(owner, name)
+        saved.append((owner, name, original, name in vars(owner)))
+
+        def timed_call(*args, __original=original, __label=label, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            start = time.perf_counter_ns()
+            try:
+                return __original(*args, **kwargs)
+            finally:
+                spent[__label].append(time.perf_counter_ns() - start)
+
+        setattr(owner, name, timed_call)
+    try:
+        yield
+    finally:
+        for owner, name, original, own in saved:
+            if isinstance(owner, type) or own:
+                setattr(owner, name, original)
+            else:
+                delattr(owner, name)  # was the class's method: it shows again
+
+
+def stages(service: MemoryService, requests: list[SearchRequest]) -> tuple[float, list[tuple[str, float]]]:
+    """(mean µs a search, [(stage, mean µs a search)]) with the stages
+    timed; the rest is the search's own lines (terms, stems, the loop over
+    the results)."""
+    points = stage_points(service)
+    spent: dict[str, list[int]] = collections.defaultdict(list)
+    total = 0
+    with timing_stages(points, spent):
+        for req in requests:
+            start = time.perf_counter_ns()
+            service.search(req)
+            total += time.perf_counter_ns() - start
+    each = total / len(requests) / 1000
+    rows = [(label, sum(spent[label]) / len(requests) / 1000) for _, _, label, _ in points]
+    counted = sum(us for (_, _, _, top), (_, us) in zip(points, rows) if top)
+    return each, [*rows, ("the rest (the search's own lines)", each - counted)]
 
 
 def main() -> None:
@@ -115,6 +185,8 @@ def main() -> None:
         service_lat = timed(service.search, requests)
         log("after a commit: a staged document committed, then four searches, 60 times…")
         first_lat, later_lat = after_commits(service, requests, rounds=60)
+        log("the pipeline by stage…")
+        staged_each, staged = stages(service, requests)
         log("service.search under cProfile…")
         profiler = cProfile.Profile()
         profiler.enable()
@@ -132,6 +204,7 @@ def main() -> None:
         "ratio_p50": round(statistics.median(service_lat) / statistics.median(raw_lat), 1),
         "first_after_commit": stats(first_lat),
         "later_after_commit": stats(later_lat),
+        "stages_us": {"search_mean": round(staged_each, 1), **{label.strip(): round(us, 1) for label, us in staged}},
     }
     print(f"memories {args.memories}, {args.queries} queries")
     print(f"raw Tantivy (word view)   p50 {document['raw_tantivy']['p50_ms']} ms  p99 {document['raw_tantivy']['p99_ms']} ms")
@@ -139,6 +212,9 @@ def main() -> None:
           f"  ({document['ratio_p50']}× raw)")
     first, later = document["first_after_commit"], document["later_after_commit"]
     print(f"after a commit: first search p50 {first['p50_ms']} ms, the next three p50 {later['p50_ms']} ms")
+    print(f"\nby stage (mean µs a search, {staged_each:.0f} µs in all with the timers on):")
+    for label, us in staged:
+        print(f"  {label:<52} {us:7.0f}")
     for key in ("tottime", "cumulative"):
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats(key).print_stats(args.top)
