@@ -66,7 +66,7 @@ class Unsupported(AghmemError):
 
 
 class Unavailable(AghmemError):
-    """Not now: the daemon is still taking in its files; retry shortly."""
+    """Not now: the daemon is still taking in its files (or is stopping); retry shortly."""
 
     code = "memory.unavailable"
 

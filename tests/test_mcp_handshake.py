@@ -102,3 +102,35 @@ def test_the_endpoint_answers_the_handshake_without_building_the_server(tmp_path
         service.close()
     assert sent[0]["status"] == 200 and sent[1]["body"] == handshake.initialize_answer(HEADERS, body)
     assert endpoint.face is None  # the SDK's server was not built for it
+
+
+def test_a_daemon_stopped_while_the_server_is_built_logs_no_error(tmp_path: Any, caplog: Any) -> None:
+    # `make run` stopped a second after its start: the warm-up's import
+    # finished after the lifespan had ended, and an AssertionError was
+    # logged as "could not build the MCP server".
+    import anyio
+
+    from aghmem.config import load_config
+    from aghmem.errors import Unavailable
+    from aghmem.faces.mcp.endpoint import McpEndpoint
+    from aghmem.faces.security import Allowlist
+    from aghmem.service.service import MemoryService
+
+    service = MemoryService(load_config(home=tmp_path / "home", env={}))
+    service.start(watch=False)
+    endpoint = McpEndpoint(service, Allowlist.of(service.config.server))
+
+    async def stopped_then_warmed() -> None:
+        async with endpoint.running():
+            endpoint.serving()
+        await endpoint._warm()  # what the warm-up does when its import ends after the stop
+        with pytest.raises(Unavailable, match="stopping"):
+            await endpoint.ready()
+
+    try:
+        with caplog.at_level("ERROR", logger="aghmem.mcp"):
+            anyio.run(stopped_then_warmed)
+    finally:
+        service.close()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert endpoint.face is None

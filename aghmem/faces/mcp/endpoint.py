@@ -32,6 +32,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
+from ...errors import Unavailable
 from ...service.service import MemoryService
 from ..security import Allowlist
 from . import handshake
@@ -99,6 +100,8 @@ class McpEndpoint:
             # Left in it, its ~84k objects made every full collection a
             # 45-80 ms pause in whatever request met it.
             gc.freeze()
+        except Unavailable:
+            pass  # the daemon stopped while the server was built: nothing to serve
         except Exception:  # the daemon serves on; an MCP request will try again, and answer 500
             log.exception("could not build the MCP server")
 
@@ -107,7 +110,8 @@ class McpEndpoint:
             if self.face is None:
                 server = await anyio.to_thread.run_sync(importlib.import_module, f"{__package__}.server")
                 face = server.create_mcp(self.service, self.allowlist)
-                assert self._tasks is not None, "the MCP endpoint serves only inside running()"
+                if self._tasks is None:  # the daemon stopped meanwhile (or never entered running())
+                    raise Unavailable("the daemon is stopping: MCP is not served")
                 await self._tasks.start(_run_manager, face)
                 self.face = face
         return self.face
