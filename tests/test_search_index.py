@@ -281,4 +281,4 @@ def test_trigrams_are_weighed_by_the_scopes_searched_words_by_all(tmp_path: Path
         # The same trigram weighs differently for the two searches, each clause built once for its own.
         assert [h.id for h in index.search({"grams": ["^ke", "kel"]}, ["ws:w1"], 10)] == ["ws:w1:a.md"]
         assert len(index.search({"grams": ["^ke", "kel"]}, ["global", "ws:w1"], 10)) == 4
-        assert {k[2] for k in snap.clauses if k[0] == "grams" and k[1] == "kel"} == {("ws:w1",), ("global", "ws:w1")}
+        assert {k[2] for k in snap.clauses if k[0] == "grams"} == {("ws:w1",), ("global", "ws:w1")}

@@ -358,31 +358,32 @@ class SearchIndex:
         lookups their clauses make anyway (no `stats` terms: a quarter of a
         cold start's indexing; LoCoMo R@10 0.656 -> 0.654). A term's entry
         is built once per snapshot and scopes searched."""
-        stats = field in STATS_VIEWS
-        docs = snap.searcher.num_docs if stats else sum(snap.doc_freq("scope", key) for key in scope_keys)
+        if field in STATS_VIEWS:
+            docs, across = snap.searcher.num_docs, None
+        else:
+            docs, across = sum(snap.doc_freq("scope", key) for key in scope_keys), scope_keys
         weighed = []
         for term in dict.fromkeys(terms):
             entry = snap.clauses.get((field, term, scope_keys))
             if entry is None:
-                df = self.doc_freqs(snap, field, [term], None)[0] if stats else -1
-                keyed = [(scoped(key, term), snap.doc_freq(field, scoped(key, term))) for key in scope_keys] if df else []
-                if df < 0:  # a trigram: weighed by the scopes searched
-                    df = sum(df_scope for _, df_scope in keyed)
-                clauses = self._clauses(snap, field, keyed, idf(docs, df)) if df else ()
+                df = self.doc_freqs(snap, field, [term], across)[0]
+                clauses = self._clauses(snap, field, term, scope_keys, idf(docs, df)) if df else ()
                 entry = snap.clauses[(field, term, scope_keys)] = (df, term, clauses)
             weighed.append(entry)
         weighed.sort()  # terms are distinct: the sort never compares clauses
         return docs, weighed
 
-    def _clauses(self, snap: Snapshot, field: str, keyed: list[tuple[str, int]], wanted: float) -> tuple[Clause, ...]:
-        """A term's clause for each scope that holds it ((scoped term, its
-        document frequency in the scope)), boosted to the idf `wanted`."""
+    def _clauses(self, snap: Snapshot, field: str, term: str, scope_keys: tuple[str, ...], wanted: float) -> tuple[Clause, ...]:
+        """A term's clause for each scope that holds it, boosted to the idf
+        `wanted` (the one it has across the scopes that weigh it)."""
         total = max(snap.searcher.num_docs, 1)
-        return tuple(
-            (tantivy.Occur.Should, tantivy.Query.boost_query(tantivy.Query.term_query(self.schema, field, term), wanted / idf(total, df)))
-            for term, df in keyed
-            if df
-        )
+        clauses = []
+        for key in scope_keys:
+            df_scope = snap.doc_freq(field, scoped(key, term))  # a trigram's: memoized by its weight's lookup
+            if df_scope:
+                query = tantivy.Query.term_query(self.schema, field, scoped(key, term))
+                clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(query, wanted / idf(total, df_scope))))
+        return tuple(clauses)
 
     @staticmethod
     def doc_freqs(snap: Snapshot, field: str, terms: Sequence[str], scope_keys: Sequence[str] | None) -> list[int]:
