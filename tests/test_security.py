@@ -126,6 +126,20 @@ def test_origin_must_be_allowed(make_daemon: Any) -> None:
     assert not list((d.home / "memory").glob("user_*.md"))
 
 
+def test_forwarded_headers_change_nothing(shared_daemon: Daemon) -> None:
+    """No proxy stands between a local client and the daemon: a request's
+    X-Forwarded-* headers neither make an https Origin its own nor change
+    the address its pages tell agents to use."""
+    own_https = shared_daemon.url.replace("http://", "https://")
+    forged = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.0.0.7"}
+    write = {"type": "user", "name": "Forwarded", "content": "x"}
+    response = shared_daemon.post("/api/memory", write, headers={**forged, "Origin": own_https})
+    assert response.status_code == 403 and response.json()["code"] == "memory.forbidden"
+    assert not list((shared_daemon.home / "memory").glob("user_forwarded*.md"))
+    page = shared_daemon.get("/health", headers={**forged, "Accept": "text/html"})
+    assert page.status_code == 200 and shared_daemon.url in page.text and own_https not in page.text
+
+
 def test_token_is_enforced_when_configured(make_daemon: Any) -> None:
     d = make_daemon(env={"AGHMEM_TOKEN": "s3cret-token"})
     assert d.get("/api/memory").status_code == 200  # the harness sends the token

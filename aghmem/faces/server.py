@@ -147,6 +147,9 @@ def serve(config: Config, config_path: Path | None = None) -> None:
             log_level="warning",
             access_log=False,
             lifespan="on",
+            # No proxy stands in front of a local daemon: X-Forwarded-* from a
+            # loopback client must not rewrite the scheme the Origin check uses.
+            proxy_headers=False,
             timeout_graceful_shutdown=10,
             backlog=LISTEN_BACKLOG,
         ),
