@@ -21,6 +21,10 @@ builds, so compare on one machine).
 
     python scripts/bench_instructions.py [--memories 5000] [--searches 200] [--writes 200] [--syscalls] [--json out.json]
 
+To weigh a setting, `--raw-candidates N` (DESIGN §7's default: 50) and
+`--extra-config TOML` (appended to the search home's config, as
+eval_locomo.py takes it) change what the searches run with.
+
 `--syscalls` also counts the system calls of a write the same way, by
 name (`strace -f -c`: every thread, the watcher's and the index's too): the
 kernel's share of a write is mostly calls, and their count does not
@@ -61,7 +65,7 @@ def log(message: str) -> None:
 # --- the operations (run in a child process, under callgrind) --------------
 
 
-def run_searches(home: Path, count: int) -> None:
+def run_searches(home: Path, count: int, raw_candidates: int) -> None:
     from bench_search import Corpus
 
     from aghmem.config import load_config
@@ -74,7 +78,7 @@ def run_searches(home: Path, count: int) -> None:
     corpus = Corpus(seed=11)
     selector = Selector(Scope.WORKSPACE, workspace_id=WS_ID)
     requests = [
-        SearchRequest(query_text=corpus.query(), selector=selector, top_k=10, raw_candidates=50, allow_trivial_query=True)
+        SearchRequest(query_text=corpus.query(), selector=selector, top_k=10, raw_candidates=raw_candidates, allow_trivial_query=True)
         for _ in range(WARM_UP + count)
     ]
     for request in requests:
@@ -103,9 +107,9 @@ def run_writes(home: Path, count: int) -> None:
     service.close()
 
 
-def child(kind: str, home: Path, count: int) -> None:
+def child(kind: str, home: Path, count: int, raw_candidates: int) -> None:
     if kind == "search":
-        run_searches(home, count)
+        run_searches(home, count, raw_candidates)
     else:
         run_writes(home, count)
 
@@ -117,6 +121,7 @@ def run_child(wrapper: list[str], kind: str, home: Path, count: int) -> subproce
     """This script's child (`count` operations) under `wrapper`, with a
     progress line every 15 s."""
     command = [*wrapper, sys.executable, str(Path(__file__).resolve()), "--child", kind, "--home", str(home), "--count", str(count)]
+    command += ["--raw-candidates", str(RAW_CANDIDATES)]
     done = threading.Event()
     started = time.monotonic()
 
@@ -179,19 +184,26 @@ def syscalls_each(kind: str, prepare, count: int, operations: int) -> dict[str, 
     return {"count": operations, "syscalls_each": round(sum(each.values()), 1), "by_name": {n: round(v, 2) for n, v in top if v >= 0.5}}
 
 
+RAW_CANDIDATES = 50  # what the searches ask for (--raw-candidates)
+
+
 def main() -> None:
+    global RAW_CANDIDATES
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--memories", type=int, default=5000)
     parser.add_argument("--searches", type=int, default=200, help="0: skip")
     parser.add_argument("--writes", type=int, default=200, help="adds, then as many updates; 0: skip")
     parser.add_argument("--syscalls", action="store_true", help="also count system calls per write (strace)")
+    parser.add_argument("--raw-candidates", type=int, default=50, help="candidates per view a search asks for")
+    parser.add_argument("--extra-config", default="", help="TOML appended to the search home's config (\\n for newlines)")
     parser.add_argument("--json", help="also write the JSON result here")
     parser.add_argument("--child", choices=["search", "write"], help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    RAW_CANDIDATES = args.raw_candidates
     if args.child:
-        child(args.child, args.home, args.count)
+        child(args.child, args.home, args.count, args.raw_candidates)
         return
     for tool, wanted in (("valgrind", True), ("strace", args.syscalls)):
         if wanted and shutil.which(tool) is None:
@@ -207,12 +219,13 @@ def main() -> None:
         base = Path(tmp)
         if args.searches:
             home = write_home(base / "search", args.memories, WS_ID)
-            (home / "config.toml").write_text(CONFIG)
+            (home / "config.toml").write_text(CONFIG + args.extra_config.replace("\\n", "\n") + "\n")
             log("building the index once, outside callgrind…")
             service = MemoryService(load_config(home / "config.toml", home=home, env={}))
             service.start(watch=False)
             service.close()
             document["memories"] = args.memories
+            document["raw_candidates"], document["extra_config"] = args.raw_candidates, args.extra_config
             document["search"] = instructions_each("search", lambda: home, args.searches, args.searches)
         if args.writes:
             homes = iter(range(4))
