@@ -15,7 +15,8 @@ from .config import Config, ServerConfig
 # (home, server), and what a part was built with (the scheduler's times, the
 # watcher's debounce, the index's commit delay, the signal queue, the
 # directories of ledgers and the inbox, the provider's breaker, the MCP
-# server's tools and warm-up). A reload keeps their running values and says
+# server's tools and warm-up, the compat surfaces' switches and tokens: the
+# routes and the request guard are built with them). A reload keeps their running values and says
 # which ones changed in the file (they need a restart); everything else is
 # taken again by `POST /api/memory/reload`.
 LOCKED_PATHS = [
@@ -39,6 +40,7 @@ LOCKED_PATHS = [
     "provider.cooldown",
     "mcp.hidden_tools",
     "mcp.warm_up",
+    *(f"compat.{surface}.{setting}" for surface in ("cf", "cfg", "kv") for setting in ("enabled", "tokens")),
 ]
 
 

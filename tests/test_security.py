@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from aghmem.testing import FAST_CONFIG
 from conftest import ROOT, Daemon
 
 
@@ -150,6 +151,35 @@ def test_token_is_enforced_when_configured(make_daemon: Any) -> None:
         assert response.headers["www-authenticate"] == "Bearer"
     assert d.post("/api/memory", {"type": "user", "name": "T", "content": "x"}, headers={"Authorization": "Bearer no"}).status_code == 401
     assert d.get("/api/memory/config").json()["config"]["server"]["token"] == "********"
+
+
+def test_a_reload_keeps_the_running_surfaces_and_tokens(make_daemon: Any) -> None:
+    """The guard and the routes are built at start: a reload names changed
+    compat switches and tokens as needing a restart and keeps enforcing the
+    running ones, so a surface's token never opens the native API and a
+    token is revoked by the restart, whole (it had updated the config the
+    API reported, not the guard)."""
+    kv_token = '[compat.kv]\ntokens = ["kv-tok"]\n'
+    d = make_daemon(FAST_CONFIG + '[compat.cf]\ntokens = ["cf-old"]\n' + kv_token, env={"AGHMEM_TOKEN": "s3cret-token"})
+    namespaces, write = "/client/v4/accounts/acc1/agent-memory/namespaces", {"scope": "global", "type": "user", "name": "Kv", "content": "x"}
+
+    def bearer(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    d.config_path.write_text(FAST_CONFIG + '[compat.cf]\ntokens = ["cf-new"]\n' + kv_token + "enabled = false\n")
+    reloaded = d.post("/api/memory/reload").json()
+    assert {"compat.cf.tokens", "compat.kv.enabled"} <= set(reloaded["needs_restart"])
+    assert d.get("/api/memory/config").json()["config"]["compat"]["kv"]["enabled"] is True
+    assert d.get(namespaces, headers=bearer("cf-old")).status_code == 200
+    assert d.get(namespaces, headers=bearer("cf-new")).status_code == 401
+    assert d.post("/api/memory", write, headers=bearer("kv-tok")).status_code == 401
+    # Still the key-value surface's (its own 404), not the native list.
+    assert d.get("/api/memory", params={"agentId": "a1"}, headers=bearer("kv-tok")).json() == {"error": "Agent not found"}
+    assert not list((d.home / "memory").glob("user_kv*.md"))
+    d.restart()
+    assert d.get(namespaces, headers=bearer("cf-new")).status_code == 200
+    assert d.get(namespaces, headers=bearer("cf-old")).status_code == 401
+    assert d.get("/api/memory", params={"agentId": "a1"}, headers=bearer("kv-tok")).status_code == 401
 
 
 def test_refuses_non_loopback_bind_without_token(tmp_path: Path) -> None:

@@ -111,6 +111,7 @@ async def memory_get(request: Request) -> Response:
     """List the memories of one scope, newest first; with `agentId`, an agent's key-value memory (seed 003)."""
     if _enabled(request) and "agentId" in request.query_params:
         return await kv_get(request)
+    _check_granted(request, NATIVE)  # the guard may have let it in as the surface's
     return await list_memories(request)
 
 
@@ -119,6 +120,7 @@ async def memory_post(request: Request) -> Response:
     """Create a memory (or update the one it names) through the controller;
     with `agentId`, `key` or `memory`, write key-value memory (seed 003)."""
     if not _enabled(request):
+        _check_granted(request, NATIVE)
         return await write_memory(request)
     body = await read_json(request, cap=_service(request).config.compat.kv.max_body_bytes)
     if any(key in body for key in KV_KEYS):
