@@ -41,6 +41,22 @@ def test_roots_that_cannot_be_workspaces(shared_daemon: Daemon, tmp_path: Path, 
     assert not (path / ".agh").exists() or where.startswith("inside a workspace")
 
 
+@pytest.mark.parametrize("where", ["/proc/self", ".agh is a file"])
+def test_a_root_the_daemon_cannot_write_in_is_400(shared_daemon: Daemon, tmp_path: Path, where: str) -> None:
+    """Registering makes `.agh/` in the root: where that cannot be made, the
+    answer says so (it was a 500), and the daemon goes on answering."""
+    path = Path(where)
+    if where == ".agh is a file":
+        path = tmp_path / "project"
+        path.mkdir()
+        (path / ".agh").write_text("not a folder\n")
+    response = shared_daemon.post("/api/workspaces", {"path": str(path)})
+    assert response.status_code == 400 and response.json()["code"] == "memory.validation", response.text
+    assert "cannot" in response.json()["message"] and ".agh" in response.json()["message"]
+    assert shared_daemon.get("/api/workspaces").status_code == 200
+    assert all(not ws["path"].startswith(("/proc/", str(path))) for ws in shared_daemon.get("/api/workspaces").json()["workspaces"])
+
+
 def test_a_new_workspace_gets_a_gitignore_once(shared_daemon: Daemon, tmp_path: Path) -> None:
     root = tmp_path / "repo"
     root.mkdir()

@@ -77,7 +77,10 @@ def write_gitignore(root: Path) -> bool:
     target = root / ".agh" / ".gitignore"
     if target.exists() or target.is_symlink():
         return False
-    atomic_write(target, GITIGNORE.encode("utf-8"))
+    try:
+        atomic_write(target, GITIGNORE.encode("utf-8"))
+    except OSError:
+        return False  # a root whose .agh is read-only (its marker committed): the answer says none was written
     return True
 
 
@@ -232,6 +235,8 @@ class WorkspaceRegistry:
             return None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ValidationError(f"{marker} is not valid TOML: {exc}", path=str(marker)) from None
+        except OSError as exc:  # `.agh` is a file, the marker a folder, no permission…
+            raise ValidationError(f"cannot read {marker}: {exc.strerror}", field="path", path=str(marker)) from None
         try:
             return check_workspace_id(data.get("id"))
         except ValidationError:
@@ -244,8 +249,13 @@ class WorkspaceRegistry:
                 path=str(marker.parent.parent),
             )
         workspace_id = "ws_" + secrets.token_hex(8)
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(marker, tomli_w.dumps({"id": workspace_id}).encode("utf-8"))
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(marker, tomli_w.dumps({"id": workspace_id}).encode("utf-8"))
+        except OSError as exc:
+            raise ValidationError(
+                f"cannot create {marker} ({exc.strerror}): register a directory aghmem can write in", field="path", path=str(marker)
+            ) from None
         return workspace_id
 
 
