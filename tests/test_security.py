@@ -108,7 +108,11 @@ def test_symlinked_agent_directory_pointing_out_is_refused(shared_daemon: Daemon
     assert list((target / "memory").iterdir()) == []
 
 
-@pytest.mark.parametrize("host", ["evil.example", "attacker.com:7377", "192.168.1.10", "localhost.evil.com"])
+@pytest.mark.parametrize(
+    "host",
+    # The last four were read as loopback: whatever followed "]" or a lone ":" was dropped.
+    ["evil.example", "attacker.com:7377", "192.168.1.10", "localhost.evil.com", "[::1]evil.com", "[::1].evil.com", "localhost:evil", "::1"],
+)
 def test_foreign_host_header_is_403(shared_daemon: Daemon, host: str) -> None:
     response = shared_daemon.get("/api/memory", headers={"Host": host})
     assert response.status_code == 403 and response.json()["code"] == "memory.forbidden"
@@ -117,6 +121,25 @@ def test_foreign_host_header_is_403(shared_daemon: Daemon, host: str) -> None:
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1:1234", "[::1]:7377", "127.0.0.2"])
 def test_loopback_host_names_are_accepted(shared_daemon: Daemon, host: str) -> None:
     assert shared_daemon.get("/api/memory/health", headers={"Host": host}).status_code == 200
+
+
+def test_a_second_host_header_is_refused(shared_daemon: Daemon) -> None:
+    status, _ = raw_request(shared_daemon, "/api/memory/health", headers="Host: evil.example\r\n")
+    assert status == 403
+
+
+def test_a_write_a_browser_marks_cross_site_needs_its_origin(shared_daemon: Daemon) -> None:
+    """A browser sends Origin with every cross-site write; where something
+    stripped it, Sec-Fetch-Site still tells: the write is refused. Reads
+    (a link followed to the inspector) and programs (no such header) pass."""
+    write = {"type": "user", "name": "Stripped origin", "content": "x"}
+    for site in ("cross-site", "same-site"):
+        response = shared_daemon.post("/api/memory", write, headers={"Sec-Fetch-Site": site})
+        assert response.status_code == 403 and response.json()["code"] == "memory.forbidden"
+        assert shared_daemon.post("/api/memory/reindex", {}, headers={"Sec-Fetch-Site": site}).status_code == 403
+    assert not list((shared_daemon.home / "memory").glob("user_stripped*.md"))
+    assert shared_daemon.get("/", headers={"Sec-Fetch-Site": "cross-site", "Accept": "text/html"}).status_code == 200
+    assert shared_daemon.post("/api/memory", write, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200
 
 
 def test_origin_must_be_allowed(make_daemon: Any) -> None:

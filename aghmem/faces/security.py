@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import html
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -38,13 +39,20 @@ PAGE_HEADERS = {
 }
 
 
+# A Host header: a name or a bracketed IPv6 address, then an optional port.
+HOST = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[^\s:\[\]@/]+))(?::[0-9]{1,5})?")
+# What a browser says of a request from another site (Sec-Fetch-Site).
+CROSS_SITE = frozenset({"cross-site", "same-site"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def host_name(host_header: str) -> str:
-    """'[::1]:7377' → '::1', 'localhost:7377' → 'localhost'."""
-    if host_header.startswith("["):
-        return host_header[1:].split("]", 1)[0]
-    if host_header.count(":") == 1:
-        return host_header.split(":", 1)[0]
-    return host_header
+    """'[::1]:7377' → '::1', 'localhost:7377' → 'localhost'; '' for anything
+    else ('[::1]evil.com', 'localhost:evil'), which no name is allowed as."""
+    match = HOST.fullmatch(host_header)
+    if match is None:
+        return ""
+    return match["v6"] or match["name"]
 
 
 @dataclass(frozen=True)
@@ -138,13 +146,21 @@ class GuardMiddleware:
             return
         headers = Headers(scope=scope)
         surface = next((s for s in self.surfaces if s.owns(scope)), None)
-        name = host_name(headers.get("host", "")).lower()
+        hosts = headers.getlist("host")
+        name = host_name(hosts[0] if len(hosts) == 1 else "").lower()
         if not (_is_loopback(name) or name in self.allowed_hosts):
-            await self._refuse(scope, headers, surface, 403, f"Host {name!r} is not allowed", {"host": name})(scope, receive, send)
+            given = hosts[0] if len(hosts) == 1 else hosts
+            await self._refuse(scope, headers, surface, 403, f"Host {given!r} is not allowed", {"host": given})(scope, receive, send)
             return
         origin = headers.get("origin")
         if origin is not None and origin not in self.allow_origins and not same_origin(origin, scope, headers):
             await self._refuse(scope, headers, surface, 403, f"Origin {origin!r} is not allowed", {"origin": origin})(scope, receive, send)
+            return
+        site = headers.get("sec-fetch-site")
+        if origin is None and site in CROSS_SITE and scope["method"] not in SAFE_METHODS:
+            # A browser's write from another site whose Origin was stripped.
+            message = f"a {site} write without an Origin is refused"
+            await self._refuse(scope, headers, surface, 403, message, {"sec_fetch_site": site})(scope, receive, send)
             return
         granted = self._grants(headers)
         scope.setdefault("state", {})["grants"] = granted
