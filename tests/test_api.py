@@ -186,3 +186,20 @@ def test_a_file_whose_name_breaks_the_rule_is_reported_not_fatal(make_daemon: An
     assert daemon.get("/healthz").status_code == 200
     daemon.restart()
     assert list(invalid()) == ["other notes!.md"]
+
+
+def test_an_unexpected_error_is_masked_and_the_connection_stays_open(make_daemon: Any) -> None:
+    """A bug answers the masked 500 envelope, logged once with its incident
+    id; the client's keep-alive connection serves its next request (it was
+    closed after every 500, failing that next request)."""
+    d = make_daemon(env={"AGHMEM_FAILPOINTS": "controller.before_rename=raise"})
+    assert d.http is not None
+    failed = d.post("/api/memory", {"scope": "global", "type": "user", "name": "Boom", "content": "x"})
+    assert failed.status_code == 500 and failed.json()["code"] == "memory.internal"
+    incident = failed.json()["details"]["incident"]
+    assert "failpoint" not in failed.text  # internals stay in the log
+    pool = d.http._transport._pool  # type: ignore[attr-defined]
+    assert len(pool.connections) == 1 and d.get("/api/memory/health").status_code == 200
+    assert len(pool.connections) == 1  # the same connection answered
+    log = d.log()
+    assert log.count(incident) == 1 and "Exception in ASGI application" not in log

@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute
 
 from ..service.service import MemoryService
 from .api import decisions, dreams, extractor, hooks, memory, search, sessions, system
-from .api.errors import EXCEPTION_HANDLERS
+from .api.errors import EXCEPTION_HANDLERS, InternalErrorMiddleware
 from .api.routing import own_paths
 from .compat import enabled_surfaces, kv
 from .compat import routes as compat_routes
@@ -58,6 +58,7 @@ def create_app(service: MemoryService) -> Starlette:
     app = Starlette(
         routes=[*compat_routes(config), *routes(), *mcp.routes, *web_routes],
         middleware=[
+            Middleware(InternalErrorMiddleware),
             Middleware(
                 GuardMiddleware,
                 token=config.server.token,

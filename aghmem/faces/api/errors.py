@@ -8,6 +8,7 @@ import secrets
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ...errors import AghmemError
 from ..json_answer import JSONResponse
@@ -74,16 +75,44 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
-async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # The message is masked: internals (paths, SQL) stay in the log, keyed
-    # by an id the caller can quote.
+def unexpected(method: str, path: str) -> JSONResponse:
+    """The answer to a bug, called while it is being handled. The message
+    is masked: internals (paths, SQL) stay in the log, keyed by an id the
+    caller can quote."""
     incident = secrets.token_hex(6)
-    log.exception("internal error %s on %s %s", incident, request.method, request.url.path)
+    log.exception("internal error %s on %s %s", incident, method, path)
     return envelope("memory.internal", f"internal error (incident {incident}; see the daemon log)", {"incident": incident})
+
+
+class InternalErrorMiddleware:
+    """The last resort for an exception no handler took: `unexpected`'s
+    answer. Not Starlette's `Exception` handler, which re-raises once it
+    has answered: uvicorn then logged the error a second time and closed
+    the connection, so the client's next request on it failed."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception:
+            if started:
+                raise  # half an answer is out: only closing the connection can say so
+            await unexpected(scope["method"], scope["path"])(scope, receive, send)
 
 
 EXCEPTION_HANDLERS = {
     AghmemError: on_aghmem_error,
     HTTPException: on_http_exception,
-    Exception: on_unexpected,
 }
