@@ -16,6 +16,7 @@ from types import FrameType
 from typing import Callable
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from .. import faults
 from ..config import Config, is_loopback_host, parse_duration
@@ -108,6 +109,21 @@ def freeze_start_up_heap() -> None:
     gc.freeze()
 
 
+def uvicorn_config(app: ASGIApp, config: Config) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        http=HeaderDeadlineProtocol.for_timeout(parse_duration(config.server.header_timeout)),
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        # No proxy stands in front of a local daemon: a client's X-Forwarded-Proto
+        # must not set the scheme the Origin check compares with.
+        proxy_headers=False,
+        timeout_graceful_shutdown=10,
+        backlog=LISTEN_BACKLOG,
+    )
+
+
 def serve(config: Config, config_path: Path | None = None) -> None:
     """Start the daemon and block until it is told to stop."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -140,21 +156,7 @@ def serve(config: Config, config_path: Path | None = None) -> None:
 
     service = MemoryService(config, config_path=config_path)
     app = create_app(service)
-    server = AnnouncingServer(
-        uvicorn.Config(
-            app,
-            http=HeaderDeadlineProtocol.for_timeout(parse_duration(config.server.header_timeout)),
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            # No proxy stands in front of a local daemon: X-Forwarded-* from a
-            # loopback client must not rewrite the scheme the Origin check uses.
-            proxy_headers=False,
-            timeout_graceful_shutdown=10,
-            backlog=LISTEN_BACKLOG,
-        ),
-        on_serving,
-    )
+    server = AnnouncingServer(uvicorn_config(app, config), on_serving)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then restores the
     # handlers it found and re-raises the signal. With these in place the
     # re-raised signal is a no-op, so cleanup below runs and we exit 0.
