@@ -77,6 +77,21 @@ def test_cfg12_bound_redaction_on_native_writes(bound: tuple[Daemon, str]) -> No
     assert other.json()["decision"]["post_content"].count("123-45-6789") == 1
 
 
+def test_a_pattern_that_backtracks_cannot_stall_a_write(make_daemon: Any) -> None:
+    """Patterns run on RE2 (linear time): "(a+)+$" against 40 a's and a "!"
+    took Python's engine 2**40 steps, holding the event loop a write's
+    scan runs on (26 a's: 9 s; every request waited)."""
+    d = make_daemon(BASE)
+    assert d.http is not None
+    body = {**C, "privacy_policy": {"redact_patterns": ["(a+)+$"], "default_redaction_string": "[A]"}}
+    assert d.http.put("/api/v0/memories/redos", json=body).status_code == 201
+    bind(d, {"global": "default/redos"})
+    written = d.post("/api/memory", {"scope": "global", "type": "user", "name": "Many a", "content": "a" * 40 + "!"})
+    assert written.status_code == 200, written.text
+    held = d.post("/api/memory", {"scope": "global", "type": "user", "name": "Only a", "content": "aaaa"})
+    assert held.status_code == 200 and "[A]" in (d.home / "memory" / held.json()["decision"]["target_filename"]).read_text()
+
+
 def test_bound_redaction_on_hand_written_file(bound: tuple[Daemon, str]) -> None:
     """A hand-written file in the bound scope is taken in redacted (the file itself stays the person's)."""
     d, _ = bound

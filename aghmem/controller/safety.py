@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+import re2
+
 INVISIBLE_RE = re.compile(
     "[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]"
 )
@@ -235,14 +237,40 @@ def _excerpt(text: str, match: re.Match[str], *, mask: bool) -> str:
     return found[:80]
 
 
+_RE2 = re2.Options()
+_RE2.log_errors = False  # a refused pattern is reported by whoever asked, not on stderr
+
+
+def re2_refusal(pattern: str) -> str | None:
+    """Why RE2 refuses `pattern` (None: it takes it)."""
+    try:
+        re2.compile(pattern, _RE2)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else "refused"
+        return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+    return None
+
+
+def redaction_pattern(pattern: str) -> Any:
+    """A configured pattern, compiled for RE2, which matches in linear time:
+    with Python's backtracking engine "(a+)+$" takes 2**n steps, and a
+    write's scan runs on the event loop. Patterns from the configurations
+    surface are RE2 by validation; a global one RE2 refuses (look-around or
+    back references in the person's own config.toml) keeps Python's."""
+    try:
+        return re2.compile(pattern, _RE2)
+    except re2.error:
+        return re.compile(pattern)
+
+
 class Scanner:
     """`bound`: (pattern, redaction string) pairs a scope's bound memory
     configurations add (COMPAT §2.6), each with its own redaction string."""
 
     def __init__(self, *, redact_patterns: list[str], redaction: str, bound: Sequence[tuple[str, str]] = ()) -> None:
         self.redaction = redaction
-        self.redact_patterns = [re.compile(p) for p in redact_patterns]
-        self.bound = [(re.compile(p), r) for p, r in bound]
+        self.redact_patterns = [redaction_pattern(p) for p in redact_patterns]
+        self.bound = [(redaction_pattern(p), r) for p, r in bound]
 
     @property
     def redacting(self) -> bool:
@@ -252,11 +280,11 @@ class Scanner:
         """The text with every secret and configured pattern replaced by the
         redaction string, and how many were replaced."""
         total = 0
+        # A function, not a template: a redaction string is plain text.
         for pattern in [p for _, p in SECRET_PATTERNS] + self.redact_patterns:
-            text, count = pattern.subn(self.redaction, text)
+            text, count = pattern.subn(lambda _m: self.redaction, text)
             total += count
         for bound, redaction in self.bound:
-            # A function, not a template: a redaction string is plain text.
             text, count = bound.subn(lambda _m, r=redaction: r, text)
             total += count
         return text, total

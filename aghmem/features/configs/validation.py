@@ -14,6 +14,7 @@ import math
 import re
 from typing import Any, Callable
 
+from ...controller.safety import re2_refusal
 from ...errors import ValidationError
 
 TYPES = ("token_based", "message_count_based", "buffer")
@@ -36,9 +37,6 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d|w)")
 _ENV_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
-# What Python's `re` takes and Go's RE2 does not: look-around, back
-# references, atomic groups and possessive quantifiers.
-_NOT_RE2 = re.compile(r"\(\?<?[=!]|\(\?P=|(?<!\\)\\[1-9]|\(\?>|[*+?}]\+")
 
 
 class Checker:
@@ -247,8 +245,11 @@ def _pattern(c: Checker, pattern: Any) -> str:
         re.compile(text)
     except re.error as exc:
         raise c.fail(f"invalid redaction pattern '{text}': {exc}", name) from None
-    if _NOT_RE2.search(text):
-        raise c.fail(f"redaction pattern '{text}' uses look-around, back references or possessive/atomic forms, which RE2 (compozy) does not take", name)
+    refusal = re2_refusal(text)
+    if refusal is not None:
+        # RE2 is compozy's engine and the one patterns run on here (linear time).
+        raise c.fail(f"redaction pattern '{text}' is not RE2 ({refusal}): no look-around, back references, "
+                     "possessive or atomic forms, at most 1000 repeats", name)
     return text
 
 
