@@ -25,7 +25,8 @@ import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
-from mcp_types import CallToolResult
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, CallToolResult
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
 from aghmem.features.injection import CLOSE, OPEN
@@ -208,6 +209,12 @@ async def test_resources_and_prompts(mcp_daemon: Daemon) -> None:
         assert {p.name for p in (await client.list_prompts()).prompts} == {"recall", "remember"}
         prompt = await client.get_prompt("recall", {"topic": "editors"})
         assert "memory_search" in prompt.messages[0].content.text
+        # A caller's mistake is invalid params (it was code 0 and a traceback in the log).
+        for name, arguments in (("nope", {}), ("recall", {})):
+            with pytest.raises(MCPError) as refused_prompt:
+                await client.get_prompt(name, arguments)
+            assert refused_prompt.value.code == INVALID_PARAMS
+    assert "Unknown prompt" not in mcp_daemon.log()
 
 
 # --- the guards --------------------------------------------------------------------

@@ -15,7 +15,8 @@ import anyio
 from mcp.server import MCPServer
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
-from mcp_types import CallToolResult, Resource, ToolAnnotations
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, CallToolResult, Resource, ToolAnnotations
 from pydantic import Field
 
 from ...errors import AghmemError, ValidationError
@@ -170,6 +171,18 @@ def _memory_resources(service: MemoryService, request: Any) -> list[Resource]:
 
 
 def add_prompts(server: MCPServer) -> None:
+    async def prompt_errors(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        """An unknown prompt or a missing argument is the caller's mistake:
+        JSON-RPC's invalid params, not the SDK's code 0 and a traceback."""
+        if ctx.method != "prompts/get":
+            return await call_next(ctx)
+        try:
+            return await call_next(ctx)
+        except ValueError as exc:
+            raise MCPError(INVALID_PARAMS, str(exc)) from None
+
+    server.middleware.append(prompt_errors)
+
     @server.prompt(name="recall", description="Recall what aghmem remembers about a topic.")
     def recall(topic: Annotated[str, Field(description="What to recall")]) -> str:
         return (
