@@ -18,6 +18,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..config import FileConfig
 from ..errors import ParseError
@@ -74,6 +75,26 @@ def has_merge_conflict(raw: bytes) -> bool:
     return b"<<<<<<<" in raw and _CONFLICT_RE.search(raw) is not None
 
 
+def decoded_strings(meta: dict[str, Any], text: str) -> str:
+    """The frontmatter's strings (keys too) that the file's text does not
+    hold as they are: a double-quoted YAML scalar spells characters as
+    escapes ("\\x6f", "\\u202e"), so the scan of the file's lines never
+    sees what a model would. Plain files yield nothing (no second scan)."""
+    found: list[str] = []
+    pending: list[Any] = [meta]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if value not in text:
+                found.append(value)
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return "\n".join(found)
+
+
 def take_in(
     path: Path, filename: str, default_type: MemoryType, *, limits: FileConfig, scanner: Scanner
 ) -> Intake | None:
@@ -128,17 +149,17 @@ def check(
         intake.refusal = Refusal("invalid", "parse", exc.message)
         return intake
     text = raw.decode("utf-8")
-    # The whole file is scanned, frontmatter too: any of it can reach a model.
-    outcome = scanner.scan({"file": text}, autonomous=False)
+    # The whole file is scanned, frontmatter too: any of it can reach a model;
+    # and its strings as YAML decodes them, where an escape hid what they say.
+    decoded = decoded_strings(parsed.meta, text)
+    outcome = scanner.scan({"file": text, "decoded": decoded} if decoded else {"file": text}, autonomous=False)
     if outcome.findings:
         finding = outcome.findings[0]
         # Where, not what: the reason is shown in health and the decision
         # log, which agents read too (U+… names an invisible character).
-        line = text.count("\n", 0, finding.start) + 1
+        where = f"line {text.count(chr(10), 0, finding.start) + 1}" if finding.start < len(text) else "the frontmatter, decoded,"
         shown = f" ({finding.excerpt})" if finding.rule == "invisible_unicode" else ""
-        intake.refusal = Refusal(
-            "quarantined", f"memory_scan.{finding.rule}", f"line {line} contains {finding.reason}{shown}"
-        )
+        intake.refusal = Refusal("quarantined", f"memory_scan.{finding.rule}", f"{where} contains {finding.reason}{shown}")
         return intake
     intake.parsed = parsed
     intake.shown, intake.name, intake.description = text, parsed.name, parsed.description
