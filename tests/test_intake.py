@@ -271,3 +271,25 @@ def test_a_save_caught_half_way_is_read_again(daemon: Daemon) -> None:
     edit = last_decision(daemon)
     assert edit["op"] == "update" and "dinghy" in edit["prior_content"]
     assert "user_boat.md" not in invalid(daemon)
+
+
+def test_a_date_beyond_the_calendar_in_utc_is_reported_and_the_daemon_starts(make_daemon: Any) -> None:
+    """Year 1 at +14:00 is year 0 in UTC (and 9999-12-31 at -14:00 year
+    10000): the file is invalid, named with the reason; nothing else stops."""
+    daemon = make_daemon(start=False)
+    memory = daemon.home / "memory"
+    memory.mkdir(parents=True)
+    (memory / "user_early.md").write_text("---\nname: x\ntype: user\nprovenance:\n  created_at: 0001-01-01T00:00:00+14:00\n---\nbody\n")
+    (memory / "user_late.md").write_text("---\nname: y\ntype: user\nupdated_at: 9999-12-31T23:59:59-14:00\n---\nbody\n")
+    (memory / "user_fine.md").write_text(MEMORY.format(name="Fine", body="The harbour opens at dawn."))
+    daemon.start()
+    errors = invalid(daemon)
+    assert set(errors) == {"user_early.md", "user_late.md"}
+    assert all("out of range" in error for error in errors.values()), errors
+    assert found(daemon, "harbour dawn") == ["user_fine.md"]
+    # While running: the watcher and a reindex report it the same way.
+    (memory / "user_later.md").write_text("---\nname: z\ntype: user\nprovenance:\n  updated_at: 9999-12-31T23:59:59-14:00\n---\nbody\n")
+    wait_for(lambda: "user_later.md" in invalid(daemon))
+    assert daemon.post("/api/memory/reindex", {}).status_code == 200
+    assert daemon.get("/api/memory/user_early.md").status_code == 409
+    assert "Traceback" not in daemon.log() and " ERROR " not in daemon.log()

@@ -151,13 +151,17 @@ def _opt_str(value: Any) -> str | None:
 
 
 def _normalise(value: Any) -> Any:
-    """YAML turns timestamps into datetimes; keep them as ISO strings. A
+    """YAML turns timestamps into datetimes; keep them as ISO strings (one
+    that leaves the calendar once in UTC makes the file invalid). A
     non-finite number (`.inf`, `.nan`) stays the text it was: JSON cannot
     carry it, and one in a decision would break every listing."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, dt.datetime):
-        return format_time(value)
+        try:
+            return format_time(value)
+        except OverflowError:  # year 1 at +14:00 is year 0 in UTC
+            raise ParseError(f"date {value.isoformat()} is out of range (years 1 to 9999 in UTC)") from None
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dict):
