@@ -53,6 +53,9 @@ WRONG_FIELDS: list[tuple[str, dict[str, Any]]] = [
     (P + "/ingest", {"messages": [{"role": "tool", "content": "x"}]}),
     (P + "/ingest", {"messages": [{"role": "user", "content": "x", "timestamp": "nope"}]}),
     (P + "/ingest", {"messages": [{"role": "user", "content": "x", "timestamp": 10**20}]}),
+    # Moments past the calendar once in UTC (year 10000, year 0).
+    (P + "/ingest", {"messages": [{"role": "user", "content": "x", "timestamp": "9999-12-31T23:59:59-14:00"}]}),
+    (P + "/ingest", {"messages": [{"role": "user", "content": "x", "timestamp": "0001-01-01T00:00:00+14:00"}]}),
     (P + "/ingest", {"messages": [["user", "x"]]}),
     (P + "/ingest", {"messages": [{"role": "user", "content": "x"}], "sessionId": ["s"]}),
     (P + "/ingest", {"messages": [{"role": "user", "content": "x" * 32_769}]}),
@@ -64,6 +67,7 @@ WRONG_FIELDS: list[tuple[str, dict[str, Any]]] = [
     (P + "/recall", {"query": "q", "thinkingLevel": "max"}),
     (P + "/recall", {"query": "q", "responseLength": 9}),
     (P + "/recall", {"query": "q", "referenceDate": "yesterday"}),
+    (P + "/recall", {"query": "tidy desk", "referenceDate": "9999-12-31T23:59:59-14:00"}),
     (P + "/recall", {"query": "q", "thinkingLevel": "low", "thinking_level": "high"}),
     (P + "/summary", {"sessionId": False}),
 ]

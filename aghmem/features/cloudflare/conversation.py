@@ -33,14 +33,19 @@ class Message:
 
 
 def parse_instant(value: Any, field: str, pointer: str) -> dt.datetime:
-    """An ISO date or date-time (a date is its midnight UTC)."""
+    """An ISO date or date-time (a date is its midnight UTC), one that UTC
+    can name: 9999-12-31T23:59:59-14:00 is in year 10000 there."""
     if isinstance(value, str) and 10 <= len(value) <= 40:
         try:
             moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+            moment.astimezone(dt.timezone.utc)
         except ValueError:
             moment = None
+        except OverflowError:
+            raise ValidationError(f"{field} is out of range (years 1 to 9999 in UTC)", field=field, pointer=pointer) from None
         if moment is not None:
-            return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+            return moment
     raise ValidationError(f"{field} must be an ISO 8601 date or date-time", field=field, pointer=pointer)
 
 
