@@ -293,3 +293,37 @@ def test_a_date_beyond_the_calendar_in_utc_is_reported_and_the_daemon_starts(mak
     assert daemon.post("/api/memory/reindex", {}).status_code == 200
     assert daemon.get("/api/memory/user_early.md").status_code == 409
     assert "Traceback" not in daemon.log() and " ERROR " not in daemon.log()
+
+
+def _bytes_named(memory: Path, name: bytes, text: str) -> bytes:
+    """A file whose name is bytes, not UTF-8 (as some tools and archives write them)."""
+    path = os.fsencode(memory) + b"/" + name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, text.encode())
+    os.close(fd)
+    return path
+
+
+def test_a_file_name_that_is_not_utf8_is_reported_and_the_daemon_starts(make_daemon: Any) -> None:
+    daemon = make_daemon(start=False)
+    memory = daemon.home / "memory"
+    memory.mkdir(parents=True)
+    first = _bytes_named(memory, b"user_bad\xff\xfe.md", MEMORY.format(name="Bad", body="Named in Latin-1."))
+    (memory / "user_fine.md").write_text(MEMORY.format(name="Fine", body="The harbour opens at dawn."))
+    daemon.start()
+    errors = invalid(daemon)
+    assert list(errors) == ["user_bad\\xff\\xfe.md"] and "UTF-8" in errors["user_bad\\xff\\xfe.md"]
+    assert found(daemon, "harbour dawn") == ["user_fine.md"]
+    # The watcher, a reindex, a warm restart: reported the same, once.
+    second = _bytes_named(memory, b"user_odd\xe9.md", MEMORY.format(name="Odd", body="Also Latin-1."))
+    wait_for(lambda: "user_odd\\xe9.md" in invalid(daemon))
+    assert daemon.post("/api/memory/reindex", {}).status_code == 200
+    daemon.restart()
+    assert set(invalid(daemon)) == {"user_bad\\xff\\xfe.md", "user_odd\\xe9.md"}
+    assert daemon.get("/api/memory").status_code == 200 and daemon.get("/api/memory/health").status_code == 200
+    # Renamed to a good name: taken in, and no longer reported.
+    os.rename(first, memory / "user_good.md")
+    os.unlink(second)
+    wait_for(lambda: invalid(daemon) == {})
+    wait_for(lambda: found(daemon, "latin") == ["user_good.md"])
+    assert "Traceback" not in daemon.log() and " ERROR " not in daemon.log()

@@ -8,19 +8,23 @@ states of a file.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..model import Decision, Entry, Op, Selector
-from ..storage.filenames import listed_name
+from ..storage.filenames import is_text_name, listed_name, shown_name
 from ..storage.files import content_hash
+from ..storage.reading import Refusal
 from .decisions import decision_id, observed_decision, quarantine_decision, stamp
 from .intake import Intake
 
 if TYPE_CHECKING:
     from .controller import Controller
+
+log = logging.getLogger("aghmem.controller")
 
 # How often `observe` reads a file again that changed while it was read.
 OBSERVE_TRIES = 3
@@ -54,6 +58,8 @@ class HandEdits:
         """Whether the file's size and mtime are those the catalog took in
         (or refused): a stat and a row or two, no read, no lock (`observe`
         still decides under the lock). The daemon's own writes end here."""
+        if not is_text_name(filename):
+            return self._odd_name(selector, filename, report=False)
         own = self._own.pop((selector.key, filename), None)
         if own is not None:
             try:
@@ -83,6 +89,9 @@ class HandEdits:
         `record=False` takes files in silently (a scope's first scan);
         `refresh_index=False` leaves MEMORY.md to the caller's batch.
         """
+        if not is_text_name(filename):
+            self._odd_name(selector, filename, report=True)
+            return None
         # Not file_path(): a symlink is reported like any file that is not a
         # regular one, never followed.
         path = self.controller.layout.checked_scope_dir(selector) / listed_name(filename)
@@ -98,6 +107,30 @@ class HandEdits:
                 self.controller.after_apply(selector, filename, entry, decision, refresh_index=refresh_index)
             return decision
         return None  # still changing: its last event or the next scan takes it in
+
+    def _odd_name(self, selector: Selector, filename: str, *, report: bool) -> bool:
+        """A file whose name is not UTF-8 is never read: it is reported under
+        its name shown escaped (the catalog holds text) until renamed or
+        gone. Whether the report is up to date; `report` brings it up to date."""
+        catalog = self.controller.catalog
+        path = self.controller.layout.checked_scope_dir(selector) / listed_name(filename)
+        shown = shown_name(filename)
+        try:
+            info: os.stat_result | None = os.lstat(path)
+        except FileNotFoundError:
+            info = None
+        seen = None if info is None else (info.st_size, info.st_mtime_ns)
+        if seen == catalog.refused_file(selector.key, shown) or not report:
+            return seen == catalog.refused_file(selector.key, shown)
+        with self.controller.lock, catalog.write() as db:
+            if info is None:
+                catalog.clear_invalid(db, shown_name(str(path)))
+                return True
+            refusal = Refusal("invalid", "filename", f"the file name {shown} is not UTF-8: rename the file to take it in")
+            now = stamp(self.controller.clock(), ms=True)
+            catalog.set_invalid(db, shown_name(str(path)), selector.key, shown, refusal, now[:19] + "Z", info)
+        log.warning("%s is not taken in: its name is not UTF-8", shown_name(str(path)))
+        return True
 
     def _settled(self, selector: Selector, filename: str) -> Intake | None:
         """The file as taken in, read again while it looks like a save in

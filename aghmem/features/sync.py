@@ -22,7 +22,7 @@ from .. import faults
 from ..controller.controller import Controller
 from ..model import Entry, Selector
 from ..storage.catalog import Catalog
-from ..storage.filenames import is_memory_filename
+from ..storage.filenames import is_memory_filename, is_text_name, shown_name
 from ..storage.files import remove_stale_temp_files, utc_now
 from ..storage.index_fields import Fields
 from ..storage.layout import Layout, is_inside
@@ -143,17 +143,23 @@ class Reconciler:
         known = self.catalog.scope_files(selector.key)
         refused = self.catalog.refused_files(selector.key)
         on_disk: dict[str, tuple[int, int]] = {}  # name → (size, mtime_ns): a warm start's whole cost, per file
+        odd: list[str] = []  # names that are not UTF-8: reported by hand_edits, never read
         if directory.is_dir() and is_inside(directory, self.layout.trust_root(selector)):
             with os.scandir(directory) as items:
                 for item in items:
                     # Every kind of entry: a FIFO or a directory named *.md is
                     # reported, not skipped in silence.
-                    if is_memory_filename(item.name):
+                    if is_memory_filename(item.name) and not is_text_name(item.name):
+                        odd.append(item.name)
+                    elif is_memory_filename(item.name):
                         stat = item.stat(follow_symlinks=False)
                         on_disk[item.name] = (stat.st_size, stat.st_mtime_ns)
         report.files += len(on_disk)
+        for name in odd:
+            self.controller.hand_edits.observe(selector, name, refresh_index=False)
         changed = [name for name, seen in on_disk.items() if seen != known.get(name) and seen != refused.get(name)]
-        removed = [name for name in {*known, *refused} if name not in on_disk]
+        present = on_disk.keys() | {shown_name(name) for name in odd}  # the catalog knows them as shown
+        removed = [name for name in {*known, *refused} if name not in present]
         if changed or removed:
             report.changed_scopes.append(selector)
         if not self.catalog.was_scanned(selector.key):

@@ -4,6 +4,7 @@ entries scans read, and the name a new memory gets."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from typing import Any
 
@@ -25,6 +26,19 @@ def is_memory_filename(name: str) -> bool:
         and not name.startswith(".")
         and ".tmp-" not in name
     )
+
+
+def shown_name(name: str) -> str:
+    """A name (or path) as text: one that is not UTF-8 (Python holds its
+    bytes as surrogates) with those bytes escaped, `user_\\xff.md`. The
+    catalog stores text, and SQLite refuses the surrogates."""
+    if name.isascii():
+        return name
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def is_text_name(name: str) -> bool:
+    return shown_name(name) == name
 
 
 def check_filename(filename: Any, *, system: bool = False) -> str:
