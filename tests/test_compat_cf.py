@@ -298,6 +298,9 @@ def test_cf24_delete_namespace(cf: Daemon) -> None:
     again = make_namespace(cf, "gone-ns")
     assert again["id"] != ns["id"]
     assert ok(cf.get(profile_path("gone-ns", "alice") + "/memories"))["result"] == []
+    # The same folder again, its daily log gone with the old one: writes go on.
+    remember(cf, profile_path("gone-ns", "alice"), PREFERS)
+    assert len(ok(cf.get(profile_path("gone-ns", "alice") + "/memories"))["result"]) == 1
     names = [n["name"] for n in ok(cf.get(f"{B}/namespaces", params={"per_page": 1000}))["result"]]
     assert names.count("gone-ns") == 1
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -10,6 +11,7 @@ import pytest
 
 from aghmem import MemoryService, load_config
 from aghmem.features.sessions import Event
+from conftest import Daemon
 from library import write
 
 
@@ -93,3 +95,15 @@ def test_session_retention_follows_hard_delete_days(service: MemoryService, cloc
     service.config.session.hard_delete_days = 10
     assert service.sweep_sessions() == 1
     assert [p.name for p in (service.config.home_path / "sessions" / "_unbound").iterdir()] == ["recent"]
+
+
+def test_a_daily_folder_deleted_by_hand_is_made_again(daemon: Daemon) -> None:
+    daemon.write(type="user", name="First", content="Written before the folder went.")
+    daily = daemon.home / "memory" / "_system" / "daily"
+    assert list(daily.iterdir())
+    shutil.rmtree(daily)
+    for n in range(2):
+        response = daemon.post("/api/memory", {"scope": "global", "type": "user", "name": f"n{n}", "description": "d", "content": f"c{n}"})
+        assert response.status_code == 200, response.text
+    assert "add user_n1.md" in "".join(p.read_text() for p in daily.iterdir())
+    assert "Traceback" not in daemon.log()

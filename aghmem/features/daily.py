@@ -80,7 +80,7 @@ class DailyLog:
                     current = self._target(directory, when[:10], len(line.encode("utf-8")))
                     handle = handles.get(current.path)
                     if handle is None:
-                        handle = handles[current.path] = open(current.path, "a", encoding="utf-8")
+                        handle = handles[current.path] = _append(directory, current)
                     if current.lines == 0:
                         header = f"# Daily log {current.date} ({decision.selector.key})\n\n"
                         handle.write(header)
@@ -201,6 +201,17 @@ class DailyLog:
             path.unlink(missing_ok=True)
             deleted += 1
         return deleted
+
+
+def _append(directory: Path, current: _Current) -> TextIO:
+    """The file opened to append; its folder made again if it was deleted
+    (by hand, or with a namespace) since it was measured."""
+    try:
+        return open(current.path, "a", encoding="utf-8")
+    except FileNotFoundError:
+        directory.mkdir(parents=True, exist_ok=True)
+        current.size = current.lines = 0  # a new file: it gets its header
+        return open(current.path, "a", encoding="utf-8")
 
 
 def _line(decision: Decision, when: str) -> str:
