@@ -350,3 +350,27 @@ def test_hand_edits_of_a_card(kv: Daemon) -> None:
     bad.write_text(bad.read_text().replace("[1, 2,", "[1, 2]"))
     wait_for(lambda: read(kv, agent)["memory"]["bad"] == [1, 2], "the fix")
     assert "kv key" not in kv.get("/api/memory/health").json()["reason"]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("[" * 5000, "nested too deeply"), ('"\\ud800"', "surrogate"), ("NaN", "not valid JSON"), ("[1, Infinity]", "not valid JSON")],
+    ids=["deep", "surrogate", "nan", "infinity"],
+)
+def test_a_card_edited_into_what_json_cannot_answer_is_a_problem(kv: Daemon, text: str, problem: str) -> None:
+    """Read back as its text and named in health; the agent's other keys still read."""
+    tag = hashlib.sha256(text.encode()).hexdigest()[:6]
+    agent, key = f"agent_odd_{tag}", f"odd{tag}"
+    kv.post("/api/memory", {"agentId": agent, "memory": {"fine": {"a": 1}, key: [1, 2]}})
+    directory = kv.home / "agents" / agent / "memory"
+    odd = next(directory / n for n in cards(kv, agent) if f"_{key}_" in n)
+    odd.write_text(odd.read_text().replace("[1,2]", text))
+    memory = wait_for(lambda: (m := read(kv, agent)["memory"])[key] != [1, 2] and m, "the edit")
+    assert memory == {"fine": {"a": 1}, key: text}
+    assert kv.get("/api/memory", params={"agentId": "all"}).json()["memory"][key] == text
+    health = kv.get("/api/memory/health")
+    assert health.status_code == 200, health.text
+    assert f"kv key \"{key}\" of agent {agent}" in health.json()["reason"] and problem in health.json()["reason"]
+    odd.write_text(odd.read_text().replace(text, "[1, 2]"))
+    wait_for(lambda: read(kv, agent)["memory"][key] == [1, 2], "the fix")
+    assert f"agent {agent}" not in kv.get("/api/memory/health").json()["reason"]

@@ -147,7 +147,26 @@ def read_value(blob: str | None, body: str, blob_text: str | None) -> tuple[Any,
         if found is None:
             return body, "no ```json fence in the card"
         text = found
+    return json_value(text)
+
+
+def json_value(text: str) -> tuple[Any, str | None]:
+    """(value, problem) of a card's JSON text: what JSON cannot answer
+    (NaN, nesting past the parser's reach, a lone surrogate such as
+    `"\\ud800"`) is a problem too, the value then its text."""
     try:
-        return json.loads(text), None
+        value = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        return text, "the value is nested too deeply to read"
     except ValueError as exc:
         return text, f"the value is not valid JSON ({exc})"
+    if "\\u" in text:  # only an escape makes a lone surrogate
+        try:
+            compact(value).encode("utf-8")
+        except (UnicodeEncodeError, RecursionError, ValueError):
+            return text, "the value holds a lone UTF-16 surrogate (such as \\ud800), which is not text"
+    return value, None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
