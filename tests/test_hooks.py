@@ -261,6 +261,7 @@ def test_a_transcript_outside_the_roots_is_not_read(setup: Setup) -> None:
         str(setup.roots / ".." / "elsewhere" / "secret.jsonl"): "outside hooks.transcript_roots",
         str(setup.roots): "outside hooks.transcript_roots",  # the root itself
         "relative/x.jsonl": "not an absolute path",
+        "~nosuchuser/x.jsonl": "no user named nosuchuser",  # Path.expanduser raised RuntimeError
         str(setup.roots / "missing.jsonl"): "cannot be opened",
     }
     (setup.roots / "folder.jsonl").mkdir()

@@ -195,6 +195,24 @@ async def test_the_workspace_comes_from_the_connection(mcp_daemon: Daemon, tmp_p
         assert "not registered" in await call(client, "memory_status")
 
 
+async def test_a_workspace_under_an_unknown_users_home_is_refused(mcp_daemon: Daemon) -> None:
+    logged = len(mcp_daemon.log())
+    base = mcp_daemon.url
+    ways = [
+        connect(f"{base}/mcp", headers={"X-Aghmem-Workspace": "~nosuchuser"}),
+        connect(f"{base}/mcp?workspace=~nosuchuser", "auto"),
+        connect(f"{base}/w/~nosuchuser/mcp"),
+    ]
+    for client in ways:
+        async with client:
+            assert "~nosuchuser" in await refused(client, "memory_search", query="quince")
+            assert "not registered" in await call(client, "memory_status")
+            listed = {str(r.uri) for r in (await client.list_resources()).resources}
+            assert "aghmem://status" in listed  # global only, as for an unknown workspace
+    log = mcp_daemon.log()[logged:]
+    assert "Traceback" not in log and "ERROR" not in log
+
+
 async def test_resources_and_prompts(mcp_daemon: Daemon) -> None:
     decision = mcp_daemon.write(type="user", name="Editor of choice", content="Uses helix as the editor.")
     filename = decision["decision"]["target_filename"]

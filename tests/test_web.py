@@ -199,6 +199,7 @@ def test_bad_input_gets_the_right_status_never_a_500(site: dict[str, Any]) -> No
         "/search?q=x&limit=99": 400,
         "/search?q=x&limit=many": 400,
         "/search?q=x&workspace=ws_unknown1": 404,
+        "/search?q=hello&workspace=~nosuchuser": 400,  # Path.expanduser raised RuntimeError
         "/static/nothing.css": 404,
     }
     for path, status in cases.items():
@@ -206,6 +207,7 @@ def test_bad_input_gets_the_right_status_never_a_500(site: dict[str, Any]) -> No
         assert response.status_code == status, (path, response.status_code, response.text[:300])
         assert response.headers["content-type"].startswith("text/html"), path
     assert "Not searched." in get(site, "/search?q=").text  # the form again, with what to fix
+    assert "Traceback" not in site["d"].log()
 
 
 def test_search_shows_reasons_and_exactly_what_the_agent_gets(site: dict[str, Any]) -> None:

@@ -144,7 +144,11 @@ class TranscriptReader:
 
     def resolve(self, raw: str) -> Path:
         """The real path of `raw` when it is inside a transcript root."""
-        path = Path(raw).expanduser()
+        try:
+            path = Path(raw).expanduser()
+        except RuntimeError:  # ~user for a user this machine does not have
+            user = raw.split("/", 1)[0][1:]
+            raise TranscriptRefused(f"transcript_path starts with ~{user}: there is no user named {user}") from None
         if not path.is_absolute():
             raise TranscriptRefused("transcript_path is not an absolute path")
         real = Path(os.path.realpath(path))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import NotFound
+from ..errors import NotFound, ValidationError
 from ..model import check_workspace_id
 from ..storage.layout import WorkspaceRegistry, write_gitignore
 
@@ -55,7 +55,7 @@ class Workspaces:
         if given:
             if given.startswith("ws_"):
                 return self.registry.get(check_workspace_id(given)).id
-            found = self.registry.containing(Path(given).expanduser())
+            found = self.registry.containing(_expanded(given))
             if found is None:
                 raise NotFound(f"no registered workspace holds {given}; register it with `aghmem workspace add`", workspace=given)
             return found.id
@@ -63,3 +63,14 @@ class Workspaces:
             found = self.registry.containing(Path(cwd))
             return found.id if found is not None else None
         return None
+
+
+def _expanded(given: str) -> Path:
+    """`given` with a leading `~` or `~user` expanded. Path.expanduser raises
+    RuntimeError for a user this machine does not have (or no home at all):
+    that is the caller's mistake, not the daemon's."""
+    try:
+        return Path(given).expanduser()
+    except RuntimeError:
+        user = given.split("/", 1)[0][1:]
+        raise ValidationError(f"workspace {given} starts with ~{user}: there is no user named {user}", workspace=given) from None
