@@ -249,6 +249,20 @@ def test_no_user_turn_no_write(setup: Setup) -> None:
     assert setup.ledger("no-user-1") is None
 
 
+def test_a_lone_surrogate_in_a_transcript_is_replaced_and_the_turns_recorded(setup: Setup) -> None:
+    line = '{"type":"user","message":{"role":"user","content":"Deploys run on Fridays \\ud800 only."}}\n'
+    for n, event in enumerate(("stop", "pre_compact", "session_end")):
+        path = setup.roots / f"surrogate-{n}.jsonl"  # JSON escapes: the file itself is valid UTF-8
+        path.write_text(line + '{"type":"assistant","message":{"role":"assistant","content":"Noted \\udfff."}}\n')
+        body = payload("claude", event, session_id=f"surrogate-{n}", cwd=str(setup.project), transcript_path=str(path))
+        status, _, note = http_hook(setup, "claude", body)
+        assert status == 200 and "event(s) recorded" in note, (event, note)
+        ledger = setup.ledger(f"surrogate-{n}")
+        assert ledger is not None
+        assert [text for _, _, text in messages(ledger)] == ["Deploys run on Fridays \ufffd only.", "Noted \ufffd."]
+    assert "Traceback" not in setup.daemon.log()
+
+
 def test_a_transcript_outside_the_roots_is_not_read(setup: Setup) -> None:
     outside = setup.tmp / "elsewhere" / "secret.jsonl"
     outside.parent.mkdir()

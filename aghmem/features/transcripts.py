@@ -46,6 +46,10 @@ WRAPPERS = (
 # Injected text inside a message: recalled memory and the runtime's reminders.
 INJECTED_RE = re.compile(r"<(memory-data|system-reminder)>.*?</\1>", re.DOTALL | re.IGNORECASE)
 MAX_TURN_CHARS = 20_000
+# JSON may spell a lone UTF-16 surrogate ("\ud800") and json.loads keeps it;
+# it cannot be encoded, so the ledger could never hold the turn. A transcript
+# is the runtime's, not the caller's: keep the text, mark the spot (U+FFFD).
+LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 CACHED_FILES = 256
 
 
@@ -114,6 +118,8 @@ def text_of(role: str, content: Any) -> str:
     else:
         return ""
     text = INJECTED_RE.sub("", text).strip()
+    if not text.isascii():
+        text = LONE_SURROGATE_RE.sub("\ufffd", text)
     if role == "user" and text.startswith(WRAPPERS):
         return ""
     return text if len(text) <= MAX_TURN_CHARS else text[: MAX_TURN_CHARS - 1] + "…"
