@@ -4,6 +4,7 @@ real daemon. Each acceptance check of COMPAT §1.7 is named (CF-xx)."""
 
 from __future__ import annotations
 
+import base64
 import re
 import time
 import tomllib
@@ -99,6 +100,8 @@ def test_cf04_cf05_namespace_cursor_walk(cf: Daemon) -> None:
     assert everything["result_info"] == {"cursor": "", "per_page": 20, "count": 3}
     for params in ({"per_page": 0}, {"per_page": 1001}, {"per_page": "x"}, {"per_page": -1}, {"per_page": 10**30}, {"cursor": "zzz"}, {"cursor": "eyJ2IjoyfQ"}):
         v4_error(cf.get(f"{base(account)}/namespaces", params=params), 400, 10002)
+    deep = base64.urlsafe_b64encode(b"[" * 5000).decode().rstrip("=")  # json.loads raised RecursionError: a 500
+    v4_error(cf.get(f"{base(account)}/namespaces", params={"cursor": deep}), 400, 10002)
 
 
 def test_cf08_to_cf10_cf12_cf13_cf27_remember_list_get(cf: Daemon) -> None:
@@ -183,6 +186,8 @@ def test_memory_cursor_walk_and_filters_keep_their_cursor(cf: Daemon) -> None:
             break
         v4_error(cf.get(p + "/memories", params={"per_page": 3, "cursor": cursor, "type": "fact"}), 400, 10002)
     assert len(seen) == 7 and set(seen) == made
+    deep = base64.urlsafe_b64encode(b"[" * 5000).decode().rstrip("=")
+    v4_error(cf.get(p + "/memories", params={"cursor": deep}), 400, 10002)
     stamps = [ok(cf.get(f"{p}/memories/{i}"))["result"]["createdAt"] for i in seen]
     assert stamps == sorted(stamps, reverse=True)
 

@@ -66,6 +66,26 @@ def test_deeply_nested_json_is_a_400_on_every_route(shared_daemon: Daemon) -> No
         assert_refused(raw_post(shared_daemon, path, b'{"a": ' + deep + b"}"))
 
 
+def nested(depth: int) -> Any:
+    value: Any = "bottom"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_json_nested_past_the_limit_is_a_400_and_nothing_is_written(shared_daemon: Daemon) -> None:
+    # json.loads took these; rendering the file (YAML) or the ledger line then raised RecursionError: a 500.
+    write = {"type": "user", "name": "Deep metadata", "content": "Nested metadata.", "metadata": {"x": nested(500)}}
+    assert "64" in assert_refused(shared_daemon.post("/api/memory", write))["message"]
+    assert not list((shared_daemon.home / "memory").glob("user_deep*"))
+    deep_event = {"events": [{"sequence": 1, "event_type": "message", "payload": {"role": "user", "content": nested(900)}}]}
+    assert_refused(shared_daemon.post(EVENTS.format(session="deep-1"), deep_event))
+    assert shared_daemon.get("/api/workspaces/_unbound/memory/sessions/deep-1/ledger").status_code == 404
+    within = {**write, "name": "Nested enough", "metadata": {"x": nested(60)}}
+    assert shared_daemon.post("/api/memory", within).status_code in (200, 201)
+    assert "Traceback" not in shared_daemon.log()
+
+
 @pytest.mark.parametrize("hours", ["1e9", "1e300", "NaN", "Infinity", "-1"])
 def test_prune_hours_out_of_range(shared_daemon: Daemon, hours: str) -> None:
     assert_refused(raw_post(shared_daemon, "/api/memory/sessions/prune", f'{{"older_than_hours": {hours}}}'.encode()))

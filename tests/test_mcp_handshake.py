@@ -49,6 +49,7 @@ def test_only_the_plain_handshake_is_answered_here() -> None:
                     initialize(capabilities={"experimental": {}}), initialize(website="x")):
         assert handshake.initialize_answer(HEADERS, json.dumps(message).encode()) is None, message
     assert handshake.initialize_answer(HEADERS, b"{not json") is None
+    assert handshake.initialize_answer(HEADERS, b"[" * 10000) is None  # json.loads raised RecursionError
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +135,15 @@ def test_a_daemon_stopped_while_the_server_is_built_logs_no_error(tmp_path: Any,
         service.close()
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
     assert endpoint.face is None
+
+
+def test_json_nested_too_deeply_before_the_sdk_is_built_is_a_parse_error(tmp_path: Any) -> None:
+    daemon = Daemon(tmp_path / "home").start()  # mcp.warm_up off: this is the first MCP request
+    try:
+        for body in (b"[" * 10000, json.dumps({**initialize(), "params": {"deep": json.loads("[" * 900 + "]" * 900)}}).encode()):
+            answer = daemon.post("/mcp", content=body, headers=HEADERS)
+            assert answer.status_code < 500, answer.text
+        assert post(daemon, initialize()).status_code == 200
+    finally:
+        daemon.stop()
+    assert "Traceback" not in daemon.log()

@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from ...errors import TooLarge, UnsupportedMediaType, ValidationError
 from ...model import SELECTOR_FIELDS, Selector, has_selector_fields, resolve_selector
+from ..json_depth import MAX_JSON_DEPTH, nested_too_deeply
 from .payloads.spec import MAX_INT, Field
 
 
@@ -33,16 +34,19 @@ async def read_json(request: Request, *, cap: int | None = None) -> dict[str, An
 
 def json_object(raw: bytes) -> dict[str, Any]:
     """`raw` as a JSON object whose numbers a file, SQLite and JSON can all
-    hold, without lone surrogates; ValidationError otherwise."""
+    hold, without lone surrogates, nested at most MAX_JSON_DEPTH levels;
+    ValidationError otherwise."""
     try:
         data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_bounded_int)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationError(f"body is not valid JSON: {exc}") from None
     except RecursionError:
-        raise ValidationError("body is not valid JSON: it is nested too deeply") from None
+        raise ValidationError(f"body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep") from None
     if not isinstance(data, dict):
         raise ValidationError("body must be a JSON object")
     reject_lone_surrogates(data)
+    if nested_too_deeply(data):
+        raise ValidationError(f"body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep")
     return data
 
 

@@ -32,6 +32,7 @@ import httpx
 
 from ... import __file__ as package_file
 from ...config import is_loopback_host, load_config
+from ..json_depth import MAX_JSON_DEPTH, nested_too_deeply
 
 log = logging.getLogger("aghmem.mcp.bridge")
 
@@ -94,6 +95,19 @@ def sse_messages(text: str) -> list[Any]:
     return found
 
 
+def _parsed(line: bytes) -> Any:
+    """A stdin line's message; ValueError when it is not JSON or nests past
+    MAX_JSON_DEPTH (a RecursionError, here or in forwarding, would end the
+    bridge and every call still in flight)."""
+    try:
+        message = json.loads(line)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    if nested_too_deeply(message, MAX_JSON_DEPTH):
+        raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep")
+    return message
+
+
 class Bridge:
     def __init__(self, url: str, *, token: str | None, workspace: str | None, start: bool) -> None:
         self.url = url
@@ -116,7 +130,7 @@ class Bridge:
                 if not line.strip():
                     continue
                 try:
-                    message = json.loads(line)
+                    message = _parsed(line)
                 except ValueError:
                     await self.write({"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "Parse error"}})
                     continue

@@ -21,7 +21,7 @@ def decode(cursor: str, keys: tuple[str, ...]) -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw.decode("utf-8"))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):  # "[" * 5000 is a RecursionError
         data = None
     if not isinstance(data, dict) or data.get("v") != 1 or not all(isinstance(data.get(k), str) for k in keys):
         raise ValidationError("invalid cursor", field="cursor")
