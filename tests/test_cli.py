@@ -22,6 +22,8 @@ def cli_env(daemon: Daemon | None, extra_env: dict[str, str] | None = None) -> d
     if daemon is not None:
         env["AGHMEM_URL"] = daemon.url
         env["AGHMEM_HOME"] = str(daemon.home)
+    # The `aghmem` script imports the installed package; this checkout's comes first.
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     env.update(extra_env or {})
     return env
 
@@ -249,6 +251,30 @@ def test_errors_are_printed_not_raised(daemon: Daemon) -> None:
     assert rejected.returncode == 1 and "prompt injection" in rejected.stderr
     as_json = run(daemon, "--json", "memory", "show", "user_missing.md")
     assert json.loads(as_json.stderr)["code"] == "memory.not_found"
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1 and result.stdout == "", (result.returncode, result.stdout)
+    assert result.stderr.startswith("aghmem: ") and len(result.stderr.splitlines()) == 1, result.stderr
+    return result.stderr
+
+
+def test_bad_arguments_and_files_are_one_line_errors(daemon: Daemon, tmp_path: Path) -> None:
+    bad = "x\udcff"  # how Python hands over an argument holding the byte 0xff (not UTF-8)
+    for args in (
+        ["memory", "show", f"{bad}.md"], ["memory", "list", "--cursor", bad], ["search", bad], ["decisions", "show", bad],
+        ["memory", "write", "-t", "user", "--name", bad, "--content", "Some text."],
+        ["memory", "write", "-t", "user", "--content", bad], ["workspace", "add", str(tmp_path / bad)],
+    ):
+        assert "not valid UTF-8" in one_line_error(run(daemon, *args)), args
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("Caf\xe9 au lait.".encode("latin-1"))
+    for path, words in ((tmp_path / "missing.txt", "No such file"), (tmp_path, "Is a directory"), (latin, "not UTF-8 text")):
+        error = one_line_error(run(daemon, "memory", "write", "-t", "user", "-n", "From a file", "--content-file", str(path)))
+        assert str(path) in error and words in error, error
+    assert "not a valid URL" in one_line_error(run(daemon, "--url", "http://[::1", "health"))
+    assert "token" in one_line_error(run(daemon, "--token", "t\xf6ken", "health"))
+    assert not (daemon.home / "memory").exists() or not list((daemon.home / "memory").glob("user_*.md"))
 
 
 def test_search_reindex_doctor(daemon: Daemon) -> None:

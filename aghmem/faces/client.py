@@ -49,9 +49,15 @@ def selector_params(
 
 class Client:
     def __init__(self, url: str, *, token: str | None = None, timeout: float = 30.0) -> None:
+        # A header carries printable ASCII only (httpx raised UnicodeEncodeError).
+        if token and not (token.isascii() and token.isprintable()):
+            raise errors.ValidationError("the token holds characters an HTTP header cannot carry (printable ASCII only)", field="token")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        try:
+            self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        except httpx.InvalidURL as exc:
+            raise errors.ValidationError(f"{url} is not a valid URL: {exc}", field="url") from None
 
     def __enter__(self) -> "Client":
         return self

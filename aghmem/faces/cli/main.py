@@ -31,7 +31,7 @@ from types import ModuleType
 from typing import Sequence
 
 from ... import __version__
-from ...errors import AghmemError
+from ...errors import AghmemError, ValidationError
 from . import hook
 from .address import daemon_url
 
@@ -76,6 +76,24 @@ def _hook(argv: Sequence[str]) -> int:
     return hook.run(args, lambda: daemon_url(args))
 
 
+def _check_arguments(argv: Sequence[str]) -> None:
+    """Refuse an argument that is not UTF-8 text: Python hands its bytes over
+    as lone surrogates, which no request can carry (UnicodeEncodeError)."""
+    for word in argv:
+        try:
+            word.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError(f"the argument {_shown(word)} is not valid UTF-8 text") from None
+
+
+def _shown(word: str) -> str:
+    """An argument as it can be printed: its undecodable bytes as \\xff."""
+    try:
+        return word.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no byte stands for (main() called with one)
+        return word.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _run(args: argparse.Namespace) -> None:
     from ..client import Client
     from .output import fill_workspace
@@ -100,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.root_parser = parser  # `completion` describes it
     try:
+        _check_arguments(argv)
         _run(args)
         return 0
     except AghmemError as exc:

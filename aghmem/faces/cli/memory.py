@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ...errors import AghmemError, NotFound
+from ...errors import AghmemError, NotFound, ValidationError
 from ..client import Client
 from .decisions import render_outcome
 from .output import add_selector, emit, more, scope_label, selector, table
@@ -52,9 +52,15 @@ def render_show(result: dict[str, Any]) -> str:
 def _read_content(args: argparse.Namespace) -> str | None:
     if args.content is not None:
         return args.content
-    if args.content_file is not None:
-        return sys.stdin.read() if args.content_file == "-" else Path(args.content_file).read_text(encoding="utf-8")
-    return None
+    if args.content_file is None:
+        return None
+    where = "stdin" if args.content_file == "-" else f"--content-file {args.content_file}"
+    try:
+        return sys.stdin.buffer.read().decode("utf-8") if args.content_file == "-" else Path(args.content_file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValidationError(f"cannot read {where}: {exc.strerror}", field="content_file") from None
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"{where} is not UTF-8 text (byte {exc.start + 1} is not)", field="content_file") from None
 
 
 def _write_selector(args: argparse.Namespace) -> dict[str, str | None]:
