@@ -8,6 +8,7 @@ import pytest
 from aghmem.errors import ValidationError
 from aghmem.features.cloudflare.answer import AnswerSource, compose_answer
 from aghmem.features.cloudflare.classify import cf_type_of, native_type, natives_read_as, read_back, summary_of
+from aghmem.features.cloudflare.memories import cf_time
 from aghmem.model import MemoryType
 
 # --- the classifier ---------------------------------------------------------------
@@ -154,3 +155,12 @@ def test_no_sources_no_answer_and_a_bad_length_is_refused() -> None:
     assert compose_answer("anything at all", [], "medium") == ""
     with pytest.raises(ValidationError):
         compose_answer("anything", [CONCISE], "huge")
+
+
+def test_a_stamp_past_the_calendar_in_utc_reads_as_the_files_time() -> None:
+    """A hand-written `created_at: "0001-01-01T00:00:00+14:00"` is year 0 in
+    UTC: the file's mtime stands in (it raised OverflowError, a 500)."""
+    mtime_ns = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
+    for stamp in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        assert cf_time(stamp, mtime_ns) == "2026-01-01T00:00:00.000Z"
+    assert cf_time("2025-06-01T12:00:00+02:00", mtime_ns) == "2025-06-01T10:00:00.000Z"

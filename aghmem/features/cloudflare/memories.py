@@ -34,7 +34,10 @@ def cf_time(value: Any, fallback_ns: int) -> str:
         except ValueError:
             moment = None
     if moment is not None:
-        return iso_utc(moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc), ms=True)
+        try:
+            return iso_utc(moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc), ms=True)
+        except OverflowError:
+            pass  # a hand-written stamp past the calendar once in UTC: the mtime says more
     return iso_utc(dt.datetime.fromtimestamp(fallback_ns / 1e9, dt.timezone.utc), ms=True)
 
 
