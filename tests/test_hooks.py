@@ -215,6 +215,8 @@ def test_stop_records_each_turn_once_and_session_end_closes_the_session(setup: S
     assert [e["sequence"] for e in closed["events"]] == [4, 6, 10, 11, 12, 13, 14]
     assert closed["events"][-1]["event_type"] == "session.stopped" and closed["events"][-1]["payload"]["reason"] == "prompt_input_exit"
     assert http_hook(setup, "claude", end)[0] == 200  # again: nothing, and no second ledger
+    # A reason is a label: a control character in it is dropped, never a 400.
+    assert http_hook(setup, "claude", {**end, "reason": "log\u0000out\n now"})[0] == 200
     assert setup.ledger(f"{CLAUDE_SID}:2") is None
 
     # Resumed (same session id): the turns after the stop go on in a ledger of their own.
