@@ -207,6 +207,7 @@ def test_a_memory_folder_deleted_and_made_again_is_watched_again(daemon: Daemon)
     wait_for(lambda: found(daemon, "folder went away") == ["user_before.md"])
     shutil.rmtree(memory)
     wait_for(lambda: found(daemon, "folder went away") == [])
+    assert not memory.exists()  # recording the deletions makes no daily log in it
     memory.mkdir()
     (memory / "user_after.md").write_text(MEMORY.format(name="After", body="Gardening notes: tomatoes need stakes."))
     wait_for(lambda: found(daemon, "tomatoes stakes") == ["user_after.md"])

@@ -77,6 +77,8 @@ class DailyLog:
                     when = decision.applied_at or decision.decided_at
                     line = _line(decision, when)
                     directory = self.layout.scope_dir(decision.selector) / DAILY_DIR
+                    if not directory.parent.parent.is_dir():
+                        continue  # the scope's folder was deleted whole: not the log's to make again
                     current = self._target(directory, when[:10], len(line.encode("utf-8")))
                     handle = handles.get(current.path)
                     if handle is None:
@@ -204,8 +206,8 @@ class DailyLog:
 
 
 def _append(directory: Path, current: _Current) -> TextIO:
-    """The file opened to append; its folder made again if it was deleted
-    (by hand, or with a namespace) since it was measured."""
+    """The file opened to append; the log's folder made again if it was
+    deleted (by hand, or with a namespace) since it was measured."""
     try:
         return open(current.path, "a", encoding="utf-8")
     except FileNotFoundError:
