@@ -263,6 +263,10 @@ def test_kv09_alias(kv: Daemon) -> None:
     assert missing.status_code == 400 and missing.json() == {"error": "agentId required"}
     not_json = kv.post("/compat/kv/api/memory", content=b"{", headers={"Content-Type": "application/json"})
     assert not_json.status_code == 400 and set(not_json.json()) == {"error"}
+    assert kv.http is not None
+    for method in ("PUT", "PATCH", "DELETE"):
+        refused = kv.http.request(method, "/compat/kv/api/memory", json={})
+        assert (refused.status_code, refused.json(), refused.headers["allow"]) == (405, {"error": "Method Not Allowed"}, "GET, POST")
 
 
 def test_kv10_native_search_finds_cards(kv: Daemon) -> None:

@@ -138,6 +138,11 @@ async def alias_post(request: Request) -> Response:
     return await kv_post(request)
 
 
+async def alias_refused(request: Request) -> Response:
+    """The alias is the surface's own path: its 405 in its envelope too."""
+    return error(405, "Method Not Allowed", {"Allow": "GET, POST"})
+
+
 # In place of the native GET and POST /api/memory (app.py).
 shared_routes = [
     Route(SHARED, memory_get, methods=["GET"], name="list_memories"),
@@ -146,4 +151,5 @@ shared_routes = [
 alias_routes = [
     Route(ALIAS, alias_get, methods=["GET"], include_in_schema=False),
     Route(ALIAS, alias_post, methods=["POST"], include_in_schema=False),
+    Route(ALIAS, alias_refused, methods=["PUT", "PATCH", "DELETE"], include_in_schema=False),
 ]
