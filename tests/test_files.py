@@ -63,6 +63,17 @@ def test_broken_files_raise_a_readable_error(raw: bytes, message: str) -> None:
         parse_memory(raw, "user_x.md", MemoryType.USER)
 
 
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [("12:30:45", "12:30:45"), ("yes", "yes"), ("2026-01-01", "2026-01-01"), (".nan", ".nan"), ("0x1F", "0x1F"), ("007", "007")],
+)
+def test_name_and_description_read_as_written(written: str, read: str) -> None:
+    """YAML 1.1 reads `12:30:45` as 45045, `yes` as true, `0x1F` as 31: a
+    person's name or description is the text they wrote."""
+    parsed = parse_memory(f"---\nname: {written}\ndescription: {written}\n---\nBody.\n".encode(), "user_x.md", MemoryType.USER)
+    assert (parsed.name, parsed.description) == (read, read)
+
+
 def test_filenames_follow_the_slug_rule() -> None:
     assert make_filename(MemoryType.USER, entity=None, name="Prefers Concise answers!", body="") == "user_prefers_concise_answers.md"
     assert make_filename(MemoryType.PROJECT, entity="Postgres DB", name="x", body="") == "project_postgres_db.md"

@@ -203,7 +203,7 @@ def parse_memory(raw: bytes, filename: str, default_type: MemoryType) -> ParsedM
     if _YAML.detect(text):
         try:
             front, body = _YAML.split(text)
-            meta = _load_yaml(front) if front.strip() else {}
+            meta = _as_written(_load_yaml(front), front) if front.strip() else {}
         except ValueError:
             raise ParseError("frontmatter opened with '---' but never closed") from None
         except yaml.YAMLError as exc:
@@ -226,6 +226,23 @@ def parse_memory(raw: bytes, filename: str, default_type: MemoryType) -> ParsedM
     elif raw_type not in {t.value for t in MemoryType}:
         raise ParseError(f"type {raw_type!r} is not one of user, feedback, project, reference")
     return ParsedMemory(meta=meta, body=body, raw=raw)
+
+
+TEXT_KEYS = ("name", "description")
+
+
+def _as_written(meta: Any, front: str) -> Any:
+    """`name` and `description` as the person wrote them: YAML 1.1 reads
+    `12:30:45` as 45045, `yes` as true, `0x1F` as 31. Only when one came
+    back as something else than text is the frontmatter read again, every
+    scalar as its text (aliases were refused by the first read)."""
+    if not isinstance(meta, dict) or all(isinstance(meta.get(key), (str, type(None))) for key in TEXT_KEYS):
+        return meta
+    written = yaml.load(front, Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader makes only str, list, dict
+    for key in TEXT_KEYS:
+        if not isinstance(meta.get(key), (str, type(None))) and isinstance(written.get(key), str):
+            meta[key] = written[key]
+    return meta
 
 
 def _load_yaml(front: str) -> Any:
