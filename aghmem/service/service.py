@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..config import Config
-from ..controller.controller import Clock, Outcome
+from ..controller.controller import ChangedOnDisk, Clock, Outcome
 from ..controller.rules import Candidate
 from ..errors import Conflict, NotFound, Rejected, ValidationError
 from ..features.recall import SearchRequest
@@ -145,11 +145,16 @@ class MemoryService(Inspection, Workspaces, HookMethods, KeyValue, Configuration
         assert seen.parsed is not None
         return MemoryView(self.summary(entry), seen.body, seen.parsed.content_hash, str(path), dict(seen.parsed.meta))
 
-    def submit(self, candidate: Candidate) -> Outcome:
+    def submit(self, candidate: Candidate, *, changed: ChangedOnDisk | None = None) -> Outcome:
         """A write, patch or delete through the controller; a rejection is a
-        Rejected error (a replayed rejection too: same answer, same status)."""
+        Rejected error (a replayed rejection too: same answer, same status).
+        `changed`: the save `submit_soon`'s future found landing on the file
+        as the write was decided, recorded as a hand edit before the write
+        is decided again (else it would only survive as the write's prior)."""
         self.check_selector(candidate.selector)
         self.controller.wait_ready()
+        if changed is not None:
+            self.controller.hand_edits.observe(changed.selector, changed.filename)
         return self.accepted(self.controller.submit(candidate))
 
     def submit_soon(self, candidate: Candidate) -> "Future[Outcome] | None":
@@ -157,8 +162,8 @@ class MemoryService(Inspection, Workspaces, HookMethods, KeyValue, Configuration
         face): the write queued, its future to await and pass to `accepted`.
         None while the daemon still takes its files in (call `submit`, which
         waits). The future raises ChangedOnDisk when a save landed on the
-        file while the write was decided: `submit` takes the save in and
-        decides again."""
+        file while the write was decided: pass it to `submit`, which takes
+        the save in and decides again."""
         self.check_selector(candidate.selector)
         if not self.controller.ready.is_set():
             return None

@@ -54,12 +54,13 @@ async def submitted(service: MemoryService, candidate: Candidate) -> Outcome:
     save landed on as it was decided goes the waiting way (`submit`)."""
     short = sum(len(text or "") for text in (candidate.name, candidate.description, candidate.body)) <= LOOP_SCAN_CHARS
     future = service.submit_soon(candidate) if short and not candidate.extra_scan_texts else None
+    changed = None
     if future is not None:
         try:
             return service.accepted(await asyncio.wrap_future(future))
-        except ChangedOnDisk:
-            pass
-    return await run_in_threadpool(service.submit, candidate)
+        except ChangedOnDisk as exc:
+            changed = exc
+    return await run_in_threadpool(lambda: service.submit(candidate, changed=changed))
 
 
 def render_outcome(outcome: Outcome) -> JSONResponse:
