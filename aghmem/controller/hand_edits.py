@@ -114,22 +114,22 @@ class HandEdits:
         gone. Whether the report is up to date; `report` brings it up to date."""
         catalog = self.controller.catalog
         path = self.controller.layout.checked_scope_dir(selector) / listed_name(filename)
-        shown = shown_name(filename)
+        shown, shown_path = shown_name(filename), shown_name(str(path))
         try:
             info: os.stat_result | None = os.lstat(path)
         except FileNotFoundError:
             info = None
-        seen = None if info is None else (info.st_size, info.st_mtime_ns)
-        if seen == catalog.refused_file(selector.key, shown) or not report:
-            return seen == catalog.refused_file(selector.key, shown)
+        up_to_date = (None if info is None else (info.st_size, info.st_mtime_ns)) == catalog.refused_file(selector.key, shown)
+        if up_to_date or not report:
+            return up_to_date
         with self.controller.lock, catalog.write() as db:
             if info is None:
-                catalog.clear_invalid(db, shown_name(str(path)))
+                catalog.clear_invalid(db, shown_path)
                 return True
             refusal = Refusal("invalid", "filename", f"the file name {shown} is not UTF-8: rename the file to take it in")
             now = stamp(self.controller.clock(), ms=True)
-            catalog.set_invalid(db, shown_name(str(path)), selector.key, shown, refusal, now[:19] + "Z", info)
-        log.warning("%s is not taken in: its name is not UTF-8", shown_name(str(path)))
+            catalog.set_invalid(db, shown_path, selector.key, shown, refusal, now[:19] + "Z", info)
+        log.warning("%s is not taken in: its name is not UTF-8", shown_path)
         return True
 
     def _settled(self, selector: Selector, filename: str) -> Intake | None:

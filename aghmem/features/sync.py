@@ -149,11 +149,13 @@ class Reconciler:
                 for item in items:
                     # Every kind of entry: a FIFO or a directory named *.md is
                     # reported, not skipped in silence.
-                    if is_memory_filename(item.name) and not is_text_name(item.name):
+                    if not is_memory_filename(item.name):
+                        continue
+                    if not is_text_name(item.name):
                         odd.append(item.name)
-                    elif is_memory_filename(item.name):
-                        stat = item.stat(follow_symlinks=False)
-                        on_disk[item.name] = (stat.st_size, stat.st_mtime_ns)
+                        continue
+                    stat = item.stat(follow_symlinks=False)
+                    on_disk[item.name] = (stat.st_size, stat.st_mtime_ns)
         report.files += len(on_disk)
         for name in odd:
             self.controller.hand_edits.observe(selector, name, refresh_index=False)
