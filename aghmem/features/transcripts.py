@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
+from ..errors import ValidationError
+from ..storage.layout import expand_home
 
 ROLES = ("user", "assistant")
 TEXT_PARTS = ("text", "input_text", "output_text")
@@ -151,10 +153,9 @@ class TranscriptReader:
     def resolve(self, raw: str) -> Path:
         """The real path of `raw` when it is inside a transcript root."""
         try:
-            path = Path(raw).expanduser()
-        except RuntimeError:  # ~user for a user this machine does not have
-            user = raw.split("/", 1)[0][1:]
-            raise TranscriptRefused(f"transcript_path starts with ~{user}: there is no user named {user}") from None
+            path = expand_home(raw, "transcript_path")
+        except ValidationError as exc:  # ~user for a user this machine does not have
+            raise TranscriptRefused(exc.message) from None
         if not path.is_absolute():
             raise TranscriptRefused("transcript_path is not an absolute path")
         real = Path(os.path.realpath(path))

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import NotFound, ValidationError
+from ..errors import NotFound
 from ..model import check_workspace_id
-from ..storage.layout import WorkspaceRegistry, write_gitignore
+from ..storage.layout import WorkspaceRegistry, expand_home, write_gitignore
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -55,7 +55,7 @@ class Workspaces:
         if given:
             if given.startswith("ws_"):
                 return self.registry.get(check_workspace_id(given)).id
-            found = self.registry.containing(_expanded(given))
+            found = self.registry.containing(expand_home(given, f"workspace {given}", workspace=given))
             if found is None:
                 raise NotFound(f"no registered workspace holds {given}; register it with `aghmem workspace add`", workspace=given)
             return found.id
@@ -64,13 +64,3 @@ class Workspaces:
             return found.id if found is not None else None
         return None
 
-
-def _expanded(given: str) -> Path:
-    """`given` with a leading `~` or `~user` expanded. Path.expanduser raises
-    RuntimeError for a user this machine does not have (or no home at all):
-    that is the caller's mistake, not the daemon's."""
-    try:
-        return Path(given).expanduser()
-    except RuntimeError:
-        user = given.split("/", 1)[0][1:]
-        raise ValidationError(f"workspace {given} starts with ~{user}: there is no user named {user}", workspace=given) from None

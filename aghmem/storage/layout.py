@@ -47,6 +47,17 @@ def _check_plain_path(raw: object, what: str) -> Path:
     return path
 
 
+def expand_home(raw: str, what: str, **details: object) -> Path:
+    """`raw` with a leading `~` or `~user` expanded. Path.expanduser raises
+    RuntimeError for a user this machine does not have (or no home at all):
+    that is the caller's mistake, not the daemon's."""
+    try:
+        return Path(raw).expanduser()
+    except RuntimeError:
+        user = raw.split("/", 1)[0][1:]
+        raise ValidationError(f"{what} starts with ~{user}: there is no user named {user}", **details) from None
+
+
 def _is_dir(path: Path) -> bool:
     """Whether `path` is a directory; False for one the system cannot even
     look up (a name over NAME_MAX, no permission on a parent)."""
