@@ -76,9 +76,10 @@ class DailyLog:
                 for decision in decisions:
                     when = decision.applied_at or decision.decided_at
                     line = _line(decision, when)
-                    directory = self.layout.scope_dir(decision.selector) / DAILY_DIR
-                    if not directory.parent.parent.is_dir():
+                    scope_dir = self.layout.scope_dir(decision.selector)
+                    if not scope_dir.is_dir():
                         continue  # the scope's folder was deleted whole: not the log's to make again
+                    directory = scope_dir / DAILY_DIR
                     current = self._target(directory, when[:10], len(line.encode("utf-8")))
                     handle = handles.get(current.path)
                     if handle is None:
